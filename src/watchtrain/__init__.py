@@ -1,0 +1,1 @@
+"""Watch It Train: watch PyTorch models train, with graded exercises."""
