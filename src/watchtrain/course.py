@@ -1,0 +1,121 @@
+"""The course manifest (`course.toml`): lessons in order, their exercises, points and hints.
+
+Everything that needs the lesson list (the autograder, the README's course map, the CLI) reads it
+from here, so the order and the points are written down once.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+MANIFEST_NAME = "course.toml"
+ROOT_ENV = "WATCHTRAIN_COURSE_ROOT"
+
+
+class ManifestError(Exception):
+    """course.toml is missing or malformed; the message names the entry and the fix."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    function: str
+    points: float
+    hint: str
+
+
+@dataclass(frozen=True)
+class Lesson:
+    dir: str
+    title: str
+    tool: str
+    hints: tuple[str, ...]
+    credits: tuple[str, ...]
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def number(self) -> str:
+        return self.dir.split("_", 1)[0]
+
+    @property
+    def points(self) -> float:
+        return sum(exercise.points for exercise in self.exercises)
+
+    def exercise(self, function: str) -> Exercise:
+        for exercise in self.exercises:
+            if exercise.function == function:
+                return exercise
+        known = ", ".join(e.function for e in self.exercises)
+        raise ManifestError(f"lesson {self.dir} has no exercise {function!r} in {MANIFEST_NAME} (it has: {known})")
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    title: str
+    tagline: str
+    lessons: tuple[Lesson, ...]
+
+    def lesson(self, key: str) -> Lesson:
+        """Find a lesson by directory name or number ('01', '1' or '01_tensorboard_basics')."""
+        for lesson in self.lessons:
+            if key in (lesson.dir, lesson.number) or (key.isdigit() and int(key) == int(lesson.number)):
+                return lesson
+        valid = ", ".join(f"{lesson.number} ({lesson.dir})" for lesson in self.lessons)
+        raise ManifestError(f"there is no lesson {key!r}; the lessons are: {valid}")
+
+    @property
+    def points(self) -> float:
+        return sum(lesson.points for lesson in self.lessons)
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` (default: cwd) holding course.toml."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / MANIFEST_NAME).is_file():
+            return candidate
+    raise ManifestError(
+        f"no {MANIFEST_NAME} found in {here} or any folder above it; "
+        f"run this from inside the course folder (or set {ROOT_ENV})"
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(root: Path) -> Course:
+    path = root / MANIFEST_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path} is missing; restore it with `git checkout -- {MANIFEST_NAME}`") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ManifestError(f"{path} is not valid TOML: {err}") from None
+    try:
+        lessons = tuple(_lesson(entry) for entry in data["lessons"])
+        course = data["course"]
+        return Course(root=root, title=course["title"], tagline=course.get("tagline", ""), lessons=lessons)
+    except KeyError as err:
+        raise ManifestError(f"{path}: an entry lacks the required key {err}") from None
+
+
+def _lesson(entry: dict) -> Lesson:
+    exercises = tuple(
+        Exercise(function=e["function"], points=float(e["points"]), hint=e.get("hint", ""))
+        for e in entry["exercises"]
+    )
+    return Lesson(
+        dir=entry["dir"],
+        title=entry["title"],
+        tool=entry.get("tool", ""),
+        hints=tuple(entry.get("hints", ())),
+        credits=tuple(entry.get("credits", ())),
+        exercises=exercises,
+    )
+
+
+def load_course(root: Path | None = None) -> Course:
+    return _load(find_course_root(root))

@@ -1,0 +1,88 @@
+"""Assertions whose failure message teaches: what was checked, what was expected, what was found.
+
+The plugin appends the exercise's hint from course.toml, so tests never repeat hints.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+_MAX_SHOWN = 8
+
+
+class GradingFailure(AssertionError):
+    """A check failed. Rendered for the learner without a traceback."""
+
+    def __init__(self, what: str, expected: Any = None, found: Any = None, advice: str | None = None):
+        self.what, self.expected, self.found, self.advice = what, expected, found, advice
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [self.what]
+        if self.expected is not None or self.found is not None:
+            lines.append(f"  expected: {_show(self.expected)}")
+            lines.append(f"  found:    {_show(self.found)}")
+        if self.advice:
+            lines.append(f"  {self.advice}")
+        return "\n".join(lines)
+
+
+def fail(what: str, *, expected: Any = None, found: Any = None, advice: str | None = None) -> NoReturn:
+    raise GradingFailure(what, expected, found, advice)
+
+
+def expect(condition: bool, what: str, *, expected: Any = None, found: Any = None, advice: str | None = None) -> None:
+    if not condition:
+        fail(what, expected=expected, found=found, advice=advice)
+
+
+def expect_equal(found: Any, expected: Any, what: str, *, advice: str | None = None) -> None:
+    if found == expected:
+        return
+    if _is_sequence(found) and _is_sequence(expected):
+        index = _first_difference(found, expected, lambda a, b: a == b)
+        what = f"{what} (first difference at position {index})" if index is not None else what
+    fail(what, expected=expected, found=found, advice=advice)
+
+
+def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, advice: str | None = None) -> None:
+    """Numbers, or equal-length sequences of numbers, equal within an absolute-or-relative `tol`."""
+
+    def close(a: Any, b: Any) -> bool:
+        return math.isclose(float(a), float(b), rel_tol=tol, abs_tol=tol)
+
+    if _is_sequence(found) or _is_sequence(expected):
+        found_list, expected_list = list(found), list(expected)
+        if len(found_list) != len(expected_list):
+            fail(f"{what}: {len(expected_list)} values expected, {len(found_list)} found",
+                 expected=expected_list, found=found_list, advice=advice)
+        index = _first_difference(found_list, expected_list, close)
+        if index is not None:
+            fail(f"{what}: value {index} differs by more than {tol:g}",
+                 expected=expected_list[index], found=found_list[index], advice=advice)
+        return
+    if not close(found, expected):
+        fail(f"{what} differs by more than {tol:g}", expected=expected, found=found, advice=advice)
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _first_difference(found: Sequence, expected: Sequence, same) -> int | None:
+    for index, (a, b) in enumerate(zip(found, expected)):
+        if not same(a, b):
+            return index
+    return None if len(found) == len(expected) else min(len(found), len(expected))
+
+
+def _show(value: Any) -> str:
+    if _is_sequence(value) and len(value) > _MAX_SHOWN:
+        head = ", ".join(_show(v) for v in list(value)[:_MAX_SHOWN])
+        return f"[{head}, ... ({len(value)} in all)]"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if _is_sequence(value):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)

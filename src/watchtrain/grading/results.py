@@ -1,0 +1,86 @@
+"""Test outcomes turned into points per exercise and per lesson: the data behind every report."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from watchtrain.course import Course
+
+PASSED, FAILED, NOT_STARTED, ERROR, SKIPPED = "passed", "failed", "not started", "error", "skipped"
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    name: str
+    lesson: str
+    exercise: str
+    max_points: float
+    status: str = SKIPPED
+    feedback: str = ""
+
+    @property
+    def points(self) -> float:
+        return self.max_points if self.status == PASSED else 0.0
+
+
+@dataclass
+class LessonResult:
+    dir: str
+    title: str
+    tests: list[TestResult] = field(default_factory=list)
+
+    @property
+    def counted(self) -> list[TestResult]:
+        return [t for t in self.tests if t.status != SKIPPED]
+
+    @property
+    def earned(self) -> float:
+        return round(sum(t.points for t in self.counted), 6)
+
+    @property
+    def possible(self) -> float:
+        return round(sum(t.max_points for t in self.counted), 6)
+
+    @property
+    def status(self) -> str:
+        statuses = {t.status for t in self.counted}
+        if not statuses or statuses == {NOT_STARTED}:
+            return NOT_STARTED
+        if statuses == {PASSED}:
+            return "done"
+        return "in progress"
+
+
+@dataclass
+class GradeReport:
+    lessons: list[LessonResult]
+
+    @property
+    def earned(self) -> float:
+        return round(sum(lesson.earned for lesson in self.lessons), 6)
+
+    @property
+    def possible(self) -> float:
+        return round(sum(lesson.possible for lesson in self.lessons), 6)
+
+    def as_dict(self) -> dict:
+        return {
+            "score": self.earned,
+            "max_score": self.possible,
+            "lessons": [
+                {"dir": lesson.dir, "title": lesson.title, "earned": lesson.earned,
+                 "possible": lesson.possible, "status": lesson.status,
+                 "tests": [asdict(t) | {"points": t.points} for t in lesson.tests]}
+                for lesson in self.lessons
+            ],
+        }
+
+
+def build_report(course: Course, results: list[TestResult]) -> GradeReport:
+    """Group results by lesson, in the manifest's order, keeping only lessons that were graded."""
+    lessons = []
+    for lesson in course.lessons:
+        tests = [r for r in results if r.lesson == lesson.dir]
+        if tests:
+            lessons.append(LessonResult(lesson.dir, lesson.title, tests))
+    return GradeReport(lessons)

@@ -1,0 +1,40 @@
+"""Run the autograder in a child process and read back its JSON points report."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AutograderRun:
+    returncode: int
+    report: dict
+    output: str
+
+    def tests_named(self, name: str) -> list[dict]:
+        """The results of test function `name`, every parametrization of it."""
+        return [t for lesson in self.report.get("lessons", []) for t in lesson["tests"]
+                if t["name"] == name or t["name"].startswith(name + "[")]
+
+
+def run_autograder(course_root: Path, *, submission: Path | None = None, solutions: bool = False,
+                   lessons: list[str] | None = None, extra_args: list[str] | None = None,
+                   timeout: float | None = None) -> AutograderRun:
+    """`pytest autograder` for the given lessons (dirs; all when None) on one submission."""
+    autograder = course_root / "autograder"
+    targets = [str(autograder / f"test_{lesson}.py") for lesson in lessons] if lessons else [str(autograder)]
+    with tempfile.TemporaryDirectory(prefix="watchtrain-report-") as scratch:
+        report_path = Path(scratch) / "report.json"
+        command = [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
+                   "--report-json", str(report_path), *(extra_args or [])]
+        if solutions:
+            command.append("--solutions")
+        elif submission is not None:
+            command += ["--submission", str(submission)]
+        completed = subprocess.run(command, cwd=course_root, capture_output=True, text=True, timeout=timeout)
+        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
+    return AutograderRun(completed.returncode, report, completed.stdout + completed.stderr)

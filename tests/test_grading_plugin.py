@@ -1,0 +1,187 @@
+"""The autograder plugin on a tiny throwaway course: points, statuses and learner-facing feedback."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from watchtrain.grading.runner import run_autograder
+
+COURSE = Path(__file__).resolve().parents[1]
+
+MANIFEST = """
+[course]
+title = "Tiny"
+[[lessons]]
+dir = "01_tiny"
+title = "Tiny lesson"
+[[lessons.exercises]]
+function = "add"
+points = 3
+hint = "Use the + operator."
+[[lessons.exercises]]
+function = "parse"
+points = 1
+hint = "Return a dict."
+"""
+
+TESTS = """
+from watchtrain.grading import exercise, expect_equal
+
+@exercise("add")
+def test_add_small(lesson):
+    expect_equal(lesson.add(1, 2), 3, "add(1, 2)")
+
+@exercise("add")
+def test_add_on_device(lesson, device):
+    expect_equal(lesson.add(10, 20), 30, "add(10, 20)")
+
+@exercise("parse")
+def test_parse(lesson):
+    expect_equal(lesson.parse('{"a": 1}'), {"a": 1}, "parse of a JSON object")
+"""
+
+STUB = """
+def add(a, b):
+    raise NotImplementedError
+
+def parse(text):
+    raise NotImplementedError
+"""
+
+
+@pytest.fixture
+def tiny_course(tmp_path):
+    (tmp_path / "course.toml").write_text(MANIFEST)
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "autograder").mkdir()
+    (tmp_path / "autograder" / "conftest.py").write_text((COURSE / "autograder" / "conftest.py").read_text())
+    (tmp_path / "autograder" / "test_01_tiny.py").write_text(TESTS)
+    (tmp_path / "lessons" / "01_tiny").mkdir(parents=True)
+    (tmp_path / "lessons" / "01_tiny" / "exercise.py").write_text(STUB)
+    return tmp_path
+
+
+def submit(course: Path, source: str) -> Path:
+    folder = course / "submission" / "01_tiny"
+    folder.mkdir(parents=True)
+    (folder / "exercise.py").write_text(textwrap.dedent(source))
+    return folder.parent
+
+
+def by_name(run):
+    return {t["name"]: t for t in run.report["lessons"][0]["tests"]}
+
+
+def test_stubs_are_not_started_with_zero_points(tiny_course):
+    run = run_autograder(tiny_course)
+    assert run.returncode != 0
+    assert run.report["score"] == 0 and run.report["max_score"] == 4
+    statuses = {name: t["status"] for name, t in by_name(run).items()}
+    assert statuses == {"test_add_small": "not started", "test_add_on_device[cpu]": "not started",
+                        "test_add_on_device[cuda]": "skipped", "test_parse": "not started"}
+    assert "NOT STARTED" in run.output and "Traceback" not in run.output
+
+
+def test_points_split_within_an_exercise_and_gpu_runs_carry_none(tiny_course):
+    submission = submit(tiny_course, """
+        def add(a, b):
+            return a + b if a < 5 else 0
+        def parse(text):
+            raise NotImplementedError
+    """)
+    run = run_autograder(tiny_course, submission=submission)
+    tests = by_name(run)
+    assert tests["test_add_small"]["points"] == 1.5
+    assert tests["test_add_on_device[cpu]"]["max_points"] == 1.5
+    assert tests["test_add_on_device[cuda]"]["max_points"] == 0
+    assert run.report["score"] == 1.5
+    assert run.report["lessons"][0]["status"] == "in progress"
+
+
+def test_failure_says_expected_found_and_the_manifest_hint(tiny_course):
+    submission = submit(tiny_course, """
+        def add(a, b):
+            return a - b
+        def parse(text):
+            return {"a": 1}
+    """)
+    run = run_autograder(tiny_course, submission=submission)
+    feedback = by_name(run)["test_add_small"]["feedback"]
+    assert "expected: 3" in feedback and "found:    -1" in feedback and "Hint: Use the + operator." in feedback
+    assert "1/4" in run.output  # the table: the parse exercise passed, 1 of 4 points
+    assert run.report["score"] == 1
+
+
+def test_learner_exception_is_an_error_showing_their_own_line(tiny_course):
+    submission = submit(tiny_course, """
+        import json
+        def add(a, b):
+            return a + b
+        def parse(text):
+            return json.loads(text[:-1])
+    """)
+    run = run_autograder(tiny_course, submission=submission)
+    result = by_name(run)["test_parse"]
+    assert result["status"] == "error"
+    assert "parse() raised JSONDecodeError" in result["feedback"]
+    assert "exercise.py, line 6, in parse: return json.loads(text[:-1])" in result["feedback"]
+    assert "Traceback" not in run.output
+
+
+def test_sys_exit_in_learner_code_is_reported_not_obeyed(tiny_course):
+    submission = submit(tiny_course, """
+        import sys
+        def add(a, b):
+            sys.exit(0)
+        def parse(text):
+            return {"a": 1}
+    """)
+    run = run_autograder(tiny_course, submission=submission)
+    assert "called sys.exit(0)" in by_name(run)["test_add_small"]["feedback"]
+    assert run.report["score"] == 1
+
+
+def test_syntax_error_names_file_and_line(tiny_course):
+    submission = submit(tiny_course, """
+        def add(a, b)
+            return a + b
+    """)
+    run = run_autograder(tiny_course, submission=submission)
+    feedback = by_name(run)["test_add_small"]["feedback"]
+    assert "syntax error on line 2" in feedback and run.report["score"] == 0
+
+
+def test_renamed_function_is_named_in_the_feedback(tiny_course):
+    submission = submit(tiny_course, """
+        def add_numbers(a, b):
+            return a + b
+        def parse(text):
+            return {"a": 1}
+    """)
+    run = run_autograder(tiny_course, submission=submission)
+    assert "has no function add()" in by_name(run)["test_add_small"]["feedback"]
+
+
+def test_missing_submission_folder_is_a_usage_error(tiny_course):
+    completed = subprocess.run([sys.executable, "-m", "pytest", "autograder", "--submission", "nowhere"],
+                               cwd=tiny_course, capture_output=True, text=True)
+    assert completed.returncode == 4
+    assert "does not exist" in completed.stderr
+
+
+def test_unmarked_autograder_test_is_rejected(tiny_course):
+    (tiny_course / "autograder" / "test_01_tiny.py").write_text(TESTS + "\ndef test_free(lesson):\n    pass\n")
+    run = run_autograder(tiny_course)
+    assert "has no @exercise(...) marker" in run.output
+
+
+def test_json_report_lists_every_test(tiny_course, tmp_path):
+    out = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pytest", "autograder", "-q", "--report-json", str(out)],
+                   cwd=tiny_course, capture_output=True, text=True)
+    report = json.loads(out.read_text())
+    assert [t["name"] for t in report["lessons"][0]["tests"]] == [
+        "test_add_small", "test_add_on_device[cpu]", "test_add_on_device[cuda]", "test_parse"]

@@ -1,0 +1,24 @@
+"""The two fixed points of the grader: the reference solutions score 100%, the stubs score 0."""
+from pathlib import Path
+
+from watchtrain.course import load_course
+from watchtrain.grading.runner import run_autograder
+
+COURSE = Path(__file__).resolve().parents[1]
+
+
+def test_reference_solutions_score_full_points():
+    run = run_autograder(COURSE, solutions=True)
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.report["score"] == run.report["max_score"] == load_course(COURSE).points
+
+
+def test_untouched_stubs_score_zero_and_read_not_started():
+    run = run_autograder(COURSE)
+    assert run.returncode != 0
+    assert run.report["score"] == 0
+    assert run.report["max_score"] == load_course(COURSE).points
+    for lesson in run.report["lessons"]:
+        assert lesson["status"] == "not started", lesson["dir"]
+        assert {t["status"] for t in lesson["tests"] if t["status"] != "skipped"} == {"not started"}
+    assert "NOT STARTED" in run.output and "Traceback" not in run.output
