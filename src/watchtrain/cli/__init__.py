@@ -1,0 +1,45 @@
+"""The `watchtrain` command.
+
+Each sub-command lives in its own small module with a `register(subparsers)` function that adds
+its parser and sets `run` (a function of the parsed arguments returning an exit code). To add one,
+write the module and list it in SUBCOMMANDS.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from watchtrain.cli import course_map_cmd, data_cmd, demo_cmd
+from watchtrain.course import ManifestError
+from watchtrain.data import DataError
+
+SUBCOMMANDS = (demo_cmd, data_cmd, course_map_cmd)
+
+# Errors a learner can fix: shown as one line, without a traceback. Anything else is a bug in
+# watchtrain, and its traceback is worth seeing.
+EXPECTED_ERRORS = (DataError, ManifestError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watchtrain", description="Watch It Train: the course's command-line tools.")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return run(args) or 0
+    except EXPECTED_ERRORS as err:
+        print(f"watchtrain: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("watchtrain: interrupted", file=sys.stderr)
+        return 130

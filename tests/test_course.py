@@ -1,0 +1,70 @@
+"""The course's structure: the manifest, lessons/ and solutions/ mirroring each other, the README."""
+import ast
+from pathlib import Path
+
+import pytest
+
+from watchtrain.course import ManifestError, load_course
+from watchtrain.course_map import readme_course_map, render_course_map
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course(COURSE_ROOT)
+LESSONS = [lesson.dir for lesson in COURSE.lessons]
+
+
+def functions(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def exercise_markers(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {decorator.args[0].value for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+            for decorator in node.decorator_list
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "exercise"}
+
+
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_lesson_has_its_files(lesson_dir):
+    for path in (f"lessons/{lesson_dir}/README.md", f"lessons/{lesson_dir}/exercise.py",
+                 f"solutions/{lesson_dir}/exercise.py", f"autograder/test_{lesson_dir}.py"):
+        assert (COURSE_ROOT / path).is_file(), f"{path} is missing"
+
+
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_stubs_and_solutions_mirror_each_other(lesson_dir):
+    stubs = functions(COURSE_ROOT / "lessons" / lesson_dir / "exercise.py")
+    solutions = functions(COURSE_ROOT / "solutions" / lesson_dir / "exercise.py")
+    assert stubs.keys() == solutions.keys()
+    for name, stub in stubs.items():
+        assert ast.get_docstring(stub) == ast.get_docstring(solutions[name]), f"{name}: docstrings differ"
+        assert ast.dump(stub.args) == ast.dump(solutions[name].args), f"{name}: signatures differ"
+
+
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_every_manifest_exercise_is_a_stub_with_a_graded_test(lesson_dir):
+    lesson = COURSE.lesson(lesson_dir)
+    stubs = functions(COURSE_ROOT / "lessons" / lesson_dir / "exercise.py")
+    tested = exercise_markers(COURSE_ROOT / "autograder" / f"test_{lesson_dir}.py")
+    for exercise in lesson.exercises:
+        body = stubs[exercise.function].body
+        assert isinstance(body[-1], ast.Raise) and ast.unparse(body[-1]) == "raise NotImplementedError", \
+            f"{exercise.function}: the stub must end in `raise NotImplementedError`"
+        assert exercise.function in tested, f"{exercise.function} has no autograder test"
+        assert exercise.points > 0 and exercise.hint, f"{exercise.function} needs points and a hint"
+    assert tested <= {e.function for e in lesson.exercises}
+
+
+def test_lessons_are_numbered_in_order():
+    assert [lesson.number for lesson in COURSE.lessons] == [f"{i:02d}" for i in range(1, len(LESSONS) + 1)]
+
+
+def test_lesson_lookup_names_the_valid_lessons():
+    assert COURSE.lesson("1").dir == LESSONS[0]
+    with pytest.raises(ManifestError, match="the lessons are: 01"):
+        COURSE.lesson("99")
+
+
+def test_readme_course_map_matches_the_manifest():
+    assert readme_course_map(COURSE_ROOT / "README.md") == render_course_map(COURSE), \
+        "README.md's course map is stale: run `watchtrain course-map --write`"
