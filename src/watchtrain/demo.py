@@ -9,7 +9,7 @@ from typing import Callable
 
 from watchtrain.course import Course
 from watchtrain.grading.submission import load_lesson
-from watchtrain.lesson_demos import LESSON_DEMOS
+from watchtrain.demos import lesson_demo
 from watchtrain.tutorial_training import train_tutorial_cnn
 
 
@@ -38,9 +38,9 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
     step("tutorial CNN, one epoch", out / "tutorial_cnn", tutorial)
     solutions = course.root / "solutions"
     for lesson in course.lessons:
-        demo = LESSON_DEMOS.get(lesson.dir)
+        demo = lesson_demo(lesson.dir)
         if demo is not None and (solutions / lesson.dir).is_dir():
             target = out / lesson.dir
             step(f"lesson {lesson.number}: {lesson.title}", target,
-                 lambda demo=demo, target=target, lesson=lesson: demo(load_lesson(solutions, lesson.dir), target))
+                 lambda demo=demo, target=target, lesson=lesson: demo.run(load_lesson(solutions, lesson.dir), target))
     return outputs
