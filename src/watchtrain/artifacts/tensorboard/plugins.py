@@ -74,7 +74,8 @@ class ImageEvent:
 def read_images(run_dir: str | os.PathLike[str]) -> dict[str, list[ImageEvent]]:
     """Tag -> images in the order written. add_images stores its batch as one grid image."""
     accumulator = load_run(run_dir)
-    return {tag: [ImageEvent(event.step, event.height, event.width, _decode_png(event.encoded_image_string, run_dir, tag))
+    return {tag: [ImageEvent(event.step, event.height, event.width,
+                             _decode_png(event.encoded_image_string, run_dir, tag))
                   for event in accumulator.Images(tag)]
             for tag in accumulator.Tags()["images"]}
 
@@ -143,21 +144,25 @@ class MeshEvent:
 def read_mesh(run_dir: str | os.PathLike[str]) -> dict[str, list[MeshEvent]]:
     """Mesh name (the tag given to add_mesh) -> one event per call and sample, in the order written."""
     accumulator = load_run(run_dir)
-    parts: dict[str, dict[int, dict]] = defaultdict(lambda: defaultdict(dict))
+    # mesh name -> content type -> (wall_time, step) of the add_mesh call -> (B, N, 3) array
+    parts: dict[str, dict[int, dict[tuple[float, int], np.ndarray]]] = defaultdict(lambda: defaultdict(dict))
     for tag, content in plugin_tags(accumulator, mesh_metadata.PLUGIN_NAME).items():
         data = mesh_metadata.parse_plugin_metadata(content)
         for event in accumulator.Tensors(tag):
             # One add_mesh call writes its parts into one event, so they share wall time and step.
-            parts[data.name][data.content_type][event.wall_time, event.step] = tensor_util.make_ndarray(event.tensor_proto)
+            call = (event.wall_time, event.step)
+            parts[data.name][data.content_type][call] = tensor_util.make_ndarray(event.tensor_proto)
     meshes = {}
     for name, by_type in parts.items():
         faces, colors = by_type[MeshPluginData.FACE], by_type[MeshPluginData.COLOR]
-        meshes[name] = [
-            MeshEvent(call[1], sample, vertices[sample].astype(np.float32),
-                      np.rint(faces[call][sample]).astype(np.int64) if call in faces else None,
-                      np.rint(colors[call][sample]).astype(np.uint8) if call in colors else None)
-            for call, vertices in by_type[MeshPluginData.VERTEX].items()
-            for sample in range(vertices.shape[0])]
+        meshes[name] = []
+        for call, vertices in by_type[MeshPluginData.VERTEX].items():
+            _, step = call
+            for sample in range(vertices.shape[0]):
+                meshes[name].append(MeshEvent(
+                    step, sample, vertices[sample].astype(np.float32),
+                    np.rint(faces[call][sample]).astype(np.int64) if call in faces else None,
+                    np.rint(colors[call][sample]).astype(np.uint8) if call in colors else None))
     return meshes
 
 

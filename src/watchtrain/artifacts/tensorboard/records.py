@@ -9,11 +9,12 @@ import os
 import struct
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 from tensorboard.backend.event_processing.io_wrapper import IsSummaryEventsFile
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import CRC_TABLE, masked_crc32c
-from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+from tensorboard.summary.writer import event_file_writer
 
 from watchtrain.artifacts.errors import ArtifactError
 
@@ -28,6 +29,8 @@ _CRC_TABLE = np.array(CRC_TABLE, dtype=np.uint32)
 # Below this many records of one length, the per-column numpy loop costs more than
 # TensorBoard's byte-at-a-time Python CRC.
 _VECTORISE_FROM = 32
+# Private to TensorBoard, so a release that renames it must only blind this check, not break the import.
+_WRITER_THREAD = getattr(event_file_writer, "_AsyncWriterThread", ())
 
 
 def is_event_file(path: str | os.PathLike[str]) -> bool:
@@ -83,7 +86,9 @@ def _walk_records(content: bytes) -> tuple[np.ndarray, np.ndarray, int | None]:
         lengths.append(length)
         offset += _HEADER_BYTES + length + _CRC_BYTES
     truncated_at = offset if offset < size else None
-    return np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.uint64).astype(np.int64, copy=False), truncated_at
+    # uint64 first: a damaged length field may not fit int64; such records fail their checksum.
+    lengths_array = np.array(lengths, dtype=np.uint64).astype(np.int64)
+    return np.array(starts, dtype=np.int64), lengths_array, truncated_at
 
 
 def _stored_crc(buffer: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -121,7 +126,7 @@ def _masked_crc32c_equal_length(buffer: np.ndarray, starts: np.ndarray, length: 
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
 
 
-def _raise_damaged(path: Path, offset: int, kind: str, *, size: int) -> None:
+def _raise_damaged(path: Path, offset: int, kind: str, *, size: int) -> NoReturn:
     if kind == "truncated":
         problem = (f"The event file is truncated: its last record, starting at byte {offset} of {size}, "
                    f"is incomplete, so the events written last are missing.")
@@ -142,7 +147,7 @@ def event_files_still_open(log_dir: str | os.PathLike[str]) -> list[Path]:
     """
     root = Path(log_dir).resolve()
     candidates = [_writer_thread_file(thread) for thread in threading.enumerate()
-                  if isinstance(thread, _AsyncWriterThread)]
+                  if isinstance(thread, _WRITER_THREAD)]
     candidates += _files_open_in_this_process()
     found = set()
     for candidate in candidates:
@@ -154,7 +159,7 @@ def event_files_still_open(log_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(found)
 
 
-def _writer_thread_file(thread: _AsyncWriterThread) -> str | None:
+def _writer_thread_file(thread: threading.Thread) -> str | None:
     # The stub GFile names its file `filename` (bytes); TensorFlow's GFile calls it `name`.
     file = getattr(getattr(thread, "_record_writer", None), "_writer", None)
     name = getattr(file, "filename", None) or getattr(file, "name", None)

@@ -27,7 +27,8 @@ def find_runs(log_root: str | os.PathLike[str]) -> list[str]:
 
 def event_files(run_dir: str | os.PathLike[str]) -> list[Path]:
     """The event files directly inside run_dir, in the order TensorBoard reads them."""
-    return sorted(path for path in existing_directory(run_dir).iterdir() if path.is_file() and is_event_file(path.name))
+    directory = existing_directory(run_dir)
+    return sorted(path for path in directory.iterdir() if path.is_file() and is_event_file(path.name))
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> EventAccumulator:
@@ -52,6 +53,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> EventAccumulator:
 
 
 def existing_directory(path: str | os.PathLike[str]) -> Path:
+    """path as a Path, or an ArtifactError that says what exists nearby."""
     directory = Path(path)
     if directory.is_dir():
         return directory

@@ -1,0 +1,84 @@
+"""What the TensorBoard lessons' autograder tests share: read a run or explain where the events went,
+check that every writer was closed, and turn the crashes TensorBoard raises into advice.
+
+The readers live in `watchtrain.artifacts.tensorboard`; this module only words their findings for
+a learner, with `fail` from `watchtrain.grading`.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.tensorboard import event_files_still_open, find_runs
+from watchtrain.grading import fail
+from watchtrain.grading.submission import LearnerCrash
+
+_SETTLE_SECONDS = 5.0
+
+
+def read_run(reader: Callable[[str], Any], path: str | os.PathLike[str], *, what: str) -> Any:
+    """`reader(path)` once every writer has written what it queued; a missing or damaged run fails
+    with the reader's message, plus where the learner's events went instead when we can tell."""
+    settle_writers()
+    try:
+        return reader(os.fspath(path))
+    except ArtifactError as error:
+        fail(what, advice=f"{error}{_stray_runs_note(path)}")
+
+
+def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
+    """Fail when a SummaryWriter that wrote under log_dir is still open after the learner returned."""
+    still_open = event_files_still_open(log_dir)
+    if still_open:
+        names = [path.relative_to(Path(log_dir).resolve()).as_posix() for path in still_open]
+        fail("Every SummaryWriter must be closed before your function returns.",
+             expected="no event file still open", found=f"{len(names)} still open: {', '.join(names)}",
+             advice="Call writer.close() (or write inside `with SummaryWriter(log_dir) as writer:`). A writer "
+                    "queues events in memory and a background thread writes them; when a script ends "
+                    "before close() or flush(), the events still queued are lost.")
+
+
+def call_learner(function: Callable, *args: Any, crashes: dict[str, str], **kwargs: Any) -> Any:
+    """Call the learner's function; a crash whose message contains a key of `crashes` fails with
+    that key's advice instead of a bare traceback (e.g. TensorBoard refusing an array's layout)."""
+    try:
+        return function(*args, **kwargs)
+    except LearnerCrash as crash:
+        message = str(crash)
+        for clue, advice in crashes.items():
+            if clue in message:
+                fail(f"Your code crashed inside TensorBoard: {message.splitlines()[0]}", advice=advice)
+        raise
+
+
+def settle_writers() -> None:
+    """Wait (briefly) until every open writer's background thread has written what was queued.
+
+    A writer that was never closed still writes its queue, just later; waiting makes the grade
+    the same on every run. The missing close() itself is graded by expect_writers_closed.
+    """
+    from tensorboard.summary.writer import event_file_writer
+
+    thread_type = getattr(event_file_writer, "_AsyncWriterThread", ())
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    for thread in threading.enumerate():
+        queue = getattr(thread, "_queue", None) if isinstance(thread, thread_type) else None
+        while queue is not None and thread.is_alive() and queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
+def _stray_runs_note(path: str | os.PathLike[str]) -> str:
+    """Event files in the working directory: a SummaryWriter() without log_dir writes ./runs/<date>_<host>."""
+    cwd = Path.cwd()
+    if Path(path).resolve().is_relative_to(cwd.resolve()):
+        return ""
+    stray = find_runs(cwd) if cwd.is_dir() else []
+    if not stray:
+        return ""
+    where = ", ".join("./" if run == "." else f"./{run}" for run in stray[:4]) + (" ..." if len(stray) > 4 else "")
+    return (f"\n  Your events went to the working directory instead: {where}. SummaryWriter() without a "
+            f"log_dir writes to ./runs/<date>_<host>; pass the directory you were given: SummaryWriter(log_dir).")

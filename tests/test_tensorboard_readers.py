@@ -1,0 +1,339 @@
+"""The TensorBoard readers (watchtrain.artifacts.tensorboard), on files the real SummaryWriter wrote."""
+import pickle
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.summary.writer.record_writer import RecordWriter
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import compute_curve
+
+from watchtrain.artifacts import ArtifactError
+from watchtrain.artifacts.tensorboard import (
+    event_files,
+    event_files_still_open,
+    find_runs,
+    read_graph,
+    read_histograms,
+    read_hparams,
+    read_images,
+    read_mesh,
+    read_pr_curves,
+    read_projector,
+    read_scalars,
+    read_scalars_tree,
+    read_text,
+    verify_event_file,
+)
+
+LOSSES = [2.5, 1.75, 1.25, 1.0]  # exact in float32, the type scalars are stored in
+IMAGE_CHW = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5) * 4
+HISTOGRAM_VALUES = np.array([1.0, 2.0, 3.0, 4.0])
+VERTICES = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]], dtype=np.float32)
+FACES = np.array([[[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]])
+COLORS = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [7, 8, 9]]])
+PR_LABELS = np.array([1, 0, 1, 0])
+PR_PREDICTIONS = np.array([0.9, 0.8, 0.3, 0.1])
+EMBEDDING = torch.tensor([[0.5, -1.0, 2.0], [0.25, 0.0, 3.5], [1.5, 2.5, -0.5], [0.0, 0.125, 1.0]])
+
+
+class TinyCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, kernel_size=3)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(2 * 3 * 3, 2)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.pool(self.conv(x))).flatten(1))
+
+
+@pytest.fixture(scope="module")
+def log_root(tmp_path_factory):
+    """One run that uses every plugin, written once for the whole module."""
+    root = tmp_path_factory.mktemp("runs")
+    with SummaryWriter(root) as writer:
+        for step, loss in enumerate(LOSSES):
+            writer.add_scalar("loss", loss, step)
+        writer.add_scalar("loss", 9.0, 0)  # a step counter that restarts must stay visible
+        writer.add_scalars("Loss", {"train": 1.5, "test": 2.5}, 0)
+        writer.add_image("sample", IMAGE_CHW, 3)
+        writer.add_histogram("weights", HISTOGRAM_VALUES, 1)
+        writer.add_text("notes", "lr = **0.1**", 2)
+        writer.add_mesh("tetra", vertices=torch.from_numpy(VERTICES), faces=torch.from_numpy(FACES),
+                        colors=torch.from_numpy(COLORS), global_step=4)
+        writer.add_pr_curve("pr", PR_LABELS, PR_PREDICTIONS, 5, num_thresholds=3)
+        writer.add_hparams({"lr": 0.01, "batch_size": 32, "optimizer": "adam"},
+                           {"hparam/accuracy": 0.75, "hparam/loss": 0.5}, run_name="trial-1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace is deprecated
+            writer.add_graph(TinyCNN(), torch.zeros(1, 1, 8, 8))
+        writer.add_embedding(EMBEDDING, metadata=["shirt", "boot", "bag", "coat"],
+                             label_img=torch.ones(4, 3, 6, 6), tag="points")
+        writer.add_embedding(EMBEDDING, metadata=[["shirt", 0], ["boot", 9], ["bag", 8], ["coat", 4]],
+                             metadata_header=["label", "class"], global_step=1, tag="points")
+    return root
+
+
+def record_starts(data: bytes) -> list[int]:
+    """Byte offsets of the TFRecord records in an intact event file."""
+    starts, offset = [], 0
+    while offset < len(data):
+        starts.append(offset)
+        offset += 8 + 4 + struct.unpack_from("<Q", data, offset)[0] + 4
+    return starts
+
+
+def write_scalars(run_dir: Path) -> Path:
+    """A run of five scalars; returns its one event file."""
+    with SummaryWriter(run_dir) as writer:
+        for step in range(5):
+            writer.add_scalar("loss", float(step), step)
+    (path,) = event_files(run_dir)
+    return path
+
+
+# Finding runs and reading each plugin
+
+def test_find_runs_lists_every_directory_holding_event_files(log_root):
+    assert find_runs(log_root) == [".", "Loss_test", "Loss_train", "trial-1"]
+
+
+def test_scalars_keep_every_step_and_value_in_file_order(log_root):
+    scalars = read_scalars(log_root)
+    assert list(scalars) == ["loss"]
+    assert scalars["loss"] == [*enumerate(LOSSES), (0, 9.0)]
+
+
+def test_scalars_tree_reads_add_scalars_subdirectories(log_root):
+    tree = read_scalars_tree(log_root)
+    assert tree["Loss_train"] == {"Loss": [(0, 1.5)]}
+    assert tree["Loss_test"] == {"Loss": [(0, 2.5)]}
+    assert tree["."]["loss"][0] == (0, 2.5)
+
+
+def test_new_style_scalars_are_read_like_classic_ones(tmp_path):
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_scalar("accuracy", 0.5, 7, new_style=True)
+    assert read_scalars(tmp_path) == {"accuracy": [(7, 0.5)]}
+
+
+def test_images_decode_to_the_pixels_written(log_root):
+    (image,) = read_images(log_root)["sample"]
+    assert (image.step, image.height, image.width) == (3, 4, 5)
+    assert image.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(image.pixels, IMAGE_CHW.transpose(1, 2, 0))
+
+
+def test_histograms_keep_their_statistics(log_root):
+    (histogram,) = read_histograms(log_root)["weights"]
+    assert histogram.step == 1
+    assert (histogram.min, histogram.max, histogram.num) == (1.0, 4.0, 4)
+    assert (histogram.sum, histogram.sum_squares) == (10.0, 30.0)
+    assert histogram.bucket_counts.sum() == 4
+    assert len(histogram.bucket_limits) == len(histogram.bucket_counts)
+    assert histogram.bucket_limits[-1] >= 4.0
+
+
+def test_text_is_keyed_by_the_tag_the_learner_gave(log_root):
+    assert read_text(log_root) == {"notes": [(2, "lr = **0.1**")]}
+
+
+def test_mesh_arrays_round_trip(log_root):
+    (mesh,) = read_mesh(log_root)["tetra"]
+    assert (mesh.step, mesh.sample) == (4, 0)
+    np.testing.assert_array_equal(mesh.vertices, VERTICES[0])
+    np.testing.assert_array_equal(mesh.faces, FACES[0])
+    np.testing.assert_array_equal(mesh.colors, COLORS[0])
+    assert mesh.faces.dtype == np.int64 and mesh.colors.dtype == np.uint8
+
+
+def test_hparams_session_has_values_and_metrics(log_root):
+    (session,) = read_hparams(log_root)
+    assert session.run == "trial-1"
+    assert session.hparams == {"lr": 0.01, "batch_size": 32.0, "optimizer": "adam"}
+    assert session.metrics == pytest.approx({"hparam/accuracy": 0.75, "hparam/loss": 0.5})
+
+
+def test_hparams_runs_are_found_under_their_default_time_stamp_names(tmp_path):
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_hparams({"lr": 0.1, "deep": True}, {"hparam/accuracy": 0.5})
+        writer.add_hparams({"lr": 0.2, "deep": False}, {"hparam/accuracy": 0.25})
+    sessions = read_hparams(tmp_path)
+    assert [session.hparams for session in sessions] == [{"lr": 0.1, "deep": 1.0}, {"lr": 0.2, "deep": 0.0}]
+    assert [session.metrics for session in sessions] == [{"hparam/accuracy": 0.5}, {"hparam/accuracy": 0.25}]
+
+
+def test_graph_shows_the_layers_of_a_small_cnn(log_root):
+    graph = read_graph(log_root)
+    assert {"aten::_convolution", "aten::max_pool2d", "aten::linear", "aten::relu"} <= graph.op_types
+    assert graph.count("aten::_convolution") == 1
+    (convolution,) = [node for node in graph.nodes if node.op == "aten::_convolution"]
+    assert convolution.output_shapes == ((1, 2, 6, 6),)
+    assert any(name.startswith("TinyCNN/Conv2d[conv]/") for name in graph.node_names)
+
+
+def test_pr_curve_counts_match_hand_counts_and_compute_curve(log_root):
+    (curve,) = read_pr_curves(log_root)["pr"]
+    assert (curve.step, curve.num_thresholds) == (5, 3)
+    # Thresholds 0, 0.5, 1: predictions 0.9 (pos) and 0.8 (neg) reach 0.5, none reaches 1.
+    np.testing.assert_array_equal(curve.tp, [2, 1, 0])
+    np.testing.assert_array_equal(curve.fp, [2, 1, 0])
+    np.testing.assert_array_equal(curve.tn, [0, 1, 2])
+    np.testing.assert_array_equal(curve.fn, [0, 1, 2])
+    np.testing.assert_allclose(curve.precision, [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(curve.recall, [1.0, 0.5, 0.0])
+    stored = np.stack([curve.tp, curve.fp, curve.tn, curve.fn, curve.precision, curve.recall])
+    np.testing.assert_allclose(stored, compute_curve(PR_LABELS, PR_PREDICTIONS, num_thresholds=3), rtol=1e-6)
+    np.testing.assert_array_equal(curve.thresholds, [0.0, 0.5, 1.0])
+
+
+def test_projector_embeddings_round_trip(log_root):
+    single, with_header = read_projector(log_root)
+    assert (single.run, single.tensor_name, with_header.tensor_name) == (".", "points:00000", "points:00001")
+    np.testing.assert_array_equal(single.tensor, EMBEDDING.numpy())
+    assert single.metadata_header == ()
+    assert single.metadata_column() == ["shirt", "boot", "bag", "coat"]
+    assert single.single_image_dim == (6, 6)
+    assert single.sprite.shape == (12, 12, 3)  # four 6x6 thumbnails tiled 2 x 2
+    assert (single.sprite == 255).all()
+    assert with_header.metadata_header == ("label", "class")
+    assert with_header.metadata_column("class") == ["0", "9", "8", "4"]
+    assert with_header.sprite is None and with_header.sprite_path is None
+    assert with_header.tensor_path == log_root / "00001" / "points" / "tensors.tsv"
+
+
+def test_readers_return_nothing_for_plugins_a_run_did_not_use(tmp_path):
+    write_scalars(tmp_path)
+    assert read_images(tmp_path) == read_histograms(tmp_path) == read_text(tmp_path) == {}
+    assert read_mesh(tmp_path) == read_pr_curves(tmp_path) == {}
+    assert read_hparams(tmp_path) == read_projector(tmp_path) == []
+
+
+def test_no_sampling_every_scalar_and_image_is_read(tmp_path):
+    with SummaryWriter(tmp_path) as writer:
+        for step in range(12_000):
+            writer.add_scalar("loss", step / 2, step)
+        for step in range(10):
+            writer.add_image("digits", np.full((1, 2, 2), step, dtype=np.uint8), step)
+    assert read_scalars(tmp_path)["loss"] == [(step, step / 2) for step in range(12_000)]
+    images = read_images(tmp_path)["digits"]
+    assert [image.step for image in images] == list(range(10))
+    assert [int(image.pixels[0, 0, 0]) for image in images] == list(range(10))
+
+
+# Damaged, missing and unclosed files
+
+def test_truncated_event_file_is_reported_with_file_and_offset(tmp_path):
+    path = write_scalars(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-5])
+    with pytest.raises(ArtifactError) as caught:
+        read_scalars(tmp_path)
+    message = str(caught.value)
+    assert "truncated" in message and path.name in message
+    assert f"byte {record_starts(data)[-1]}" in message
+    assert "writer is closed" in message
+
+
+def test_a_trailing_fragment_shorter_than_a_header_is_truncation(tmp_path):
+    path = write_scalars(tmp_path)
+    with path.open("ab") as file:
+        file.write(b"\x01\x02\x03")
+    with pytest.raises(ArtifactError, match="truncated"):
+        verify_event_file(path)
+
+
+@pytest.mark.parametrize("where", ["data", "length"])
+def test_flipped_byte_is_reported_as_corrupt(tmp_path, where):
+    path = write_scalars(tmp_path)
+    data = bytearray(path.read_bytes())
+    damaged_record = record_starts(bytes(data))[2]
+    data[damaged_record + (20 if where == "data" else 1)] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError) as caught:
+        read_scalars(tmp_path)
+    message = str(caught.value)
+    assert "corrupt" in message and path.name in message
+    assert f"byte {damaged_record} " in message
+
+
+def test_checksums_agree_with_tensorboards_writer_for_many_and_long_records(tmp_path):
+    path = tmp_path / "records"
+    rng = np.random.default_rng(0)
+    payloads = [rng.bytes(40) for _ in range(100)] + [rng.bytes(length) for length in (0, 1, 5000)]
+    with path.open("wb") as file:
+        writer = RecordWriter(file)
+        for payload in payloads:
+            writer.write(payload)
+    assert verify_event_file(path) == len(payloads)
+    data = bytearray(path.read_bytes())
+    last_short_record = record_starts(bytes(data))[99]
+    data[last_short_record + 12 + 39] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=f"corrupt: the record starting at byte {last_short_record} "):
+        verify_event_file(path)
+
+
+def test_missing_directory_is_reported_with_what_exists_nearby(tmp_path):
+    (tmp_path / "runs" / "exp1").mkdir(parents=True)
+    with pytest.raises(ArtifactError) as caught:
+        read_scalars(tmp_path / "runs" / "exp2")
+    message = str(caught.value)
+    assert "does not exist" in message and str(tmp_path / "runs" / "exp2") in message
+    assert "exp1/" in message
+
+
+def test_directory_without_event_files_lists_what_it_holds(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArtifactError, match="it is empty"):
+        read_scalars(tmp_path / "empty")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(ArtifactError, match="it holds empty/, notes.txt"):
+        read_scalars(tmp_path)
+    write_scalars(tmp_path / "Loss_train")
+    with pytest.raises(ArtifactError, match="only sub-directories hold event files: Loss_train/"):
+        read_scalars(tmp_path)
+
+
+def test_run_without_a_graph_says_to_call_add_graph(tmp_path):
+    write_scalars(tmp_path)
+    with pytest.raises(ArtifactError, match="add_graph"):
+        read_graph(tmp_path)
+
+
+def test_unclosed_writer_is_reported_and_a_closed_one_is_not(tmp_path):
+    closed_file = write_scalars(tmp_path / "closed")
+    writer = SummaryWriter(tmp_path / "open")
+    try:
+        writer.add_scalar("loss", 1.0, 0)
+        (open_file,) = event_files(tmp_path / "open")
+        assert event_files_still_open(tmp_path) == [open_file.resolve()]
+        assert event_files_still_open(closed_file.parent) == []
+    finally:
+        writer.close()
+    assert event_files_still_open(tmp_path) == []
+
+
+def test_truncation_in_a_file_an_open_writer_holds_says_it_was_never_closed(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    try:
+        writer.add_scalar("loss", 1.0, 0)
+        writer.flush()
+        (path,) = event_files(tmp_path)
+        with path.open("ab") as file:
+            file.write(b"\x05")  # what a half-finished append looks like
+        with pytest.raises(ArtifactError, match="never closed"):
+            read_scalars(tmp_path)
+    finally:
+        writer.close()
+
+
+def test_artifact_error_survives_pickling_for_batch_grading():
+    error = ArtifactError("The event file is truncated.", "runs/x", "re-run it")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.path, copy.fix) == (str(error), Path("runs/x"), "re-run it")
