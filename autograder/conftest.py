@@ -4,4 +4,4 @@
     pytest autograder --solutions      grades solutions/ (the reference)
     pytest autograder --submission D   grades folder D, shaped like lessons/
 """
-pytest_plugins = ["watchtrain.grading.plugin"]
+pytest_plugins = ["watchtrain.grading.plugin", "watchtrain.grading.visdom_fixtures"]

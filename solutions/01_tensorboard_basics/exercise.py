@@ -33,7 +33,7 @@ def log_batch_losses(log_dir, epoch_losses):
 
 
 def log_train_and_test(log_dir, history):
-    """Log one epoch's training and test metrics per step, train and test loss on one chart.
+    """Log training and test metrics once per epoch, with train and test loss on one chart.
 
     `history` is a list with one dict per epoch, with the keys "train_loss", "test_loss",
     "train_accuracy" and "test_accuracy" (floats). For epoch `e` (counting from 0), with

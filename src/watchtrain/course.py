@@ -24,6 +24,9 @@ class Exercise:
     function: str
     points: float
     hint: str
+    # Points of the instructor's hidden tests (autograder/hidden/), shared equally by them like
+    # `points` by the public tests; counted only when grading with --hidden.
+    hidden_points: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def _load(root: Path) -> Course:
 
 def _lesson(entry: dict) -> Lesson:
     exercises = tuple(
-        Exercise(function=e["function"], points=float(e["points"]), hint=e.get("hint", ""))
+        Exercise(function=e["function"], points=float(e["points"]), hint=e.get("hint", ""),
+                 hidden_points=float(e.get("hidden_points", 0)))
         for e in entry["exercises"]
     )
     return Lesson(

@@ -1,16 +1,17 @@
 """The course's main job: train the tutorial CNN on the bundled data and run every lesson's
-reference code, offline, writing everything under one folder (default `runs/`)."""
+reference code, offline, writing everything under one folder (default `runs/`); then, on request,
+serve that folder's dashboards (TensorBoard, Visdom, Netron) on 127.0.0.1."""
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from watchtrain.course import Course
-from watchtrain.grading.submission import load_lesson
-from watchtrain.demos import lesson_demo
-from watchtrain.tutorial_training import train_tutorial_cnn
 
 
 @dataclass(frozen=True)
@@ -19,16 +20,25 @@ class DemoOutput:
     path: Path
     what: str
     seconds: float
+    ok: bool = True
 
 
 def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable[[str], None] = print) -> list[DemoOutput]:
+    """Run every step; a step that fails is reported (ok=False) and the others still run."""
+    from watchtrain.demos import lesson_demo
+    from watchtrain.grading.submission import load_lesson
+    from watchtrain.tutorial_training import train_tutorial_cnn
+
     outputs = []
 
     def step(name: str, path: Path, job: Callable[[], str]) -> None:
         report(f"  {name} ...")
         started = time.perf_counter()
-        what = job()
-        outputs.append(DemoOutput(name, path, what, time.perf_counter() - started))
+        try:
+            what, ok = job(), True
+        except Exception as err:  # one broken lesson must not hide the others' dashboards
+            what, ok = f"FAILED: {type(err).__name__}: {err}".splitlines()[0], False
+        outputs.append(DemoOutput(name, path, what, time.perf_counter() - started, ok))
 
     def tutorial() -> str:
         summary = train_tutorial_cnn(out / "tutorial_cnn", device=device)
@@ -44,3 +54,79 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
             step(f"lesson {lesson.number}: {lesson.title}", target,
                  lambda demo=demo, target=target, lesson=lesson: demo.run(load_lesson(solutions, lesson.dir), target))
     return outputs
+
+
+# The dashboards' own default ports, used when free so that the URLs look familiar.
+TENSORBOARD_PORT, VISDOM_PORT, NETRON_PORT = 6006, 8097, 8080
+
+
+@dataclass
+class Dashboards:
+    """The servers `serve_dashboards` started: (name, url, what it shows), and what could not start."""
+
+    running: list[tuple[str, str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    servers: list = field(default_factory=list, repr=False)
+
+    def all_running(self) -> bool:
+        return all(server.running() for server in self.servers)
+
+
+@contextmanager
+def serve_dashboards(out: Path) -> Iterator[Dashboards]:
+    """Start TensorBoard on `out`, Visdom on the envs saved under it and Netron on its first ONNX
+    model, all bound to 127.0.0.1; stop them all on leaving. A server that cannot start is listed
+    in `problems` (with the reason and the fix) and the others still start."""
+    from watchtrain.servers.errors import ServerError
+    from watchtrain.servers.ports import port_is_free
+
+    dashboards = Dashboards()
+
+    def start(name: str, what: str, starter: Callable[[int | None], object], default_port: int) -> None:
+        try:
+            server = starter(default_port if port_is_free(default_port) else None)
+        except (ServerError, ImportError) as err:
+            dashboards.problems.append(f"{name} did not start: {err}")
+            return
+        stack.callback(server.stop)
+        dashboards.servers.append(server)
+        dashboards.running.append((name, server.url, what))
+
+    with ExitStack() as stack:
+        from watchtrain.servers.tensorboard import start_tensorboard
+
+        start("TensorBoard", f"every run under {out}", lambda port: start_tensorboard(out, port), TENSORBOARD_PORT)
+        env_dir = visdom_env_dir(out)
+        start("Visdom", f"the envs saved in {env_dir}" if env_dir else "an empty Visdom, ready for live plots",
+              lambda port: _start_visdom(env_dir or out / "visdom", port), VISDOM_PORT)
+        models = sorted(out.rglob("*.onnx"))
+        if models:
+            start("Netron", str(models[0]), lambda port: _start_netron(models[0], port), NETRON_PORT)
+        else:
+            dashboards.problems.append(f"Netron: no ONNX model under {out} to show "
+                                       f"(the model-visualisation lesson's demo exports one)")
+        yield dashboards
+
+
+def visdom_env_dir(out: Path) -> Path | None:
+    """The first folder under `out` holding saved Visdom envs (`<env>.json` with "jsons" and "reload")."""
+    for candidate in sorted(out.rglob("*.json")):
+        try:
+            data = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and {"jsons", "reload"} <= data.keys():
+            return candidate.parent
+    return None
+
+
+def _start_visdom(env_path: Path, port: int | None):
+    from watchtrain.servers.visdom import start_visdom
+
+    return start_visdom(env_path, port)
+
+
+def _start_netron(model: Path, port: int | None):
+    from watchtrain.servers.netron import start_netron
+
+    return start_netron(model, port)

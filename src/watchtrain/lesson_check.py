@@ -91,8 +91,11 @@ def points(value: float) -> str:
     return f"{value:g}"
 
 
-def render_check(check: LessonCheck, exercise_file: str, *, check_command: str) -> str:
-    """The learner-facing summary: one line per exercise, each problem in full, and the next step."""
+def render_check(check: LessonCheck, exercise_file: str, *, again: str) -> str:
+    """The learner-facing summary: one line per exercise, each problem in full, and the next step.
+
+    `again` says how to check again, e.g. "run `watchtrain check 01`" or "save it".
+    """
     lesson = check.lesson
     width = max(len(e.function) for e in check.exercises)
     lines = [f"Lesson {lesson.number}: {lesson.title}", ""]
@@ -107,12 +110,12 @@ def render_check(check: LessonCheck, exercise_file: str, *, check_command: str) 
     if check.done:
         lines.append(f"Lesson {lesson.number} is done: every exercise passes.")
     elif problems:
-        lines.append(f"Next: fix {problems[0].function} in {exercise_file}, then run `{check_command}` again. "
+        lines.append(f"Next: fix {problems[0].function} in {exercise_file}, then {again} to check again. "
                      f"Stuck? `watchtrain hint {lesson.number}`.")
     else:
         todo = next(r.function for r in check.exercises if r.status != PASSED)
         lines.append(f"Next: write {todo} in {exercise_file} (its docstring says exactly what to do), "
-                     f"then run `{check_command}`.")
+                     f"then {again} to check it.")
     return "\n".join(lines)
 
 

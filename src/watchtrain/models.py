@@ -28,3 +28,20 @@ class Net(nn.Module):
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
+
+
+class DropoutNet(Net):
+    """`Net` with dropout (p=0.5) after fc1 and fc2: the same 44,426 parameters, but train() and eval()
+    compute different things, so a model exported or summarised in the wrong mode shows (lesson 08)."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.dropout = nn.Dropout(p)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.view(-1, 16 * 4 * 4)
+        x = self.dropout(F.relu(self.fc1(x)))
+        x = self.dropout(F.relu(self.fc2(x)))
+        return self.fc3(x)

@@ -52,7 +52,8 @@ class Progress:
 
     def changed_since_check(self, lesson: Lesson, exercise_file: Path) -> bool:
         entry = self.of(lesson)
-        return bool(entry.checked_at) and exercise_file.is_file() and exercise_file.stat().st_mtime != entry.checked_mtime
+        # checked_mtime 0: the last check graded a notebook's cells, not this file.
+        return bool(entry.checked_mtime) and exercise_file.is_file() and exercise_file.stat().st_mtime != entry.checked_mtime
 
     def current_lesson(self, course: Course, after: Lesson | None = None) -> Lesson | None:
         """The first lesson (after `after`, when given) that is not done yet; None when all are."""

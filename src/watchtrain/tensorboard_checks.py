@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from tensorboard.summary.writer import event_file_writer
+
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.tensorboard import event_files_still_open, find_runs
 from watchtrain.grading import fail
@@ -27,7 +29,8 @@ def read_run(reader: Callable[[str], Any], path: str | os.PathLike[str], *, what
     try:
         return reader(os.fspath(path))
     except ArtifactError as error:
-        fail(what, advice=f"{error}{_stray_runs_note(path)}")
+        stray = _stray_runs_note(path)
+        fail(what, advice=f"{stray}\n  {error}" if stray else str(error))
 
 
 def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
@@ -61,8 +64,6 @@ def settle_writers() -> None:
     A writer that was never closed still writes its queue, just later; waiting makes the grade
     the same on every run. The missing close() itself is graded by expect_writers_closed.
     """
-    from tensorboard.summary.writer import event_file_writer
-
     thread_type = getattr(event_file_writer, "_AsyncWriterThread", ())
     deadline = time.monotonic() + _SETTLE_SECONDS
     for thread in threading.enumerate():
@@ -72,7 +73,7 @@ def settle_writers() -> None:
 
 
 def _stray_runs_note(path: str | os.PathLike[str]) -> str:
-    """Event files in the working directory: a SummaryWriter() without log_dir writes ./runs/<date>_<host>."""
+    """Where the events went when they are in the working directory instead of `path`."""
     cwd = Path.cwd()
     if Path(path).resolve().is_relative_to(cwd.resolve()):
         return ""
@@ -80,5 +81,9 @@ def _stray_runs_note(path: str | os.PathLike[str]) -> str:
     if not stray:
         return ""
     where = ", ".join("./" if run == "." else f"./{run}" for run in stray[:4]) + (" ..." if len(stray) > 4 else "")
-    return (f"\n  Your events went to the working directory instead: {where}. SummaryWriter() without a "
-            f"log_dir writes to ./runs/<date>_<host>; pass the directory you were given: SummaryWriter(log_dir).")
+    if any(run.startswith("runs/") for run in stray):
+        why = "SummaryWriter() without a log_dir writes to ./runs/<date>_<host>"
+    else:
+        why = "a relative path is taken from the working directory"
+    return (f"Your events went to the working directory instead ({where}): {why}. "
+            f"Write under the directory you were given, e.g. SummaryWriter(log_dir).")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from watchtrain.cli import course_map_cmd, data_cmd, demo_cmd
+from watchtrain.cli import course_map_cmd, data_cmd, demo_cmd, netron_cmd
+from watchtrain.cli import check_cmd, doctor_cmd, hint_cmd, list_cmd, watch_cmd
 from watchtrain.course import ManifestError
 from watchtrain.data import DataError
 
-SUBCOMMANDS = (demo_cmd, data_cmd, course_map_cmd)
+SUBCOMMANDS = (list_cmd, check_cmd, hint_cmd, watch_cmd, doctor_cmd, demo_cmd, data_cmd, course_map_cmd, netron_cmd)
 
 # Errors a learner can fix: shown as one line, without a traceback. Anything else is a bug in
 # watchtrain, and its traceback is worth seeing.

@@ -2,6 +2,8 @@
 
 `autograder/conftest.py` loads it with `pytest_plugins`. Every test module there is named
 `test_<lesson dir>.py`, and every test carries `@exercise("<function>")` from the manifest.
+The instructor's hidden tests live in `autograder/hidden/test_<lesson dir>.py`; they are collected
+only with --hidden and share their exercise's `hidden_points`.
 """
 from __future__ import annotations
 
@@ -15,11 +17,16 @@ import pytest
 
 from watchtrain.course import Course, ManifestError, find_course_root, load_course
 from watchtrain.grading.checks import GradingFailure
+from watchtrain.grading.gradescope import DEFAULT_HIDDEN_VISIBILITY, VISIBILITIES, gradescope_results
+from watchtrain.grading.junit import junit_xml
 from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED, TestResult, build_report
-from watchtrain.grading.submission import LearnerCrash, NotStarted, SubmissionError, load_lesson
+from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, ResultsLog
+from watchtrain.grading.submission import EXERCISE_FILE, LearnerCrash, NotStarted, SubmissionError, load_lesson
 from watchtrain.grading.terminal import write_points_table
+from watchtrain.grading.time_limit import TimeLimitExceeded, time_limit
 
 SEED = 0
+HIDDEN_DIR = "hidden"  # autograder/hidden/: the instructor's tests, never handed out
 _results = pytest.StashKey[TestResult]()
 _state = pytest.StashKey[dict]()
 
@@ -29,6 +36,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submission", metavar="DIR", help="grade this folder (shaped like lessons/) instead of lessons/")
     group.addoption("--solutions", action="store_true", help="grade the reference solutions in solutions/")
     group.addoption("--report-json", metavar="PATH", help="also write the points report as JSON to PATH")
+    group.addoption("--report-gradescope", metavar="PATH", help="also write Gradescope's results.json to PATH")
+    group.addoption("--report-junit", metavar="PATH", help="also write the points report as JUnit XML to PATH")
+    group.addoption("--hidden", action="store_true",
+                    help=f"also run the instructor's hidden tests in autograder/{HIDDEN_DIR}/ (they carry hidden_points)")
+    group.addoption("--hidden-visibility", choices=VISIBILITIES, default=DEFAULT_HIDDEN_VISIBILITY,
+                    help="when students see hidden tests' feedback on Gradescope (default: %(default)s)")
+    group.addoption("--test-timeout", type=float, default=0, metavar="SECONDS",
+                    help="stop a test (setup, call and teardown each) after SECONDS and grade it as an error; 0: no limit")
+    group.addoption("--results-log", metavar="PATH",
+                    help="append each test's start and result to PATH as JSON lines (used by `watchtrain grade`)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,8 +56,30 @@ def pytest_configure(config: pytest.Config) -> None:
         course = load_course(find_course_root(Path(str(config.rootpath))))
     except ManifestError as err:
         raise pytest.UsageError(str(err)) from None
-    config.stash[_state] = {"course": course, "submission": _submission_root(config, course), "results": {}}
+    log_path = config.getoption("--results-log")
+    config.stash[_state] = {"course": course, "submission": _submission_root(config, course), "results": {},
+                            "missing": set(), "log": ResultsLog(Path(log_path)) if log_path else None}
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    log = config.stash.get(_state, {}).get("log")
+    if log is not None:
+        log.close()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if _is_hidden_dir(collection_path) and not config.getoption("--hidden"):
+        return True
+    return None
+
+
+def _is_hidden_dir(path: Path) -> bool:
+    return path.name == HIDDEN_DIR and path.parent.name == "autograder"
+
+
+def _is_hidden(item: pytest.Item) -> bool:
+    return _is_hidden_dir(item.path.parent)
 
 
 def _submission_root(config: pytest.Config, course: Course) -> Path:
@@ -73,16 +112,69 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("exercise") is None and _in_autograder(item):
             raise pytest.UsageError(f"{item.nodeid} has no @exercise(...) marker, so it carries no points")
-    shares = Counter((_lesson_dir(item.path), _function(item)) for item in graded if not _is_gpu(item))
+        if _is_hidden(item) and not config.getoption("--hidden"):
+            raise pytest.UsageError(f"{item.nodeid} is one of the instructor's hidden tests: add --hidden to run it")
+    shares = Counter(_share_key(item) for item in graded if not _is_gpu(item))
     for item in graded:
         lesson_dir, function = _lesson_dir(item.path), _function(item)
-        try:
-            points = course.lesson(lesson_dir).exercise(function).points
-        except ManifestError as err:
-            raise pytest.UsageError(f"{item.nodeid}: {err}") from None
-        share = 0.0 if _is_gpu(item) else points / shares[(lesson_dir, function)]
+        points = _points_of(course, item, lesson_dir, function)
+        share = 0.0 if _is_gpu(item) else points / shares[_share_key(item)]
         item.stash[_results] = results[item.nodeid] = TestResult(
-            nodeid=item.nodeid, name=item.name, lesson=lesson_dir, exercise=function, max_points=round(share, 6))
+            nodeid=item.nodeid, name=item.name, lesson=lesson_dir, exercise=function, max_points=round(share, 6),
+            hidden=_is_hidden(item))
+    _set_aside_missing_lessons(config, items)
+
+
+def _share_key(item: pytest.Item) -> tuple[str, str, bool]:
+    return _lesson_dir(item.path), _function(item), _is_hidden(item)
+
+
+def _points_of(course: Course, item: pytest.Item, lesson_dir: str, function: str) -> float:
+    try:
+        exercise = course.lesson(lesson_dir).exercise(function)
+    except ManifestError as err:
+        raise pytest.UsageError(f"{item.nodeid}: {err}") from None
+    if not _is_hidden(item):
+        return exercise.points
+    if exercise.hidden_points <= 0:
+        raise pytest.UsageError(f"{item.nodeid} is a hidden test of {function}, which has no hidden_points in "
+                                f"course.toml: give that exercise `hidden_points = N` (its hidden tests share N)")
+    return exercise.hidden_points
+
+
+def _set_aside_missing_lessons(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A lesson the submission lacks is not started: its tests are reported, without running them
+    (or starting their servers), so a submission of one lesson is graded as fast as that lesson."""
+    submission = config.stash[_state]["submission"]
+    missing = [item for item in items if item.stash.get(_results, None) is not None
+               and not (submission / _lesson_dir(item.path) / EXERCISE_FILE).is_file()]
+    if not missing:
+        return
+    for item in missing:
+        result = item.stash[_results]
+        config.stash[_state]["missing"].add(result.lesson)
+        result.status, result.feedback = (SKIPPED, "not submitted") if _is_gpu(item) else (NOT_STARTED, _missing_reason(config, result.lesson))
+    config.hook.pytest_deselected(items=missing)
+    set_aside = set(missing)
+    items[:] = [item for item in items if item not in set_aside]
+
+
+def _missing_reason(config: pytest.Config, lesson_dir: str) -> str:
+    try:  # the loader's own message for a missing exercise.py, so the learner reads the same words everywhere
+        load_lesson(config.stash[_state]["submission"], lesson_dir)
+    except SubmissionError as err:
+        return f"not started: {err}"
+    return "not started"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash[_state]
+    if state["log"] is None:
+        return
+    state["log"].write(COLLECTED, tests=[r.as_dict() for r in state["results"].values()])
+    for result in state["results"].values():
+        if result.feedback:  # decided without running: a lesson that was not submitted
+            state["log"].write(RESULT, test=result.as_dict())
 
 
 def _in_autograder(item: pytest.Item) -> bool:
@@ -137,6 +229,41 @@ def isolated_run(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with _phase(item, "setup"):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with _phase(item, "call"):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    with _phase(item, "teardown"):
+        return (yield)
+
+
+def _phase(item: pytest.Item, when: str):
+    """Log that a test enters a phase, and give the phase the --test-timeout budget."""
+    state = item.config.stash[_state]
+    if state["log"] is not None and item.stash.get(_results, None) is not None:
+        state["log"].write(PHASE, nodeid=item.nodeid, when=when)
+    return time_limit(item.config.getoption("--test-timeout"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    outcome = yield
+    log, result = item.config.stash[_state]["log"], item.stash.get(_results, None)
+    if log is not None and result is not None:
+        log.write(RESULT, test=result.as_dict())
+    return outcome
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     result = item.stash.get(_results, None)
@@ -158,7 +285,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
 
 
 def _is_learner_error(call: pytest.CallInfo) -> bool:
-    return call.excinfo is not None and call.excinfo.errisinstance((LearnerCrash, SubmissionError))
+    return call.excinfo is not None and call.excinfo.errisinstance((LearnerCrash, SubmissionError, TimeLimitExceeded))
 
 
 def _classify(item: pytest.Item, call: pytest.CallInfo) -> tuple[str, str]:
@@ -172,8 +299,18 @@ def _classify(item: pytest.Item, call: pytest.CallInfo) -> tuple[str, str]:
         return FAILED, f"{excinfo.value}\nHint: {hint}" if hint else str(excinfo.value)
     if excinfo.errisinstance((LearnerCrash, SubmissionError)):
         return ERROR, f"{excinfo.value}\nHint: {hint}" if hint else str(excinfo.value)
+    if excinfo.errisinstance(TimeLimitExceeded):
+        return ERROR, _timeout_feedback(item.stash[_results].exercise, call.when, excinfo.value.seconds)
     # Anything else is a bug in the autograder itself: keep pytest's full traceback for us.
     return ERROR, f"internal error in the autograder: {excinfo.typename}: {excinfo.value}"
+
+
+def _timeout_feedback(function: str, when: str, seconds: float) -> str:
+    if when == "setup":
+        return (f"timed out: preparing this check (which imports your exercise.py) ran past the time limit of "
+                f"{seconds:g} s per test. Does code at the top level of exercise.py, outside any function, run forever?")
+    return (f"timed out: {function}() did not finish within the time limit of {seconds:g} s per test. Look for a "
+            f"loop that never ends (a `while` whose condition never changes), or far more work than the exercise asks for.")
 
 
 def _hint(item: pytest.Item) -> str:
@@ -193,9 +330,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     report = build_report(state["course"], list(state["results"].values()))
     if not report.lessons:
         return
-    write_points_table(terminalreporter, report, state["submission"])
-    path = config.getoption("--report-json")
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
-        terminalreporter.write_line(f"points report written to {path}")
+    write_points_table(terminalreporter, report, state["submission"], missing=state["missing"])
+    data = report.as_dict()
+    writers = {
+        "--report-json": ("points report", lambda: json.dumps(data, indent=2)),
+        "--report-gradescope": ("Gradescope results", lambda: json.dumps(
+            gradescope_results(data, hidden_visibility=config.getoption("--hidden-visibility")), indent=2)),
+        "--report-junit": ("JUnit XML report", lambda: junit_xml(data)),
+    }
+    for option, (what, render) in writers.items():
+        path = config.getoption(option)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(render(), encoding="utf-8")
+            terminalreporter.write_line(f"{what} written to {path}")

@@ -17,10 +17,19 @@ class TestResult:
     max_points: float
     status: str = SKIPPED
     feedback: str = ""
+    hidden: bool = False  # an instructor-only test from autograder/hidden/
 
     @property
     def points(self) -> float:
         return self.max_points if self.status == PASSED else 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"points": self.points}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TestResult":
+        """The inverse of as_dict (a report's or a results log's entry)."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 @dataclass
@@ -70,7 +79,7 @@ class GradeReport:
             "lessons": [
                 {"dir": lesson.dir, "title": lesson.title, "earned": lesson.earned,
                  "possible": lesson.possible, "status": lesson.status,
-                 "tests": [asdict(t) | {"points": t.points} for t in lesson.tests]}
+                 "tests": [t.as_dict() for t in lesson.tests]}
                 for lesson in self.lessons
             ],
         }

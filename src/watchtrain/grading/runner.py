@@ -8,6 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from watchtrain.grading.plugin import HIDDEN_DIR
+
 
 @dataclass(frozen=True)
 class AutograderRun:
@@ -21,16 +23,29 @@ class AutograderRun:
                 if t["name"] == name or t["name"].startswith(name + "[")]
 
 
+def autograder_targets(autograder: Path, lessons: list[str] | None, *, hidden: bool = False) -> list[Path]:
+    """What pytest is given: the whole autograder/ folder, or the chosen lessons' test files (plus
+    their hidden test files, with `hidden`)."""
+    if not lessons:
+        return [autograder]
+    targets = [autograder / f"test_{lesson}.py" for lesson in lessons]
+    if hidden:
+        targets += [path for lesson in lessons if (path := autograder / HIDDEN_DIR / f"test_{lesson}.py").is_file()]
+    return targets
+
+
 def run_autograder(course_root: Path, *, submission: Path | None = None, solutions: bool = False,
-                   lessons: list[str] | None = None, extra_args: list[str] | None = None,
+                   lessons: list[str] | None = None, hidden: bool = False, extra_args: list[str] | None = None,
                    timeout: float | None = None) -> AutograderRun:
-    """`pytest autograder` for the given lessons (dirs; all when None) on one submission."""
-    autograder = course_root / "autograder"
-    targets = [str(autograder / f"test_{lesson}.py") for lesson in lessons] if lessons else [str(autograder)]
+    """`pytest autograder` for the given lessons (dirs; all when None) on one submission; with
+    `hidden`, the instructor's hidden tests too (all of autograder/ is collected then)."""
+    targets = [str(path) for path in autograder_targets(course_root / "autograder", lessons, hidden=hidden)]
     with tempfile.TemporaryDirectory(prefix="watchtrain-report-") as scratch:
         report_path = Path(scratch) / "report.json"
         command = [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
                    "--report-json", str(report_path), *(extra_args or [])]
+        if hidden:
+            command.append("--hidden")
         if solutions:
             command.append("--solutions")
         elif submission is not None:

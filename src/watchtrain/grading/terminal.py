@@ -10,12 +10,14 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
-def write_points_table(terminal, report: GradeReport, submission: Path) -> None:
+def write_points_table(terminal, report: GradeReport, submission: Path, missing: set[str] = frozenset()) -> None:
+    """`missing`: lessons whose exercise.py the submission lacks (graded as not started, without running)."""
     terminal.section(f"Watch It Train: points for {submission}", sep="=", bold=True)
     width = max(len(lesson.dir) for lesson in report.lessons)
     for lesson in report.lessons:
         score = f"{_points(lesson.earned)}/{_points(lesson.possible)}"
-        terminal.write_line(f"  {lesson.dir:<{width}}  {score:>9}  {lesson.status}")
+        status = f"{lesson.status} (no {lesson.dir}/exercise.py in the submission)" if lesson.dir in missing else lesson.status
+        terminal.write_line(f"  {lesson.dir:<{width}}  {score:>9}  {status}")
         not_started = sorted({t.exercise for t in lesson.tests if t.status == NOT_STARTED})
         if not_started and lesson.status != NOT_STARTED:
             terminal.write_line(f"  {'':<{width}}  {'':>9}  not started yet: {', '.join(not_started)}")

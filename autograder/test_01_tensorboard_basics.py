@@ -1,0 +1,242 @@
+"""Lesson 01 autograder: scalars, steps, runs and flushing, read back with TensorBoard's own reader."""
+
+import torch
+from torch import nn
+
+from watchtrain.artifacts.tensorboard import find_runs, read_scalars, read_scalars_tree
+from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+
+# log_batch_losses: 3 epochs of 5 batches, every loss different so that order mistakes show.
+EPOCHS, BATCHES = 3, 5
+EPOCH_LOSSES = [[round(2.3 * 0.9 ** (epoch * BATCHES + batch) + 0.01 * batch, 4) for batch in range(BATCHES)]
+                for epoch in range(EPOCHS)]
+BATCH_TAG = "Loss/train"
+
+# log_train_and_test: 4 epochs of metrics.
+HISTORY = [
+    {"train_loss": 1.20, "test_loss": 1.31, "train_accuracy": 0.52, "test_accuracy": 0.49},
+    {"train_loss": 0.81, "test_loss": 0.95, "train_accuracy": 0.68, "test_accuracy": 0.63},
+    {"train_loss": 0.62, "test_loss": 0.83, "train_accuracy": 0.77, "test_accuracy": 0.70},
+    {"train_loss": 0.50, "test_loss": 0.80, "train_accuracy": 0.82, "test_accuracy": 0.72},
+]
+
+# compare_learning_rates: the recipe's straight line, with a fixed wiggle instead of random noise.
+LEARNING_RATES = (0.1, 0.01, 0.001)
+LR_EPOCHS = 12
+X = torch.arange(-5, 5, 0.1).view(-1, 1)
+Y = -5 * X + 0.1 * torch.sin(7 * X)
+
+
+def _step_advice(steps: list[int], per_epoch: int, epochs: int) -> str | None:
+    """A diagnosis of the usual global_step mistakes, or None when none fits."""
+    total = per_epoch * epochs
+    if steps and all(step == 0 for step in steps):
+        return f"All {len(steps)} points are at step 0: pass global_step, the third argument of add_scalar."
+    if per_epoch > 1 and steps == [b for _ in range(epochs) for b in range(per_epoch)]:
+        return ("The steps restart at 0 every epoch, so each epoch is drawn over the previous one: "
+                "use global_step = epoch * batches_per_epoch + batch_index.")
+    if per_epoch > 1 and steps == [e for e in range(epochs) for _ in range(per_epoch)]:
+        return ("You used the epoch as the step, so all batches of an epoch share one x position: "
+                "use global_step = epoch * batches_per_epoch + batch_index.")
+    if steps == list(range(1, total + 1)):
+        return "The steps start at 1: count from 0, as enumerate() does."
+    if len(steps) != total:
+        return f"{total} points were expected and {len(steps)} were written: log once per {'batch' if per_epoch > 1 else 'epoch'}."
+    return None
+
+
+def _points(scalars: dict, tag: str, where: str) -> list[tuple[int, float]]:
+    """The points of `tag`, or a failure that lists the tags that are there."""
+    if tag in scalars:
+        return scalars[tag]
+    found = sorted(scalars)
+    advice = "Tags are matched exactly, case and slashes included."
+    if any(name.lower() == tag.lower() for name in found):
+        advice = f"Only the case differs: the tag must be exactly {tag!r}."
+    elif "training loss" in found:
+        advice = (f"'training loss' is the classic tutorial's tag; this exercise asks for {tag!r} "
+                  f"(the part before the slash groups charts into one section).")
+    fail(f"No scalars with the tag {tag!r} in {where}.", expected=tag, found=found or "no scalar tags at all",
+         advice=advice)
+
+
+# log_batch_losses
+
+def _log_batch_losses(lesson, tmp_path):
+    log_dir = tmp_path / "logs"
+    lesson.log_batch_losses(str(log_dir), [list(losses) for losses in EPOCH_LOSSES])
+    return log_dir
+
+
+def _batch_points(lesson, tmp_path, *, exact_tag=False):
+    """The learner's batch losses. Only the tag test insists on the tag: the others grade the one
+    curve there is, so that a wrong tag costs one check, not all of them."""
+    log_dir = _log_batch_losses(lesson, tmp_path)
+    scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
+    if not exact_tag and BATCH_TAG not in scalars and len(scalars) == 1:
+        return next(iter(scalars.values()))
+    return _points(scalars, BATCH_TAG, "log_dir")
+
+
+@exercise("log_batch_losses")
+def test_log_batch_losses_writes_the_tag_in_log_dir(lesson, tmp_path):
+    _batch_points(lesson, tmp_path, exact_tag=True)
+
+
+@exercise("log_batch_losses")
+def test_log_batch_losses_steps_continue_across_epochs(lesson, tmp_path):
+    steps = [step for step, _ in _batch_points(lesson, tmp_path)]
+    expect_equal(steps, list(range(EPOCHS * BATCHES)),
+                 f"The global_step of each {BATCH_TAG!r} point, in the order written",
+                 advice=_step_advice(steps, BATCHES, EPOCHS))
+
+
+@exercise("log_batch_losses")
+def test_log_batch_losses_values_in_order(lesson, tmp_path):
+    values = [value for _, value in _batch_points(lesson, tmp_path)]
+    expected = [loss for losses in EPOCH_LOSSES for loss in losses]
+    advice = None
+    if len(values) == EPOCHS and values != expected[:EPOCHS]:
+        advice = "There is one point per epoch: log every batch's loss, not an epoch summary."
+    expect_close(values, expected, f"The {BATCH_TAG!r} values, in the order written", tol=1e-6, advice=advice)
+
+
+@exercise("log_batch_losses")
+def test_log_batch_losses_closes_the_writer(lesson, tmp_path):
+    log_dir = _log_batch_losses(lesson, tmp_path)
+    expect_writers_closed(log_dir)
+    scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
+    written = sum(len(points) for points in scalars.values())
+    expect_equal(written, EPOCHS * BATCHES, "The number of scalar points on disk once the writer is closed")
+
+
+# log_train_and_test
+
+def _train_and_test_runs(lesson, tmp_path):
+    log_dir = tmp_path / "logs"
+    lesson.log_train_and_test(str(log_dir), [dict(metrics) for metrics in HISTORY])
+    runs = read_run(read_scalars_tree, log_dir, what="Reading the runs your code wrote under log_dir.")
+    return log_dir, runs
+
+
+def _loss_run(runs: dict, split: str) -> list[tuple[int, float]]:
+    run = f"Loss_{split}"
+    if run not in runs:
+        main = runs.get(".", {})
+        advice = f"add_scalars('Loss', {{'train': ..., 'test': ...}}, epoch) writes the runs Loss_train and Loss_test."
+        if any(tag.lower().startswith("loss") for tag in main):
+            advice = ("The losses were logged with add_scalar, which draws two separate charts; "
+                      "add_scalars('Loss', {'train': ..., 'test': ...}, epoch) draws both on one chart.")
+        fail(f"No run {run!r} under log_dir: the {split} loss of the 'Loss' chart is missing.",
+             expected=["Loss_train", "Loss_test"], found=sorted(runs), advice=advice)
+    return _points(runs[run], "Loss", f"the run {run}")
+
+
+@exercise("log_train_and_test")
+def test_log_train_and_test_losses_share_one_chart(lesson, tmp_path):
+    _, runs = _train_and_test_runs(lesson, tmp_path)
+    for split, other in (("train", "test"), ("test", "train")):
+        values = [value for _, value in _loss_run(runs, split)]
+        expected = [metrics[f"{split}_loss"] for metrics in HISTORY]
+        advice = None
+        if len(values) == len(HISTORY) and all(abs(v - m[f"{other}_loss"]) < 1e-6 for v, m in zip(values, HISTORY)):
+            advice = f"These are the {other} losses: the keys of the add_scalars dict are swapped."
+        expect_close(values, expected, f"The {split} losses on the 'Loss' chart (run Loss_{split})",
+                     tol=1e-6, advice=advice)
+
+
+@exercise("log_train_and_test")
+def test_log_train_and_test_accuracy_charts(lesson, tmp_path):
+    _, runs = _train_and_test_runs(lesson, tmp_path)
+    if any(run.startswith("Accuracy_") for run in runs):
+        fail("The accuracies were logged with add_scalars, which writes runs Accuracy_train and Accuracy_test.",
+             expected=["Accuracy/train", "Accuracy/test"], found=sorted(runs),
+             advice="Log each accuracy with add_scalar('Accuracy/train', ...) and add_scalar('Accuracy/test', ...).")
+    main = runs.get(".", {})
+    for split in ("train", "test"):
+        values = [value for _, value in _points(main, f"Accuracy/{split}", "log_dir itself (run '.')")]
+        expect_close(values, [metrics[f"{split}_accuracy"] for metrics in HISTORY],
+                     f"The 'Accuracy/{split}' values", tol=1e-6)
+
+
+@exercise("log_train_and_test")
+def test_log_train_and_test_steps_are_epochs_and_writer_closed(lesson, tmp_path):
+    log_dir, runs = _train_and_test_runs(lesson, tmp_path)
+    expect_writers_closed(log_dir)
+    series = {f"Loss_{split}: Loss": runs[f"Loss_{split}"]["Loss"]
+              for split in ("train", "test") if "Loss" in runs.get(f"Loss_{split}", {})}
+    series.update({f"./{tag}": points for tag, points in runs.get(".", {}).items() if tag.startswith("Accuracy/")})
+    expect(bool(series), "None of the four curves (Loss_train, Loss_test, Accuracy/train, Accuracy/test) was found.",
+           expected="4 curves", found={run: sorted(tags) for run, tags in runs.items()})
+    for name, points in sorted(series.items()):
+        steps = [step for step, _ in points]
+        expect_equal(steps, list(range(len(HISTORY))), f"The steps of {name} (one point per epoch, from 0)",
+                     advice=_step_advice(steps, 1, len(HISTORY)))
+
+
+# compare_learning_rates
+
+def _run_name(lr: float) -> str:
+    return f"lr_{lr}"
+
+
+def _expected_curve(lr: float, device: str) -> list[float]:
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    x, y = X.to(device), Y.to(device)
+    curve = []
+    for _ in range(LR_EPOCHS):
+        loss = nn.functional.mse_loss(model(x), y)
+        curve.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return curve
+
+
+def _compare(lesson, tmp_path, device):
+    log_root = tmp_path / "lr_sweep"
+    lesson.compare_learning_rates(str(log_root), X.clone(), Y.clone(), list(LEARNING_RATES), LR_EPOCHS, device=device)
+    return log_root
+
+
+@exercise("compare_learning_rates")
+def test_compare_learning_rates_one_run_per_rate(lesson, tmp_path, device):
+    log_root = _compare(lesson, tmp_path, device)
+    runs = read_run(find_runs, log_root, what="Looking for the runs your code wrote under log_root.")
+    expected = sorted(_run_name(lr) for lr in LEARNING_RATES)
+    advice = "Each rate needs its own SummaryWriter(os.path.join(log_root, f'lr_{lr}')), closed after its run."
+    if runs == ["."]:
+        advice = ("Everything went into one run, log_root itself, so TensorBoard draws one tangled line: " + advice)
+    elif len(runs) == len(expected) and all(run.endswith(name) for run, name in zip(runs, expected)):
+        advice = "The runs are nested one level too deep: write to os.path.join(log_root, f'lr_{lr}') directly."
+    expect_equal(runs, expected, "The runs (directories of event files) under log_root", advice=advice)
+    expect_writers_closed(log_root)
+
+
+@exercise("compare_learning_rates")
+def test_compare_learning_rates_loss_curves(lesson, tmp_path, device):
+    log_root = _compare(lesson, tmp_path, device)
+    curves = {}
+    for lr in LEARNING_RATES:
+        run = _run_name(lr)
+        scalars = read_run(read_scalars, log_root / run, what=f"Reading the run {run} under log_root.")
+        points = _points(scalars, "Loss/train", f"the run {run}")
+        steps = [step for step, _ in points]
+        expect_equal(steps, list(range(LR_EPOCHS)), f"The steps of 'Loss/train' in {run} (one per epoch, from 0)",
+                     advice=_step_advice(steps, 1, LR_EPOCHS))
+        curves[lr] = [value for _, value in points]
+    expected = {lr: _expected_curve(lr, device) for lr in LEARNING_RATES}
+    firsts = [curves[lr][0] for lr in LEARNING_RATES]
+    if max(firsts) - min(firsts) > 1e-6 * max(1.0, abs(firsts[0])):
+        fail("The runs do not start from the same loss, so they did not start from the same weights.",
+             expected=[expected[lr][0] for lr in LEARNING_RATES], found=firsts,
+             advice="Build a fresh model for every rate, right after torch.manual_seed(0); a model reused from "
+                    "the previous rate starts where that run stopped, and an unseeded one starts anywhere.")
+    for lr in LEARNING_RATES:
+        advice = None
+        if abs(curves[lr][0] - expected[lr][0]) > 1e-5 * max(1.0, abs(expected[lr][0])):
+            advice = "The first loss is the untrained model's: call torch.manual_seed(0) right before nn.Linear(1, 1)."
+        expect_close(curves[lr], expected[lr], f"The 'Loss/train' curve of {_run_name(lr)}", tol=1e-5, advice=advice)

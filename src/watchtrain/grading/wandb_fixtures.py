@@ -1,0 +1,143 @@
+"""W&B for the autograder (and the demo): forced offline, quiet, in a private folder, no key in sight.
+
+`autograder/conftest.py` lists this module in `pytest_plugins`, which gives every test two fixtures:
+
+- `wandb_offline` (session): every WANDB_* variable of the environment is replaced by
+  `offline_environment(root)` for the whole session, so nothing can leave the machine, and the
+  same submission gets the same result whatever the learner's shell says.
+- `wandb_runs` (per test): the runs this test wrote, read back with the course's reader. Runs
+  the learner left open are finished when the test ends, so none leaks into the next test.
+
+wandb reads its settings once per process (`wandb.setup()`), so `forced_offline` resets wandb
+when it starts and when it ends; in between, runs share one background service, which keeps
+each `wandb.init` cheap (about 0.05 s after the first).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.grading.checks import fail
+
+# The quiet, fast settings of ENVIRONMENT.md. Never WANDB_DISABLE_SERVICE: wandb 0.31 raises on it.
+QUIET_OFFLINE = {
+    "WANDB_MODE": "offline",
+    "WANDB_SILENT": "true",
+    "WANDB_CONSOLE": "off",
+    "WANDB_DISABLE_GIT": "true",
+    "WANDB_DISABLE_CODE": "true",
+    "WANDB_X_DISABLE_STATS": "true",
+}
+# Should code ask for mode="online" anyway, it finds no server and no key for this address,
+# and stops with "No API key configured" instead of uploading.
+UNREACHABLE_SERVER = "http://127.0.0.1:9"
+
+
+def offline_environment(root: Path) -> dict[str, str]:
+    """The WANDB_* variables that keep wandb offline and every file it writes under `root`."""
+    return {
+        **QUIET_OFFLINE,
+        "WANDB_DIR": str(root),
+        "WANDB_DATA_DIR": str(root / "data"),  # staged artifact files
+        "WANDB_CACHE_DIR": str(root / "cache"),
+        "WANDB_CONFIG_DIR": str(root / "config"),
+        "WANDB_ARTIFACT_DIR": str(root / "artifacts"),
+        "WANDB_BASE_URL": UNREACHABLE_SERVER,
+    }
+
+
+@contextmanager
+def forced_offline(root: Path) -> Iterator[Path]:
+    """Run the body with wandb offline under `root`; every WANDB_* variable (an API key too) is
+    hidden for the duration and restored afterwards."""
+    root.mkdir(parents=True, exist_ok=True)
+    saved = {name: value for name, value in os.environ.items() if name.startswith("WANDB_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update(offline_environment(root))
+    _reset_wandb()
+    try:
+        yield root
+    finally:
+        finish_open_runs()
+        _reset_wandb()
+        for name in [name for name in os.environ if name.startswith("WANDB_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+def finish_open_runs() -> None:
+    """Finish the current run, if code under test left one open."""
+    import wandb
+
+    for _ in range(8):  # `wandb.run` moves to the previous run, if any, when one finishes
+        if wandb.run is None:
+            return
+        wandb.run.finish()
+
+
+def reset_watch_names() -> None:
+    """Make the next `wandb.watch` name its histograms as in a fresh process.
+
+    wandb counts watched models per process and prefixes the names from the second one on
+    ("gradients/graph_1conv1.weight"); a learner's script watches one model and sees plain names.
+    """
+    from wandb.sdk import wandb_watch
+
+    if hasattr(wandb_watch, "_global_watch_idx"):
+        wandb_watch._global_watch_idx = 0
+
+
+def _reset_wandb() -> None:
+    import wandb
+
+    wandb.teardown()
+
+
+class NewRuns:
+    """The W&B runs written under some folders since this object was made."""
+
+    def __init__(self, *roots: Path):
+        self.roots = roots
+        self.before = set(self._run_files())
+
+    def _run_files(self) -> list[Path]:
+        from watchtrain.artifacts.wandb import find_runs
+
+        return [path for root in self.roots if root.is_dir() for path in find_runs(root)]
+
+    def read(self) -> list:
+        """The new runs as `WandbRun`s, in the order they started; a damaged file fails the test."""
+        from watchtrain.artifacts.wandb import read_run
+
+        runs = []
+        for path in self._run_files():
+            if path in self.before:
+                continue
+            try:
+                runs.append(read_run(path))
+            except ArtifactError as error:
+                fail(f"The autograder could not read the W&B run your code wrote.\n{error}")
+        return sorted(runs, key=lambda run: (run.start_time or 0.0, str(run.path)))
+
+
+@pytest.fixture(scope="session")
+def wandb_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The folder every W&B run of this session lands in (WANDB_DIR), wandb forced offline."""
+    with forced_offline(tmp_path_factory.mktemp("wandb")) as root:
+        yield root
+
+
+@pytest.fixture
+def wandb_runs(wandb_offline: Path, tmp_path: Path) -> Iterator[NewRuns]:
+    """This test's runs: `wandb_runs.read()` after the code under test has run."""
+    finish_open_runs()
+    reset_watch_names()
+    runs = NewRuns(wandb_offline, tmp_path)
+    yield runs
+    finish_open_runs()

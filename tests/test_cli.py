@@ -1,0 +1,395 @@
+"""The `watchtrain` command a learner and an instructor type: list, check, hint, watch, doctor, demo --serve.
+
+Most tests run on a tiny two-lesson course built in a temporary folder, graded by the real
+autograder plugin, so they are quick and independent of the real lessons.
+"""
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from watchtrain import doctor
+from watchtrain.cli import SUBCOMMANDS, build_parser, main
+
+COURSE = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-u", "-c", "import sys; from watchtrain.cli import main; sys.exit(main())"]
+
+MANIFEST = """
+[course]
+title = "Tiny"
+[[lessons]]
+dir = "01_tiny"
+title = "Adding"
+hints = ["Python has an operator for that.", "It is the plus sign."]
+[[lessons.exercises]]
+function = "add"
+points = 3
+hint = "return a + b"
+[[lessons.exercises]]
+function = "double"
+points = 1
+hint = "return 2 * x"
+[[lessons]]
+dir = "02_tiny"
+title = "Greeting"
+[[lessons.exercises]]
+function = "greet"
+points = 2
+hint = "an f-string"
+"""
+
+TESTS_01 = """
+from watchtrain.grading import exercise, expect_equal
+
+@exercise("add")
+def test_add(lesson):
+    expect_equal(lesson.add(1, 2), 3, "add(1, 2)")
+
+@exercise("double")
+def test_double(lesson):
+    expect_equal(lesson.double(4), 8, "double(4)")
+"""
+
+TESTS_02 = """
+from watchtrain.grading import exercise, expect_equal
+
+@exercise("greet")
+def test_greet(lesson):
+    expect_equal(lesson.greet("Ada"), "Hello, Ada!", "greet('Ada')")
+"""
+
+STUB_01 = """
+def add(a, b):
+    raise NotImplementedError
+
+def double(x):
+    raise NotImplementedError
+"""
+
+SOLVED_01 = """
+def add(a, b):
+    return a + b
+
+def double(x):
+    return 2 * x
+"""
+
+SOLVED_02 = """
+def greet(name):
+    return f"Hello, {name}!"
+"""
+
+
+@pytest.fixture
+def tiny_course(tmp_path, monkeypatch):
+    root = tmp_path / "course"
+    (root / "autograder").mkdir(parents=True)
+    (root / "course.toml").write_text(MANIFEST)
+    (root / "pyproject.toml").write_text("")
+    (root / "autograder" / "conftest.py").write_text((COURSE / "autograder" / "conftest.py").read_text())
+    (root / "autograder" / "test_01_tiny.py").write_text(TESTS_01)
+    (root / "autograder" / "test_02_tiny.py").write_text(TESTS_02)
+    for lesson, source in (("01_tiny", STUB_01), ("02_tiny", SOLVED_02)):
+        (root / "lessons" / lesson).mkdir(parents=True)
+        (root / "lessons" / lesson / "exercise.py").write_text(source)
+    monkeypatch.chdir(root)
+    for name in ("WATCHTRAIN_PROGRESS", "WATCHTRAIN_COURSE_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def write_exercise(course: Path, lesson: str, source: str) -> None:
+    (course / "lessons" / lesson / "exercise.py").write_text(textwrap.dedent(source))
+
+
+def progress(course: Path) -> dict:
+    return json.loads((course / ".watchtrain" / "progress.json").read_text())["lessons"]
+
+
+# --- start-up and help ----------------------------------------------------------------------------
+
+def test_help_is_fast_because_it_imports_no_torch():
+    code = ("import sys; from watchtrain.cli import build_parser; build_parser().format_help(); "
+            "print(sorted(m for m in ('torch', 'tensorboard', 'numpy', 'watchfiles', 'nbformat') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_command_has_help_text(capsys):
+    commands = {action.dest: action for action in build_parser()._subparsers._group_actions}
+    names = [name for action in commands.values() for name in action.choices]
+    for name in ("list", "check", "hint", "watch", "doctor", "demo"):
+        assert name in names
+    assert len(names) >= len(SUBCOMMANDS)
+    for name in names:
+        with pytest.raises(SystemExit) as exit_code:
+            main([name, "--help"])
+        assert exit_code.value.code == 0
+        assert "usage: watchtrain" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["check", "hint", "watch"])
+def test_a_wrong_lesson_number_lists_the_valid_ones(tiny_course, capsys, command):
+    assert main([command, "7"]) == 1
+    error = capsys.readouterr().err
+    assert "there is no lesson '7'" in error and "01 (01_tiny), 02 (02_tiny)" in error
+
+
+def test_outside_a_course_the_error_says_where_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WATCHTRAIN_COURSE_ROOT", raising=False)
+    assert main(["list"]) == 1
+    assert "run this from inside the course folder" in capsys.readouterr().err
+
+
+# --- list, check, hint ----------------------------------------------------------------------------
+
+def test_list_starts_with_nothing_done(tiny_course, capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "-> 01  Adding" in out and "0/4  not started" in out and "0/2  not started" in out
+    assert "[------------------------------] 0/6 points (0%), 0 of 2 lessons done" in out
+
+
+def test_check_shows_points_and_the_first_failure_then_list_shows_progress(tiny_course, capsys):
+    write_exercise(tiny_course, "01_tiny", """
+        def add(a, b):
+            return a - b
+
+        def double(x):
+            return 2 * x
+    """)
+    assert main(["check", "01"]) == 1
+    out = capsys.readouterr().out
+    assert "[!] add" in out and "0/3  failed" in out
+    assert "[x] double" in out and "1/1  passed" in out
+    assert "1/4 points, in progress" in out
+    assert "expected: 3" in out and "found:    -1" in out and "Hint: return a + b" in out
+    assert "Next: fix add in lessons/01_tiny/exercise.py" in out
+    assert progress(tiny_course)["01_tiny"]["status"] == "in progress"
+    assert progress(tiny_course)["01_tiny"]["exercises"] == {"add": "failed", "double": "passed"}
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "1/4  in progress" in out and "1/6 points (17%)" in out
+    os.utime(tiny_course / "lessons" / "01_tiny" / "exercise.py", (1, 1))
+    main(["list"])
+    assert "(edited since the last check)" in capsys.readouterr().out
+
+
+def test_check_of_untouched_stubs_says_not_started(tiny_course, capsys):
+    assert main(["check"]) == 1  # no number: the first lesson that is not done
+    out = capsys.readouterr().out
+    assert "[ ] add" in out and "not started" in out and "Traceback" not in out
+    assert "Next: write add in lessons/01_tiny/exercise.py" in out
+
+
+def test_a_passing_check_marks_the_lesson_done(tiny_course, capsys):
+    assert main(["check", "2"]) == 0
+    assert "Lesson 02 is done" in capsys.readouterr().out
+    assert progress(tiny_course)["02_tiny"]["status"] == "done"
+    main(["list"])
+    assert "2/2  done" in capsys.readouterr().out
+
+
+def test_check_of_a_lesson_without_tests_is_a_clear_error(tiny_course, capsys):
+    (tiny_course / "autograder" / "test_02_tiny.py").unlink()
+    assert main(["check", "02"]) == 1
+    assert "lesson 02 has no autograder tests yet" in capsys.readouterr().err
+
+
+def test_hint_shows_one_more_each_time_then_says_that_was_all(tiny_course, capsys):
+    shown = []
+    for _ in range(5):
+        assert main(["hint", "01"]) == 0
+        shown.append(capsys.readouterr().out)
+    assert "Hints 1 of 4" in shown[0] and "1. Python has an operator" in shown[0] and "2." not in shown[0]
+    assert "Hints 2 of 4" in shown[1] and "2. It is the plus sign." in shown[1]
+    assert "3. add: return a + b" in shown[2] and "4. double: return 2 * x" in shown[3]
+    assert "Those are all the hints" in shown[3] and "Hints 4 of 4" in shown[4]
+    assert main(["hint", "01", "--reset"]) == 0
+    capsys.readouterr()
+    main(["hint", "01"])
+    assert "Hints 1 of 4" in capsys.readouterr().out
+
+
+# --- watch ----------------------------------------------------------------------------------------
+
+class Lines:
+    """A child process's output, line by line, readable with a timeout."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.seen: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} never appeared; the output was:\n{''.join(self.seen)}")
+
+
+def test_watch_rechecks_on_save_and_moves_on_when_the_lesson_passes(tiny_course):
+    process = subprocess.Popen([*CLI, "watch", "01"], cwd=tiny_course, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        output = Lines(process)
+        output.wait_for("Watching lessons/01_tiny/exercise.py")
+        write_exercise(tiny_course, "01_tiny", SOLVED_01)
+        output.wait_for("lessons/01_tiny/exercise.py saved")
+        output.wait_for("Lesson 01 is done")
+        output.wait_for("On to lesson 02: Greeting")
+        output.wait_for("Lesson 02 is done")
+        output.wait_for("Every lesson is done")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert {lesson: entry["status"] for lesson, entry in progress(tiny_course).items()} == \
+        {"01_tiny": "done", "02_tiny": "done"}
+
+
+def test_watch_stops_cleanly_on_ctrl_c(tiny_course):
+    process = subprocess.Popen([*CLI, "watch"], cwd=tiny_course, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        output = Lines(process)
+        output.wait_for("Watching lessons/01_tiny/exercise.py")
+        process.send_signal(signal.SIGINT)
+        output.wait_for("Stopped watching")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+
+
+# --- doctor ---------------------------------------------------------------------------------------
+
+def statuses(findings):
+    return [(f.status, f.what) for f in findings]
+
+
+def test_doctor_on_this_machine_reports_every_section():
+    done = subprocess.run([*CLI, "doctor"], cwd=COURSE, capture_output=True, text=True, timeout=300)
+    for section in ("Python and packages", "PyTorch and GPU", "Graphviz", "Chromium", "Visdom", "TensorBoard", "Ports"):
+        assert f"\n{section}" in done.stdout
+    assert "torch" in done.stdout and "load together" in done.stdout
+    assert done.returncode == (1 if " FAIL " in done.stdout else 0), done.stdout
+
+
+def test_doctor_flags_versions_that_differ_from_constraints(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nrequires-python = ">=3.8"\ndependencies = ["pytest>=7", "no-such-package-xyz>=1"]\n'
+        '[project.optional-dependencies]\nall = ["another-missing-package"]\n')
+    (tmp_path / "constraints.txt").write_text("# tested with Python 3.11\npytest==0.0.1\n")
+    found = statuses(doctor.package_versions(tmp_path))
+    assert any(s == "warn" and "pytest" in w and "pins 0.0.1" in w for s, w in found), found
+    assert ("FAIL", "no-such-package-xyz is not installed") in found
+    assert any(s == "warn" and w.startswith("another-missing-package is not installed") for s, w in found)
+
+
+def test_doctor_fails_a_python_older_than_the_course_needs(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nrequires-python = ">=99"\n')
+    [finding] = doctor.python_version(tmp_path)
+    assert finding.status == "FAIL" and "needs Python >=99" in finding.what
+
+
+def test_doctor_says_how_to_install_graphviz_when_dot_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    [finding] = doctor.graphviz_dot()
+    assert finding.status == "warn" and "apt-get install graphviz" in finding.fix
+
+
+def test_doctor_warns_about_tensorflow_beside_tensorboard(tmp_path, monkeypatch):
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [finding] = doctor.tensorflow_trap()
+    assert finding.status == "warn" and "get_filesystem" in finding.what and "uninstall tensorflow" in finding.fix
+
+
+def test_doctor_names_a_port_in_use_and_how_to_find_who_holds_it():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        [finding] = doctor.free_ports({port: "TensorBoard"})
+    assert finding.status == "warn" and f"port {port}" in finding.what and f"lsof -i :{port}" in finding.fix
+
+
+# --- demo --serve ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def finished_demo(tmp_path) -> Path:
+    """What a finished demo leaves behind: a TensorBoard run, a saved Visdom env, an ONNX model."""
+    import onnx
+    from onnx import TensorProto, helper
+    from torch.utils.tensorboard import SummaryWriter
+
+    out = tmp_path / "runs"
+    with SummaryWriter(out / "tutorial_cnn") as writer:
+        for step in range(5):
+            writer.add_scalar("training loss", 1.0 / (step + 1), step)
+    envs = out / "07_visdom" / "visdom"
+    envs.mkdir(parents=True)
+    (envs / "demo.json").write_text(json.dumps({"jsons": {}, "reload": {}}))
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "tiny",
+                              [value("x", TensorProto.FLOAT, [1, 4])], [value("y", TensorProto.FLOAT, [1, 4])])
+    (out / "08_model").mkdir()
+    onnx.save(helper.make_model(graph), out / "08_model" / "tiny.onnx")
+    return out
+
+
+def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c(finished_demo):
+    process = subprocess.Popen([*CLI, "demo", "--serve", "--no-run", "--out", str(finished_demo)], cwd=COURSE,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = Lines(process)
+        output.wait_for("Dashboards, bound to this machine only")
+        urls = {}
+        for name in ("TensorBoard", "Visdom", "Netron"):
+            output.wait_for(name)
+            urls[name] = output.seen[-1].split()[1]
+        assert all(url.startswith("http://127.0.0.1:") for url in urls.values()), urls
+        with urllib.request.urlopen(urls["TensorBoard"] + "/data/runs", timeout=10) as response:
+            assert json.load(response) == ["tutorial_cnn"]
+        for name in ("Visdom", "Netron"):
+            with urllib.request.urlopen(urls[name], timeout=10) as response:
+                assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        output.wait_for("Stopped the dashboards")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    for url in urls.values():
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_demo_no_run_needs_serve(capsys):
+    assert main(["demo", "--no-run"]) == 2
+    assert "--no-run only makes sense with --serve" in capsys.readouterr().err

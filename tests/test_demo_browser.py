@@ -1,0 +1,54 @@
+"""The demo's training run, seen through TensorBoard's scalars dashboard in a real headless Chromium.
+
+The screenshots are kept under test-artifacts/ (or $WATCHTRAIN_TEST_ARTIFACTS) for a person to look at.
+"""
+from pathlib import Path
+
+import numpy
+import pytest
+from PIL import Image
+
+from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from watchtrain.servers.tensorboard import start_tensorboard
+from watchtrain.tutorial_training import train_tutorial_cnn
+
+LOSS_TAG = "training loss"  # what the demo's tutorial run logs every 250 mini-batches
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory) -> Path:
+    """The demo's first step, exactly as `watchtrain demo` runs it: one epoch of the tutorial CNN."""
+    out = tmp_path_factory.mktemp("runs")
+    train_tutorial_cnn(out / "tutorial_cnn")
+    return out
+
+
+def coloured_pixels(image: Image.Image) -> numpy.ndarray:
+    """A mask of the pixels with a clear colour: the run's line, not the white, grey or black of the axes."""
+    rgb = numpy.asarray(image.convert("RGB")).astype(int)
+    return (rgb.max(axis=2) - rgb.min(axis=2)) > 60
+
+
+def test_training_loss_chart_renders_in_the_scalars_dashboard(demo_runs):
+    try:
+        chromium_path()
+    except BrowserUnavailable as err:
+        pytest.skip(str(err))
+    artifacts = artifacts_dir()
+    with start_tensorboard(demo_runs) as server:
+        assert server.wait_for_tag(LOSS_TAG) == "tutorial_cnn"
+        with headless_page() as page:
+            page.goto(f"{server.url}/#scalars", wait_until="networkidle")
+            card = page.locator("tf-scalar-card", has_text=LOSS_TAG)
+            card.locator("svg path.line").first.wait_for(timeout=30_000)
+            chart = card.locator("vz-line-chart2")
+            page.screenshot(path=str(artifacts / "tensorboard_scalars.png"))
+            chart.screenshot(path=str(artifacts / "tensorboard_training_loss_chart.png"))
+            paths = card.locator("svg path.line").evaluate_all("lines => lines.map(l => l.getAttribute('d'))")
+    # The plotted line has a point per logged value (6 for 1,500 mini-batches, one every 250).
+    assert any(d and d.count("L") >= 5 for d in paths), f"no line with the logged points: {paths}"
+    mask = coloured_pixels(Image.open(artifacts / "tensorboard_training_loss_chart.png"))
+    columns = numpy.flatnonzero(mask.any(axis=0))
+    assert mask.sum() > 200, "the training-loss chart is blank where the plot should be"
+    assert columns.size and columns[-1] - columns[0] > mask.shape[1] // 2, \
+        "the coloured pixels do not run across the chart, so no loss curve was drawn"
