@@ -8,14 +8,14 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system-deps demo test test-autograder test-project data bench clean
+.PHONY: setup system-deps demo test test-autograder test-project data bench notebooks clean
 
 setup: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt "setuptools<81" wheel
-	$(PIP) install -q -c constraints.txt --no-build-isolation -e ".[all,dev]"
+	$(PIP) install -q -c constraints.txt --no-build-isolation -e ".[all,dev,notebooks]"
 	# visdom 0.2.4's sdist imports pkg_resources at build time (see constraints.txt).
 	$(PIP) install -q -c constraints.txt --no-build-isolation visdom
 	touch $@
@@ -36,6 +36,14 @@ test-project: setup
 
 data: setup
 	$(BIN)/watchtrain data build-mini
+
+# Medians of the grading and logging timings on this machine -> benchmarks/results.json (not a test).
+bench: setup
+	$(BIN)/python benchmarks/bench.py
+
+# Regenerate lessons/*/lesson.ipynb from each lesson's README.md and exercise.py.
+notebooks: setup
+	$(BIN)/python -m watchtrain.notebooks
 
 clean:
 	rm -rf runs wandb test-artifacts

@@ -4,4 +4,5 @@
     pytest autograder --solutions      grades solutions/ (the reference)
     pytest autograder --submission D   grades folder D, shaped like lessons/
 """
-pytest_plugins = ["watchtrain.grading.plugin", "watchtrain.grading.visdom_fixtures"]
+pytest_plugins = ["watchtrain.grading.plugin", "watchtrain.grading.visdom_fixtures",
+                  "watchtrain.grading.wandb_fixtures"]

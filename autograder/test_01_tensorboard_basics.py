@@ -164,9 +164,9 @@ def test_log_train_and_test_accuracy_charts(lesson, tmp_path):
 def test_log_train_and_test_steps_are_epochs_and_writer_closed(lesson, tmp_path):
     log_dir, runs = _train_and_test_runs(lesson, tmp_path)
     expect_writers_closed(log_dir)
-    series = {f"Loss_{split}: Loss": runs[f"Loss_{split}"]["Loss"]
+    series = {f"'Loss' in the run Loss_{split}": runs[f"Loss_{split}"]["Loss"]
               for split in ("train", "test") if "Loss" in runs.get(f"Loss_{split}", {})}
-    series.update({f"./{tag}": points for tag, points in runs.get(".", {}).items() if tag.startswith("Accuracy/")})
+    series.update({repr(tag): points for tag, points in runs.get(".", {}).items() if tag.startswith("Accuracy/")})
     expect(bool(series), "None of the four curves (Loss_train, Loss_test, Accuracy/train, Accuracy/test) was found.",
            expected="4 curves", found={run: sorted(tags) for run, tags in runs.items()})
     for name, points in sorted(series.items()):

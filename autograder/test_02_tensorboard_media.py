@@ -180,7 +180,8 @@ def test_log_channels_last_batch_pixels(lesson, tmp_path):
     event = _logged_batch(lesson, tmp_path, batch)
     expected = _tensorboard_grid(batch)
     expect_equal((event.height, event.width), expected.shape[:2], "The (height, width) of the stored grid")
-    expect_equal(event.pixels.shape[2] >= 3, True, "The stored grid is in colour (3 channels)")
+    expect(event.pixels.shape[2] >= 3, "The stored grid is in colour.", expected="3 channels (RGB)",
+           found=f"{event.pixels.shape[2]} channel(s)")
     if matches(event.pixels, expected):
         return
     count, height, width, channels = BATCH_SHAPE

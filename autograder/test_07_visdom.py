@@ -66,7 +66,7 @@ def _call(function, *args):
         message = str(crash)
         for clue, advice in VISDOM_CRASHES.items():
             if clue in message:
-                fail(f"Your code crashed inside Visdom: {message.splitlines()[0]}", advice=advice)
+                fail(f"Your code crashed inside Visdom: {message}", advice=advice)
         raise
 
 
@@ -364,10 +364,10 @@ def test_monitor_training_saves_the_env(lesson, viz, visdom_server, visdom_env, 
     path = visdom_server.env_file(visdom_env)
     try:
         saved = read_env_file(path)
-    except ArtifactError as error:
+    except ArtifactError:
         fail("Your env was never saved: the server holds it in memory only, and it is lost when the server stops.",
              expected=f"{path.name} in the server's env folder", found="no such file",
-             advice=f"Call viz.save([viz.env]) at the end. ({error.problem})")
+             advice="Call viz.save([viz.env]) at the end: the server writes <env>.json into its env folder then.")
     expect_equal([(w.type, w.title, w.traces) for w in saved], [(w.type, w.title, w.traces) for w in windows],
                  "The saved env's windows, compared with the server's",
                  advice="Save after the last point: viz.save([viz.env]) as the very last call.")

@@ -57,11 +57,11 @@ def _leaf_output_shapes(model: nn.Module, batch: int, device: str) -> list[tuple
     return calls
 
 
-def _summarize(lesson, tmp_path, model, batch):
+def _summarize(lesson, tmp_path, model, batch, device):
     import torchinfo
 
     path = tmp_path / "summary.txt"
-    stats = lesson.summarize_model(model, IMAGE_SHAPE, batch, str(path))
+    stats = lesson.summarize_model(model, IMAGE_SHAPE, batch, str(path), device)
     if not isinstance(stats, torchinfo.ModelStatistics):
         advice = "Return what torchinfo.summary(...) returns."
         if stats is None:
@@ -80,8 +80,14 @@ def _summary_shapes(stats) -> list[tuple[str, list[int]]]:
 def test_summarize_model_layer_output_shapes(lesson, tmp_path, device):
     batch = 4
     model = _model(Net, device)
-    stats, _ = _summarize(lesson, tmp_path, model, batch)
-    found, expected = _summary_shapes(stats), _leaf_output_shapes(model, batch, device)
+    expected = _leaf_output_shapes(model, batch, device)
+    stats, _ = _summarize(lesson, tmp_path, model, batch, device)
+    where = sorted({p.device.type for p in model.parameters()})
+    expect(where == [torch.device(device).type], "summarize_model moved the model to another device.",
+           expected=[torch.device(device).type], found=where,
+           advice="Without device=..., torchinfo 1.8 moves a model on the CPU to the GPU whenever one is visible: "
+                  "pass device=device to torchinfo.summary.")
+    found = _summary_shapes(stats)
     advice = None
     if found and len(found[0][1]) == len(expected[0][1]) - 1:
         advice = (f"The shapes have no batch dimension: torchinfo's input_size is the whole input, "
@@ -95,28 +101,28 @@ def test_summarize_model_layer_output_shapes(lesson, tmp_path, device):
 def test_summarize_model_parameter_counts(lesson, tmp_path):
     model = _model(DropoutNet, "cpu")
     model.conv1.requires_grad_(False)  # frozen, so trainable and total differ
-    stats, _ = _summarize(lesson, tmp_path, model, 2)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    expected = _leaf_output_shapes(model, 2, "cpu")
+    stats, _ = _summarize(lesson, tmp_path, model, 2, "cpu")
     advice = ("These are the counts of another model: summarise the `model` argument, not a new one."
               if stats.total_params == total and stats.trainable_params != trainable else None)
     expect_equal((stats.total_params, stats.trainable_params), (total, trainable),
                  "(total, trainable) parameters of DropoutNet with conv1 frozen", advice=advice)
-    found, expected = _summary_shapes(stats), _leaf_output_shapes(model, 2, "cpu")
-    expect_equal(found, expected, "The output shape of every layer call for a batch of 2 (DropoutNet)")
+    expect_equal(_summary_shapes(stats), expected, "The output shape of every layer call for a batch of 2 (DropoutNet)")
 
 
 @exercise("summarize_model")
 def test_summarize_model_saves_the_table(lesson, tmp_path):
     batch = 4
     model = _model(Net, "cpu")
-    _, path = _summarize(lesson, tmp_path, model, batch)
-    expect(path.is_file(), "summarize_model wrote no file at `path`.", expected=path.name, found=_listing(path.parent),
-           advice="Write str(stats) to the file: open(path, 'w', encoding='utf-8').write(str(stats)).")
-    text = path.read_text(encoding="utf-8", errors="replace")
     total = sum(p.numel() for p in model.parameters())
     param_megabytes = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
     first_shape = str(_leaf_output_shapes(model, batch, "cpu")[0][1])
+    _, path = _summarize(lesson, tmp_path, model, batch, "cpu")
+    expect(path.is_file(), "summarize_model wrote no file at `path`.", expected=path.name, found=_listing(path.parent),
+           advice="Write str(stats) to the file: open(path, 'w', encoding='utf-8').write(str(stats)).")
+    text = path.read_text(encoding="utf-8", errors="replace")
     advice = "Write str(stats), torchinfo's whole table, to the file."
     if "[-1, " in text:
         advice = "This is torchsummary's table (its shapes start with -1): write torchinfo's, str(stats)."
@@ -244,7 +250,7 @@ def _read(path: Path):
     try:
         return read_onnx(path)
     except ArtifactError as err:
-        fail(f"Your export is not a complete, valid ONNX model: {err.problem}.", advice=f"Fix: {err.fix}.")
+        fail(f"Your ONNX export cannot be used: {err.problem}.", advice=f"Fix: {err.fix}.")
 
 
 def _run(path: Path, images: torch.Tensor) -> np.ndarray:

@@ -14,20 +14,22 @@ import torchinfo
 from torchviz import make_dot
 
 
-def summarize_model(model, image_shape, batch_size, path):
+def summarize_model(model, image_shape, batch_size, path, device):
     """Summarise `model` with torchinfo for a batch of `batch_size` images; save the table; return the stats.
 
     `image_shape` is the shape of ONE image, (channels, height, width), e.g. (1, 28, 28): the
     input size torchsummary wants. torchinfo wants the whole input, batch dimension first.
-    The model is already on its device; torchinfo builds its dummy input there.
+    `device` ("cpu" or "cuda") is where the model already is.
 
-    1. `stats = torchinfo.summary(model, input_size=(batch_size, *image_shape), verbose=0)`
-       (verbose=0: compute the summary, print nothing).
+    1. `stats = torchinfo.summary(model, input_size=(batch_size, *image_shape), device=device, verbose=0)`
+       - verbose=0: compute the summary, print nothing.
+       - device=device: without it, torchinfo 1.8 moves a model that is on the CPU to the GPU
+         whenever one is visible (and leaves it there).
     2. Write `str(stats)`, the table (layers, output shapes, parameter counts, memory estimate),
        to the text file `path` (UTF-8).
     3. Return `stats` (a torchinfo.ModelStatistics).
     """
-    stats = torchinfo.summary(model, input_size=(batch_size, *image_shape), verbose=0)
+    stats = torchinfo.summary(model, input_size=(batch_size, *image_shape), device=device, verbose=0)
     with open(path, "w", encoding="utf-8") as file:
         file.write(str(stats))
     return stats

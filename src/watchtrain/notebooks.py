@@ -7,9 +7,10 @@ The notebook is never edited by hand: README.md and exercise.py are the sources,
 deterministic (same sources, same bytes), and a project test fails when they drift apart.
 
 What a notebook holds, in order:
-- the README, one markdown cell per section; its ```python snippets become code cells (a snippet
-  right after a `<!-- notebook: skip -->` line stays text), with `%load_ext tensorboard` first and
-  `%tensorboard --logdir runs` before the exercises, to look at what the snippets wrote;
+- `%load_ext tensorboard`, then the README, one markdown cell per section. A ```python snippet
+  becomes a code cell when it can run where it stands (see `readme_cells`); an excerpt, or a
+  snippet right after a `<!-- notebook: skip -->` line, stays in the text. Unless the README
+  launches `%tensorboard` itself, a `%tensorboard --logdir runs` cell comes before the exercises;
 - at "Your exercises" (else at the end): exercise.py cut into cells, its set-up (imports,
   constants) and then one cell per exercise function, each starting with `# exercise: NAME`;
 - a check cell, `check_exercises("NN")`: it grades the exercise cells as run (the last run of
@@ -18,6 +19,7 @@ What a notebook holds, in order:
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import sys
 import tempfile
@@ -92,9 +94,15 @@ def submission_source(cells: dict[str, str]) -> str:
 # --- README -> cells --------------------------------------------------------------------------------
 
 def readme_cells(readme: str) -> list[tuple[str, str]]:
-    """("markdown" | "code", source) pairs: a markdown cell per section, a code cell per python snippet."""
+    """("markdown" | "code", source) pairs: a markdown cell per section, a code cell per python snippet.
+
+    A snippet becomes a code cell only when it can run where it stands: it parses, it is not an
+    excerpt (no `...` line), and every name it uses is a builtin or defined by itself or by an
+    earlier code cell. Anything else (an excerpt of a loop, say) stays in the text as code to read.
+    """
     cells: list[tuple[str, str]] = []
     text: list[str] = []
+    defined: set[str] = set()
 
     def flush_text() -> None:
         body = "\n".join(text).strip("\n")
@@ -114,9 +122,12 @@ def readme_cells(readme: str) -> list[tuple[str, str]]:
             while end < len(lines) and not lines[end].startswith(fence.group(1)):
                 end += 1
             block = lines[index:end + 1]
-            if fence.group(2).lower() in _PYTHON_FENCES and not skip_next:
+            snippet = "\n".join(block[1:-1]).strip("\n")
+            bound = runnable_names(snippet, defined) if fence.group(2).lower() in _PYTHON_FENCES else None
+            if bound is not None and not skip_next:
                 flush_text()
-                cells.append(("code", "\n".join(block[1:-1]).strip("\n")))
+                cells.append(("code", snippet))
+                defined |= bound
             else:
                 text.extend(block)
             index, skip_next = end + 1, False
@@ -129,6 +140,32 @@ def readme_cells(readme: str) -> list[tuple[str, str]]:
         index += 1
     flush_text()
     return cells
+
+
+def runnable_names(snippet: str, defined: set[str]) -> set[str] | None:
+    """The names `snippet` defines when it can run after code defining `defined`; None when it cannot."""
+    python = "\n".join(line for line in snippet.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(python)
+    except SyntaxError:
+        return None
+    bound, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node.value.value is Ellipsis:
+            return None  # an excerpt: "..." stands for code left out
+        if isinstance(node, ast.Name):
+            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    if used - bound - defined - set(dir(builtins)):
+        return None
+    return bound
 
 
 # --- the notebook ---------------------------------------------------------------------------------
@@ -164,9 +201,13 @@ def build_notebook(lesson: Lesson, lesson_path: Path):
     code("# TensorBoard inside the notebook: `%tensorboard --logdir runs` below shows what the snippets wrote.\n"
          "%load_ext tensorboard")
     placed = False
-    for kind, source in readme_cells(readme):
+    sections = readme_cells(readme)
+    # The README may launch TensorBoard itself; otherwise a cell before the exercises does.
+    watch_cell = not any(kind == "code" and "%tensorboard" in source for kind, source in sections)
+    for kind, source in sections:
         if kind == "markdown" and not placed and _EXERCISES_HEADING.match(source):
-            _watch_runs(markdown, code)
+            if watch_cell:
+                _watch_runs(markdown, code)
             markdown(source)
             exercises()
             placed = True
@@ -175,7 +216,8 @@ def build_notebook(lesson: Lesson, lesson_path: Path):
         else:
             code(source)
     if not placed:
-        _watch_runs(markdown, code)
+        if watch_cell:
+            _watch_runs(markdown, code)
         exercises()
     for index, cell in enumerate(cells):
         cell["id"] = f"{lesson.number}-{index:03d}"

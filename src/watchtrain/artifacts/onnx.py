@@ -70,7 +70,7 @@ def read_onnx(path: str | Path) -> OnnxModelInfo:
     if missing:
         names = ", ".join(file.name for file in missing)
         raise ArtifactError(
-            f"{path.name} keeps its weights in {names}, which is not beside it: the model is incomplete",
+            f"{path.name} keeps its weights in {names}, which is not beside it",
             path,
             f"the .onnx file holds the graph and {names} the weights: copy or move them together, into one "
             f"folder (or {_FIX_EXPORT})")

@@ -32,15 +32,25 @@ class ResultsLog:
 
 
 def read_results_log(path: Path) -> list[dict]:
-    """The events written so far; a line torn by a crash mid-write is dropped."""
+    """Every event written so far."""
+    return read_new_events(path, 0)[0]
+
+
+def read_new_events(path: Path, offset: int) -> tuple[list[dict], int]:
+    """The events in the whole lines written after byte `offset`, and the offset to read on from.
+    A line still being written, or torn by a crash mid-write, is not read."""
     if not path.is_file():
-        return []
+        return [], offset
+    with path.open("rb") as file:
+        file.seek(offset)
+        chunk = file.read()
+    complete = chunk[:chunk.rfind(b"\n") + 1]
     events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in complete.decode("utf-8", errors="replace").splitlines():
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(event, dict) and "event" in event:
             events.append(event)
-    return events
+    return events, offset + len(complete)

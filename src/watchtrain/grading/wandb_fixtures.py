@@ -15,6 +15,7 @@ each `wandb.init` cheap (about 0.05 s after the first).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,8 @@ QUIET_OFFLINE = {
 # Should code ask for mode="online" anyway, it finds no server and no key for this address,
 # and stops with "No API key configured" instead of uploading.
 UNREACHABLE_SERVER = "http://127.0.0.1:9"
+# How long a finished run may take to reach the disk (milliseconds, normally).
+FLUSH_WAIT_S = 30.0
 
 
 def offline_environment(root: Path) -> dict[str, str]:
@@ -72,13 +75,10 @@ def forced_offline(root: Path) -> Iterator[Path]:
 
 
 def finish_open_runs() -> None:
-    """Finish the current run, if code under test left one open."""
-    import wandb
+    """Finish every run that code under test left open."""
+    from wandb.sdk import wandb_setup
 
-    for _ in range(8):  # `wandb.run` moves to the previous run, if any, when one finishes
-        if wandb.run is None:
-            return
-        wandb.run.finish()
+    wandb_setup.singleton().finish_all_active_runs()
 
 
 def reset_watch_names() -> None:
@@ -113,17 +113,44 @@ class NewRuns:
 
     def read(self) -> list:
         """The new runs as `WandbRun`s, in the order they started; a damaged file fails the test."""
-        from watchtrain.artifacts.wandb import read_run
-
+        open_ids = _open_run_ids()
         runs = []
         for path in self._run_files():
             if path in self.before:
                 continue
             try:
-                runs.append(read_run(path))
+                runs.append(_read_when_written(path, still_open=path.stem.removeprefix("run-") in open_ids))
             except ArtifactError as error:
                 fail(f"The autograder could not read the W&B run your code wrote.\n{error}")
         return sorted(runs, key=lambda run: (run.start_time or 0.0, str(run.path)))
+
+
+def _read_when_written(path: Path, still_open: bool):
+    """Read a run file once wandb has written all of it.
+
+    `run.finish()` returns before wandb's background service has flushed the file's last block
+    (the exit record among it), usually by a few milliseconds. A run that finished is therefore
+    read again until its exit record is there; one still open is read as it is.
+    """
+    from watchtrain.artifacts.wandb import read_run
+
+    run = read_run(path)
+    deadline = time.monotonic() + FLUSH_WAIT_S
+    pause = 0.005
+    while not still_open and not run.finished and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+        run = read_run(path)
+    return run
+
+
+def _open_run_ids() -> set[str]:
+    """The ids of the runs this process has started and not finished."""
+    import wandb
+    from wandb.sdk import wandb_setup
+
+    open_runs = [wandb.run, wandb_setup.singleton().most_recent_active_run]
+    return {run.id for run in open_runs if run is not None}
 
 
 @pytest.fixture(scope="session")

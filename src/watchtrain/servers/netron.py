@@ -25,6 +25,8 @@ from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_fo
 # Netron's page refuses to show any model once its build is this old ("Please update to the newest version").
 STALE_AFTER_DAYS = 180
 _STOP_WAIT_S = 5.0
+# The `netron` command, run with this Python (the package has no __main__ module).
+_SERVER_CODE = "import netron; netron.main()"
 
 
 @dataclass
@@ -87,7 +89,7 @@ def start_netron(model_path: str | Path, port: int | None = None, *, timeout: fl
     elif not port_is_free(port, LOCALHOST):
         raise ServerError(port_taken_message(port))
     log = tempfile.TemporaryFile(prefix="watchtrain-netron-")
-    command = [sys.executable, "-m", "netron", str(model_path), "--host", LOCALHOST, "--port", str(port)]
+    command = [sys.executable, "-c", _SERVER_CODE, str(model_path), "--host", LOCALHOST, "--port", str(port)]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     server = NetronServer(model_path=model_path, port=port, process=process, log=log)

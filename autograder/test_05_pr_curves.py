@@ -1,0 +1,260 @@
+"""Lesson 05 autograder: precision-recall curves, recomputed from the same probabilities and labels.
+
+Every curve's six rows (TP, FP, TN, FN, precision, recall at each threshold) are recomputed here
+from the definition and compared with the event file. A wrong curve is matched against the
+usual mistakes (predicted labels as the truth, logits as the scores) so the message says which.
+"""
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.tensorboard.summary import compute_curve
+
+from watchtrain.artifacts.tensorboard import read_pr_curves
+from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
+from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading.submission import LearnerCrash
+from watchtrain.models import Net
+from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+
+TEST_IMAGES, BATCH_SIZE = 200, 50
+NUM_THRESHOLDS = 51  # not torch's default of 127, so a forgotten argument shows
+ROWS = ("TP", "FP", "TN", "FN", "precision", "recall")
+MIN_COUNT = 1e-7  # TensorBoard divides by max(this, count), so an empty class has precision 0, not NaN
+PROBABILITY_TOLERANCE = 1e-5
+
+CRASHES = {
+    "name 'test_preds' is not defined": (
+        "The classic tutorial's helper uses test_preds, which it never defines. The truth of class k's curve "
+        "is whether each image IS of class k: labels == k (and the predictions are probs[:, k])."),
+}
+
+
+def call(function, *args, **kwargs):
+    """Call the learner's function; a crash we recognise fails with advice instead of a bare traceback."""
+    try:
+        return function(*args, **kwargs)
+    except LearnerCrash as crash:
+        message = str(crash)
+        for clue, advice in CRASHES.items():
+            if clue in message:
+                fail(f"Your code crashed: {message.splitlines()[0]}", advice=advice)
+        raise
+
+
+@functools.lru_cache(maxsize=None)
+def _test_set() -> tuple[torch.Tensor, torch.Tensor]:
+    dataset = fashion_mnist(train=False, transform=normalize_transform())
+    return torch.stack([dataset[i][0] for i in range(TEST_IMAGES)]), dataset.targets[:TEST_IMAGES].clone()
+
+
+@functools.lru_cache(maxsize=None)
+def _trained_weights() -> dict:
+    """A briefly trained tutorial CNN, so that the curves look like a real model's: right and wrong guesses."""
+    dataset = fashion_mnist(train=True, transform=normalize_transform())
+    images = torch.stack([dataset[i][0] for i in range(1280)])
+    labels = dataset.targets[:1280]
+    torch.manual_seed(0)
+    net = Net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    for epoch in range(2):
+        for start in range(0, len(images), 32):
+            optimizer.zero_grad()
+            F.cross_entropy(net(images[start:start + 32]), labels[start:start + 32]).backward()
+            optimizer.step()
+    return {name: value.clone() for name, value in net.state_dict().items()}
+
+
+def _net(device: str) -> Net:
+    net = Net()
+    net.load_state_dict(_trained_weights())
+    return net.to(device)
+
+
+def _loader() -> DataLoader:
+    images, labels = _test_set()
+    return DataLoader(TensorDataset(images.clone(), labels.clone()), batch_size=BATCH_SIZE)
+
+
+def _reference_logits(device: str) -> torch.Tensor:
+    net = _net(device).eval()
+    with torch.no_grad():
+        return torch.cat([net(images.to(device)).cpu() for images, _ in _loader()])
+
+
+# class_probabilities
+
+def _probabilities(lesson, device, net=None):
+    result = call(lesson.class_probabilities, net if net is not None else _net(device), _loader(), device)
+    expect(isinstance(result, tuple) and len(result) == 2, "class_probabilities must return a pair (probs, labels).",
+           expected="(probs, labels)", found=type(result).__name__)
+    probs, labels = result
+    expect(isinstance(probs, torch.Tensor) and isinstance(labels, torch.Tensor),
+           "class_probabilities must return two tensors.", expected="(Tensor, Tensor)",
+           found=f"({type(probs).__name__}, {type(labels).__name__})",
+           advice="torch.cat the per-batch results: torch.cat(probs), torch.cat(labels).")
+    return probs, labels
+
+
+@exercise("class_probabilities")
+def test_class_probabilities_are_softmax_rows(lesson, device):
+    probs, _ = _probabilities(lesson, device)
+    expect_equal(tuple(probs.shape), (TEST_IMAGES, len(CLASS_NAMES)), "The shape of probs (images, classes)",
+                 advice="One row of 10 probabilities per image: torch.cat the batches along dim 0.")
+    expect_equal(probs.device.type, "cpu", "The device of probs", advice="Move each batch's result with .cpu().")
+    logits = _reference_logits(device)
+    found = probs.detach().float()
+    row_sums = found.sum(dim=1)
+    if not torch.allclose(row_sums, torch.ones_like(row_sums), atol=1e-4):
+        advice = "Each row must be a probability distribution: F.softmax(net(images), dim=1)."
+        if torch.allclose(found, logits, atol=PROBABILITY_TOLERANCE):
+            advice = "These are the raw logits: apply F.softmax(net(images), dim=1) to turn them into probabilities."
+        elif torch.allclose(found, _batchwise_softmax_over_images(logits), atol=PROBABILITY_TOLERANCE):
+            advice = "The softmax ran over the batch (dim=0): use dim=1, across the 10 classes of each image."
+        fail("Each row of probs must sum to 1.", expected=1.0, found=[round(float(s), 4) for s in row_sums[:8]],
+             advice=advice)
+    expected = F.softmax(logits, dim=1)
+    difference = (found - expected).abs().max().item()
+    expect(difference <= PROBABILITY_TOLERANCE, "probs must be the network's softmax probabilities, in loader order.",
+           expected=f"within {PROBABILITY_TOLERANCE:g} of F.softmax(net(images), dim=1)",
+           found=f"a difference of up to {difference:.3g}",
+           advice="Keep the loader's order, and run net in eval mode on every batch.")
+
+
+def _batchwise_softmax_over_images(logits: torch.Tensor) -> torch.Tensor:
+    return torch.cat([F.softmax(batch, dim=0) for batch in logits.split(BATCH_SIZE)])
+
+
+@exercise("class_probabilities")
+def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, device):
+    net = _net(device)
+    passes = []
+    net.register_forward_hook(lambda module, inputs, output: passes.append((module.training, torch.is_grad_enabled())))
+    _, labels = _probabilities(lesson, device, net)
+    _, expected = _test_set()
+    expect_equal(labels.detach().cpu().tolist(), expected.tolist(), "The labels, in the loader's order",
+                 advice="Return the true labels of the loader's batches, torch.cat'ed in order.")
+    expect(bool(passes) and all(not training for training, _ in passes), "The network must run in evaluation mode.",
+           expected="net.training == False", found="training mode", advice="Call net.eval() first.")
+    expect(all(not grad for _, grad in passes), "The forward passes must run without autograd.",
+           expected="torch.is_grad_enabled() == False", found="autograd on",
+           advice="Wrap the loop in `with torch.no_grad():`.")
+
+
+# log_pr_curves
+
+def _logged_curves(lesson, tmp_path, device):
+    log_dir = tmp_path / "logs"
+    call(lesson.log_pr_curves, str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
+    curves = read_run(read_pr_curves, log_dir, what="Reading the PR curves your code wrote to log_dir.")
+    expected_tags = sorted(CLASS_NAMES)
+    if sorted(curves) != expected_tags:
+        advice = "Tag each curve with its class name, CLASS_NAMES[k], one add_pr_curve call per class."
+        if curves and all(tag.isdigit() for tag in curves):
+            advice = "The tags are class indices: use the class names, CLASS_NAMES[k]."
+        elif len(curves) < len(CLASS_NAMES):
+            advice = f"{len(curves)} of the {len(CLASS_NAMES)} classes have a curve: loop over all ten, k = 0 to 9."
+        fail("There must be one PR curve per class, tagged with the class name.", expected=expected_tags,
+             found=sorted(curves) or "no PR curves at all", advice=advice)
+    for tag, events in curves.items():
+        expect_equal([event.step for event in events], [0], f"The steps of the PR curve {tag!r}",
+                     advice="Log each class's curve once, with global_step=0.")
+    return log_dir, {tag: events[0] for tag, events in curves.items()}
+
+
+@exercise("log_pr_curves")
+def test_log_pr_curves_one_per_class(lesson, tmp_path, device):
+    log_dir, _ = _logged_curves(lesson, tmp_path, device)
+    expect_writers_closed(log_dir)
+
+
+@exercise("log_pr_curves")
+def test_log_pr_curves_respect_num_thresholds(lesson, tmp_path, device):
+    _, curves = _logged_curves(lesson, tmp_path, device)
+    for tag, curve in curves.items():
+        advice = "Pass num_thresholds=num_thresholds to add_pr_curve."
+        if curve.num_thresholds == 127:
+            advice = ("127 is add_pr_curve's default: the num_thresholds argument was not passed on. "
+                      "Pass num_thresholds=num_thresholds to add_pr_curve.")
+        expect_equal(curve.num_thresholds, NUM_THRESHOLDS, f"The number of thresholds of the PR curve {tag!r}",
+                     advice=advice)
+        expect_equal(curve.tp.shape, (NUM_THRESHOLDS,), f"The number of points of the PR curve {tag!r}")
+
+
+def _expected_curve(truth: np.ndarray, scores: np.ndarray, num_thresholds: int) -> np.ndarray:
+    """The six rows of a PR curve, from the definition: at threshold i (of num_thresholds, evenly
+    spaced over [0, 1]) a score counts as positive when floor(score * (num_thresholds - 1)) >= i,
+    TensorBoard's bucketing (in float32, as scores are stored)."""
+    buckets = np.floor(scores.astype(np.float32) * np.float32(num_thresholds - 1))
+    positive = buckets[np.newaxis, :] >= np.arange(num_thresholds)[:, np.newaxis]
+    tp = (positive & truth).sum(axis=1).astype(np.float64)
+    fp = (positive & ~truth).sum(axis=1).astype(np.float64)
+    fn, tn = truth.sum() - tp, (~truth).sum() - fp
+    precision = tp / np.maximum(MIN_COUNT, tp + fp)
+    recall = tp / np.maximum(MIN_COUNT, tp + fn)
+    return np.stack([tp, fp, tn, fn, precision, recall])
+
+
+def _stored(curve) -> np.ndarray:
+    return np.stack([curve.tp, curve.fp, curve.tn, curve.fn, curve.precision, curve.recall]).astype(np.float64)
+
+
+def _same(found: np.ndarray, expected: np.ndarray) -> bool:
+    return found.shape == expected.shape and np.allclose(found, expected, rtol=1e-6, atol=1e-6)
+
+
+def _probabilities_behind_the_curves(lesson, device, reference: torch.Tensor) -> torch.Tensor:
+    """The learner's own probabilities when they equal the reference (so that a last-bit rounding
+    difference cannot move a score across a threshold), else the reference."""
+    try:
+        probs, _ = lesson.class_probabilities(_net(device), _loader(), device)
+        probs = torch.as_tensor(probs).detach().cpu().float()
+    except Exception:  # not started or broken: its own tests say so
+        return reference
+    close = probs.shape == reference.shape and torch.allclose(probs, reference, atol=PROBABILITY_TOLERANCE)
+    return probs if close else reference
+
+
+def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray, logits: np.ndarray) -> str | None:
+    """Which usual mistake gives exactly the logged curve, if one does (computed the way add_pr_curve would)."""
+    predicted = probs.argmax(axis=1)
+    mistakes = (
+        ("It was built from predicted labels instead of the truth: the truth of class k's curve is "
+         "labels == k, not probs.argmax(dim=1) == k.", predicted == k, probs[:, k]),
+        ("It was built from logits instead of probabilities: apply F.softmax(logits, dim=1) and pass probs[:, k]; "
+         "TensorBoard drops every score outside [0, 1].", labels == k, logits[:, k]),
+        ("It was built from predicted labels instead of the truth, and from logits instead of probabilities.",
+         predicted == k, logits[:, k]),
+        ("The softmax ran over the batch (dim=0): use F.softmax(logits, dim=1).", labels == k,
+         _batchwise_softmax_over_images(torch.from_numpy(logits)).numpy()[:, k]),
+    )
+    for advice, truth, scores in mistakes:
+        if _same(found, compute_curve(truth, scores, num_thresholds=NUM_THRESHOLDS)):
+            return advice
+    return None
+
+
+@exercise("log_pr_curves")
+def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path, device):
+    _, curves = _logged_curves(lesson, tmp_path, device)
+    logits = _reference_logits(device)
+    probs = _probabilities_behind_the_curves(lesson, device, F.softmax(logits, dim=1))
+    _, labels = _test_set()
+    labels, probs, logits = labels.numpy(), probs.numpy(), logits.numpy()
+    for k, name in enumerate(CLASS_NAMES):
+        curve = curves[name]
+        if curve.num_thresholds != NUM_THRESHOLDS:
+            fail(f"The PR curve {name!r} has {curve.num_thresholds} thresholds, not {NUM_THRESHOLDS}.",
+                 advice="Pass num_thresholds=num_thresholds to add_pr_curve.")
+        found = _stored(curve)
+        expected = _expected_curve(labels == k, probs[:, k], NUM_THRESHOLDS)
+        if _same(found, expected):
+            continue
+        advice = _diagnosis(found, k, labels, probs, logits) or (
+            f"Class {k}'s curve compares labels == {k} (the truth) with probs[:, {k}] (the probability of class {k}).")
+        row = next(i for i in range(len(ROWS)) if not _same(found[i], expected[i]))
+        expect_close(found[row].tolist(), expected[row].tolist(),
+                     f"The {ROWS[row]} row of the PR curve {name!r}, recomputed from labels == {k} and probs[:, {k}]",
+                     tol=1e-6, advice=advice)

@@ -1,0 +1,220 @@
+"""How fast grading and logging are on this machine: medians over several runs -> benchmarks/results.json.
+
+    python benchmarks/bench.py                 # or `make bench`
+    python benchmarks/bench.py --repeat 5 --only check logging
+
+A benchmark, not a test: it measures and reports against the targets in DESIGN.md, and fails
+nothing. Figures from a busy machine are worth little, so the machine and its load average are
+recorded with them.
+
+- autograder: `pytest autograder --solutions`, the whole course on the reference solutions;
+- check: `watchtrain check NN --solutions`, one lesson, as a learner runs it (CLI start-up included);
+- batch: `watchtrain grade` on copies of the reference solutions, in submissions per minute;
+- logging: lesson 04's `train_and_log` (the reference) with its TensorBoard logging, against the
+  same loop with the logging taken out (a SummaryWriter that does nothing, no figures drawn).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.json"
+WATCHTRAIN = [sys.executable, "-m", "watchtrain.cli"]
+LOGGING_LESSON = "04"
+# The lessons' recommended logging, as lesson 04 teaches it (the tutorial's settings): mini-batches
+# of 4, the running loss and a figure every 1,000 mini-batches, the test accuracy once per epoch.
+BATCH_SIZE, LOG_EVERY, EPOCHS = 4, 1000, 2
+TARGETS = {  # DESIGN.md, "Performance"
+    "autograder": ("<=", 30.0, "s"),
+    "check": ("<=", 4.0, "s"),
+    "batch": (">=", 10.0, "submissions/min"),
+    "logging": ("<=", 3.0, "%"),
+}
+
+
+def timed(command: list[str], **kwargs) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, **kwargs)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` exited with {done.returncode}:\n{(done.stdout + done.stderr)[-2000:]}")
+    return seconds
+
+
+def bench_autograder(repeat: int) -> dict:
+    runs = [timed([sys.executable, "-m", "pytest", "autograder", "--solutions", "-q", "-p", "no:cacheprovider"])
+            for _ in range(repeat)]
+    return {"what": "pytest autograder --solutions (whole course)", "unit": "s", "runs": runs,
+            "median": statistics.median(runs)}
+
+
+def bench_check(repeat: int, lesson: str) -> dict:
+    command = [*WATCHTRAIN, "check", lesson, "--solutions"]
+    runs = [timed(command) for _ in range(repeat)]
+    return {"what": f"watchtrain check {lesson} --solutions (one lesson, CLI start-up included)", "unit": "s",
+            "runs": runs, "median": statistics.median(runs)}
+
+
+def bench_batch(repeat: int, submissions: int, jobs: int | None) -> dict | None:
+    listing = subprocess.run([*WATCHTRAIN, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+    if " grade " not in listing:
+        return None  # no batch grading in this checkout
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="watchtrain-bench-") as scratch:
+        folder = Path(scratch) / "submissions"
+        for index in range(submissions):
+            shutil.copytree(ROOT / "solutions", folder / f"student_{index:03d}")
+        for _ in range(repeat):
+            out = Path(scratch) / "results"
+            shutil.rmtree(out, ignore_errors=True)
+            command = [*WATCHTRAIN, "grade", str(folder), "--out", str(out), "--regrade"]
+            seconds = timed(command + (["--jobs", str(jobs)] if jobs else []))
+            runs.append(submissions / seconds * 60)
+    return {"what": f"watchtrain grade: {submissions} copies of the reference solutions, whole course each"
+                    + (f", --jobs {jobs}" if jobs else ", default --jobs"),
+            "unit": "submissions/min", "runs": runs, "median": statistics.median(runs)}
+
+
+class NullWriter:
+    """A SummaryWriter that writes nothing: the training loop with its logging taken out."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def bench_logging(repeat: int) -> dict | None:
+    from watchtrain.course import load_course
+
+    course = load_course(ROOT)
+    lesson = course.lesson(LOGGING_LESSON)
+    if not (ROOT / "solutions" / lesson.dir / "exercise.py").is_file():
+        return None
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from watchtrain.data import fashion_mnist, normalize_transform
+    from watchtrain.grading.submission import _import
+    from watchtrain.models import Net
+
+    module = _import((ROOT / "solutions" / lesson.dir / "exercise.py").resolve())
+    real_writer, real_figure = module.SummaryWriter, module.plot_classes_preds
+    train_set = fashion_mnist(train=True, transform=normalize_transform())
+    test_loader = DataLoader(fashion_mnist(train=False, transform=normalize_transform()), batch_size=256)
+
+    def one_run(logging: bool, log_dir: Path) -> float:
+        module.SummaryWriter = real_writer if logging else NullWriter
+        module.plot_classes_preds = real_figure if logging else (lambda *args, **kwargs: None)
+        torch.manual_seed(0)
+        net = Net()
+        loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True,
+                            generator=torch.Generator().manual_seed(0))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+        started = time.perf_counter()
+        with contextlib.redirect_stderr(io.StringIO()):  # tqdm's bar, drawn in both variants
+            module.train_and_log(str(log_dir), net, loader, test_loader, nn.CrossEntropyLoss(), optimizer,
+                                 epochs=EPOCHS, log_every=LOG_EVERY)
+        return time.perf_counter() - started
+
+    logged, bare = [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="watchtrain-bench-logs-") as scratch:
+            one_run(True, Path(scratch) / "warm-up")  # first-use costs (matplotlib fonts, imports)
+            for index in range(repeat):  # interleaved, so that a busy moment hits both variants
+                logged.append(one_run(True, Path(scratch) / f"run_{index}"))
+                bare.append(one_run(False, Path(scratch) / f"bare_{index}"))
+    finally:
+        module.SummaryWriter, module.plot_classes_preds = real_writer, real_figure
+    overhead = [100 * (with_logs / without - 1) for with_logs, without in zip(logged, bare)]
+    return {"what": f"lesson {lesson.number} train_and_log, {EPOCHS} epochs of the mini set, batches of "
+                    f"{BATCH_SIZE}, logging every {LOG_EVERY}: extra time of the logging",
+            "unit": "%", "runs": overhead, "median": statistics.median(overhead),
+            "seconds_with_logging": statistics.median(logged), "seconds_without_logging": statistics.median(bare)}
+
+
+def machine() -> dict:
+    model = ""
+    if Path("/proc/cpuinfo").is_file():
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    memory = ""
+    if Path("/proc/meminfo").is_file():
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 2**20:.0f} GiB"
+    from importlib.metadata import version
+
+    return {"cpu": model or platform.processor(), "cores": len(os.sched_getaffinity(0)), "memory": memory,
+            "system": platform.platform(), "python": platform.python_version(), "torch": version("torch"),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def met(name: str, value: float) -> bool:
+    op, target, _ = TARGETS[name]
+    return value <= target if op == "<=" else value >= target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
+    parser.add_argument("--only", nargs="+", choices=sorted(TARGETS), help="measure only these")
+    parser.add_argument("--lesson", default="01", help="the lesson `check` is timed on (default: 01)")
+    parser.add_argument("--submissions", type=int, default=6, help="submissions in the batch (default: 6)")
+    parser.add_argument("--jobs", type=int, help="--jobs for the batch (default: watchtrain grade's own)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default: {RESULTS.relative_to(ROOT)})")
+    args = parser.parse_args()
+    wanted = args.only or list(TARGETS)
+    measures = {
+        "autograder": lambda: bench_autograder(args.repeat),
+        "check": lambda: bench_check(args.repeat, args.lesson),
+        "batch": lambda: bench_batch(args.repeat, args.submissions, args.jobs),
+        "logging": lambda: bench_logging(args.repeat),
+    }
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "repeat": args.repeat, "results": {}}
+    print(f"Benchmarking on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
+          f"load average {report['machine']['load_average_at_start']}, {args.repeat} runs each")
+    for name in wanted:
+        print(f"  {name} ...", flush=True)
+        result = measures[name]()
+        if result is None:
+            print("    (not available in this checkout)")
+            continue
+        op, target, unit = TARGETS[name]
+        result |= {"target": f"{op} {target:g} {unit}", "met": met(name, result["median"])}
+        report["results"][name] = result
+        print(f"    median {result['median']:.2f} {unit} (runs: {', '.join(f'{r:.2f}' for r in result['runs'])}); "
+              f"target {result['target']}: {'met' if result['met'] else 'MISSED'}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\n{'measure':<11} {'median':>10}  target")
+    for name, result in report["results"].items():
+        print(f"{name:<11} {result['median']:>8.2f} {result['unit']:<16} {result['target']}  "
+              f"{'met' if result['met'] else 'MISSED'}")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""`watchtrain handout`: the student release of the course, and the check that nothing leaks into it.
+
+The handout is the course minus everything a student must not see: solutions/, the hidden tests,
+the project's own tests (mutants included) and CI. It gets a README and a Makefile written for
+students, and a GitHub Classroom workflow. Before it is kept, every file in it is searched for the
+body of any reference solution and for any hidden test; a leak deletes the handout and says where.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+from watchtrain.classroom.course_files import course_files, fill
+from watchtrain.course import Course
+from watchtrain.course_map import render_course_map
+from watchtrain.grading.plugin import HIDDEN_DIR
+from watchtrain.grading.submission import EXERCISE_FILE
+
+HANDOUT_PARTS = ("course.toml", "pyproject.toml", "constraints.txt", ".gitignore",
+                 "lessons", "autograder", "src", "data", "tools")
+WORKFLOW = ".github/workflows/classroom.yml"
+NEVER_SHIPPED = ("solutions", "tests", f"autograder/{HIDDEN_DIR}", ".ci")
+_MIN_LEAK_LINES = 3  # shorter bodies (one add_* call in a `with`) are what every lesson shows anyway
+_MAX_TEXT_BYTES = 5 * 2**20
+
+
+class HandoutError(Exception):
+    """The handout cannot be written, or would leak; the message says what and where."""
+
+
+def write_handout(course: Course, out: Path, *, force: bool = False, grade_options: str = "") -> list[str]:
+    """Write the student release into `out`; return the files written, relative to it."""
+    out = out.resolve()
+    if out == course.root or course.root.is_relative_to(out):
+        raise HandoutError(f"{out} holds the course itself; choose a new folder for the handout")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise HandoutError(f"{out} is not empty; choose a new folder, or add --force to replace it")
+        shutil.rmtree(out)
+    written = []
+    for relative, source in course_files(course.root, HANDOUT_PARTS, skip=(f"autograder/{HIDDEN_DIR}",)):
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        written.append(relative)
+    generated = {"README.md": student_readme(course), "Makefile": fill("handout_Makefile"),
+                 WORKFLOW: fill("github_classroom.yml", grade_options=f" {grade_options}" if grade_options else "")}
+    for relative, text in generated.items():
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out / relative).write_text(text, encoding="utf-8")
+        written.append(relative)
+    leaks = find_leaks(out, course)
+    if leaks:
+        shutil.rmtree(out)
+        raise HandoutError("the handout would leak, so it was not written:\n  " + "\n  ".join(leaks))
+    return sorted(written)
+
+
+def student_readme(course: Course) -> str:
+    first = course.lessons[0]
+    hidden = sum(e.hidden_points for lesson in course.lessons for e in lesson.exercises)
+    hidden_note = (f"- Your instructor may also grade with hidden checks, worth {hidden:g} more points: the same "
+                   f"exercises on other inputs. Code that follows the docstrings, rather than the visible tests' "
+                   f"numbers, passes them.\n") if hidden else ""
+    return fill("handout_README.md", title=course.title, tagline=course.tagline, course_map=render_course_map(course),
+                first_number=first.number, first_readme=f"lessons/{first.dir}/README.md", first_dir=first.dir,
+                hidden_note=hidden_note)
+
+
+def find_leaks(handout: Path, course: Course) -> list[str]:
+    """Everything in `handout` a student must not see: a forbidden folder, a mutant, the body of a
+    reference solution, or a hidden test. Empty when the handout is clean."""
+    problems = [f"{name}/ is in the handout" for name in NEVER_SHIPPED if (handout / name).exists()]
+    problems += [f"{path.relative_to(handout)} is a mutant" for path in handout.rglob("mutant.toml")]
+    secrets = _secrets(course)
+    for path in sorted(handout.rglob("*")):
+        text = _searchable_text(path)
+        if text is None:
+            continue
+        for label, block in secrets:
+            if block in text:
+                problems.append(f"{path.relative_to(handout)} contains {label}")
+    return problems
+
+
+def _secrets(course: Course) -> list[tuple[str, str]]:
+    """(what it is, its normalised text) for each solution body and each hidden test."""
+    secrets = []
+    for lesson in course.lessons:
+        solution = course.root / "solutions" / lesson.dir / EXERCISE_FILE
+        if solution.is_file():
+            for name, body in _function_bodies(solution, with_signature=False):
+                secrets.append((f"the solution of {lesson.dir}: {name}()", body))
+    hidden = course.root / "autograder" / HIDDEN_DIR
+    for path in sorted(hidden.glob("test_*.py")) if hidden.is_dir() else []:
+        for name, body in _function_bodies(path, with_signature=True):
+            secrets.append((f"the hidden test {path.name}: {name}()", body))
+            if name.startswith("test_"):
+                secrets.append((f"the name of the hidden test {name}", f"def {name}("))
+    return secrets
+
+
+def _function_bodies(path: Path, *, with_signature: bool) -> list[tuple[str, str]]:
+    """Each top-level function's code without its docstring, normalised, when long enough to mean something."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = []
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        if not body:
+            continue
+        first = node.lineno if with_signature else body[0].lineno
+        block = _normalise("\n".join(lines[first - 1:node.end_lineno]))
+        if block.count("\n") + 1 >= _MIN_LEAK_LINES:
+            found.append((node.name, block))
+    return found
+
+
+def _searchable_text(path: Path) -> str | None:
+    """A file's text, normalised; notebooks as the text of their cells. None for binaries and folders."""
+    if not path.is_file() or path.stat().st_size > _MAX_TEXT_BYTES:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None
+    if path.suffix == ".ipynb":
+        try:
+            text = "\n".join("".join(cell.get("source", [])) for cell in json.loads(text).get("cells", []))
+        except (json.JSONDecodeError, AttributeError, TypeError):
+            pass
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
+    """Lines stripped of indentation, blank lines dropped: a copy re-indented or re-spaced still matches."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())

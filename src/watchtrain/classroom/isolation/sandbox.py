@@ -1,0 +1,141 @@
+"""One graded run's sandbox: its own HOME and tmp, a scrubbed environment, resource limits, a
+process group, and a clean-up that also finds the processes that left that group.
+
+What it guards against: accidents and ordinary bad code (endless loops, huge allocations, floods of
+output, crashes, stray servers, files written anywhere under HOME or tmp, an API key in the
+grader's environment). What it does not: a submission written to attack the grader, which runs as
+the same user. For untrusted code at scale use Gradescope, which grades each submission in its own
+container, or run `watchtrain grade` as a separate user or inside a container.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+LAUNCHER = Path(__file__).with_name("launch.py")
+MARKER_ENV = "WATCHTRAIN_SANDBOX"  # inherited by every process a graded run starts: how clean-up finds them
+SITE_CUSTOMIZE = ("# Written by watchtrain's grading sandbox: keep this run's network on this machine.\n"
+                  "from watchtrain.classroom.isolation.network import confine_to_loopback\n"
+                  "confine_to_loopback()\n")
+
+# The only variables a graded run inherits; API keys, tokens and the grader's own settings stay out.
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+PASSED_THROUGH_PREFIXES = ("PLAYWRIGHT_", "WATCHTRAIN_CHROMIUM")
+FIXED = {
+    "PYTHONHASHSEED": "0",              # the same set/dict order on every run: the same grade
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONNOUSERSITE": "1",
+    "PYTHONUNBUFFERED": "1",            # a crash loses no output that was already printed
+    "MPLBACKEND": "Agg",
+    "OMP_NUM_THREADS": "1",             # one thread per job: --jobs N uses N cores, no oversubscription
+    "MKL_NUM_THREADS": "1",
+    "WANDB_MODE": "offline",
+    "WANDB_SILENT": "true",
+    "WANDB_CONSOLE": "off",
+    "WANDB_DISABLE_GIT": "true",
+    "WANDB_DISABLE_CODE": "true",
+    "WANDB_X_DISABLE_STATS": "true",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one submission may use. Times in seconds, sizes in MiB/KiB as named."""
+    test_timeout: float = 60.0         # per test phase; past it the test is an error and grading goes on
+    submission_timeout: float = 900.0  # the whole submission, crashes and restarts included
+    memory_mb: int = 4096              # per process (RLIMIT_DATA): a bigger allocation fails in the learner's code
+    file_size_mb: int = 1024           # the largest file a process may write (RLIMIT_FSIZE)
+    output_kb: int = 256               # console output kept per submission (head and tail)
+
+    @property
+    def hard_test_timeout(self) -> float:
+        """When a test that ignored its time limit (a C call, a bare `except:`) is killed from outside."""
+        return self.test_timeout + max(5.0, self.test_timeout / 2)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    root: Path
+    marker: str
+
+    @classmethod
+    def create(cls, root: Path) -> "Sandbox":
+        for folder in ("home", "tmp", "site"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / "site" / "sitecustomize.py").write_text(SITE_CUSTOMIZE, encoding="utf-8")
+        return cls(root=root, marker=uuid.uuid4().hex)
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def environment(self, python_path: list[Path], extra: dict[str, str], *, gpu: bool = False) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items()
+               if key in PASSED_THROUGH or key.startswith(PASSED_THROUGH_PREFIXES)}
+        env.setdefault("LANG", "C.UTF-8")
+        env |= FIXED | {
+            "HOME": str(self.home), "TMPDIR": str(self.tmp), "TEMP": str(self.tmp), "TMP": str(self.tmp),
+            "XDG_CACHE_HOME": str(self.home / ".cache"), "XDG_CONFIG_HOME": str(self.home / ".config"),
+            "MPLCONFIGDIR": str(self.home / ".matplotlib"), "WANDB_DIR": str(self.tmp),
+            "PYTHONPATH": os.pathsep.join(str(path) for path in [*python_path, self.root / "site"]),
+            MARKER_ENV: self.marker,
+        }
+        if not gpu:
+            env["CUDA_VISIBLE_DEVICES"] = ""  # GPU checks carry no points; jobs must not share a GPU
+        return env | extra
+
+    def command(self, argv: list[str], limits: Limits) -> list[str]:
+        """`argv`, started through the launcher that applies the limits."""
+        return [sys.executable, "-I", "-S", str(LAUNCHER), str(limits.memory_mb * 2**20),
+                str(limits.file_size_mb * 2**20), "--", *argv]
+
+    def start(self, argv: list[str], *, env: dict[str, str], limits: Limits, cwd: Path, output: Path) -> subprocess.Popen:
+        with output.open("ab") as sink:
+            return subprocess.Popen(self.command(argv, limits), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill_all(self, process: subprocess.Popen | None = None) -> None:
+        """Kill the run's process group and every process that still carries this sandbox's marker
+        (servers and daemons that started their own session)."""
+        if process is not None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
+        for _ in range(5):
+            stragglers = _marked_processes(self.marker)
+            if not stragglers:
+                return
+            for pid in stragglers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+def _marked_processes(marker: str) -> list[int]:
+    """Processes whose environment holds this sandbox's marker (Linux /proc; nothing elsewhere)."""
+    needle = f"{MARKER_ENV}={marker}".encode()
+    found = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -1,0 +1,48 @@
+"""Lesson 04's demo, the course's main training job: the reference loop trains the tutorial CNN
+for one epoch on the bundled training set (mini-batches of 4, SGD as in the tutorial), logging the
+running loss and a "predictions vs. actuals" figure every 250 mini-batches and the test accuracy.
+The trained weights are kept for lesson 05's PR curves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+LESSON = "04_training_run"
+WEIGHTS = "net.pt"  # the trained state_dict, next to the run
+EPOCHS, LOG_EVERY, LR, MOMENTUM = 1, 250, 0.001, 0.9
+
+
+def run(solution, out: Path, *, device: str = "cpu") -> str:
+    from watchtrain.data import fashion_mnist, normalize_transform
+    from watchtrain.grading.recording import RecordingLoss
+    from watchtrain.models import Net
+
+    transform = normalize_transform()
+    torch.manual_seed(0)
+    train_loader = DataLoader(fashion_mnist(train=True, transform=transform), batch_size=4, shuffle=True)
+    test_loader = DataLoader(fashion_mnist(train=False, transform=transform), batch_size=4)
+    net = Net()
+    criterion = RecordingLoss(torch.nn.CrossEntropyLoss())  # only to report the first and last running loss
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+    accuracies = solution.train_and_log(str(out), net, train_loader, test_loader, criterion, optimizer,
+                                        epochs=EPOCHS, log_every=LOG_EVERY, device=device)
+    torch.save({name: value.cpu() for name, value in net.state_dict().items()}, out / WEIGHTS)
+    losses = criterion.values
+    first, last = sum(losses[:LOG_EVERY]) / LOG_EVERY, sum(losses[-LOG_EVERY:]) / LOG_EVERY
+    return (f"{len(losses)} mini-batches; running loss {first:.3f} -> {last:.3f}; test accuracy "
+            f"{accuracies[-1]:.1%}; figures every {LOG_EVERY} mini-batches; weights in {WEIGHTS}")
+
+
+def trained_net(out: Path):
+    """The network this demo trained into `out`, training it first when its weights are not there."""
+    from watchtrain.course import load_course
+    from watchtrain.grading.submission import load_lesson
+    from watchtrain.models import Net
+
+    if not (out / WEIGHTS).is_file():
+        run(load_lesson(load_course().root / "solutions", LESSON), out)
+    net = Net()
+    net.load_state_dict(torch.load(out / WEIGHTS, weights_only=True))
+    return net
