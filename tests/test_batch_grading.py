@@ -1,0 +1,251 @@
+"""The batch grader's reliability suite: bad submissions are graded as one batch, in parallel, next
+to controls. Each gets a row with a clear status, the batch completes, the controls' results do not
+change, and the same submission graded five times gets the same grade.
+
+The batch grades lesson 01 only (`--lessons`), with tight time limits, to stay fast.
+"""
+import ast
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from watchtrain.grading.mutants import Mutant, find_mutants
+
+COURSE = Path(__file__).resolve().parents[1]
+LESSON = "01_tensorboard_basics"
+BAD = COURSE / "tests" / "bad_submissions"
+BAD_NAMES = sorted(path.parent.name for path in BAD.glob("*/mutant.toml"))
+TEST_TIMEOUT, SUBMISSION_TIMEOUT = 10, 90
+SAME = [f"same-{index}" for index in range(1, 6)]
+FULL_POINTS = 10
+
+
+def bad_spec(name: str) -> dict:
+    return tomllib.loads((BAD / name / "mutant.toml").read_text(encoding="utf-8"))
+
+
+def materialise_bad(name: str, submissions: Path) -> None:
+    spec = bad_spec(name)
+    Mutant(spec["lesson"], name, BAD / name, spec["description"], ()).materialise(COURSE / "solutions", submissions / name)
+
+
+def stub_out(source: str, function: str) -> str:
+    """`source` with `function`'s body (after its docstring) replaced by `raise NotImplementedError`."""
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == function)
+    lines = source.splitlines(keepends=True)
+    first = node.body[1] if ast.get_docstring(node) is not None else node.body[0]
+    return "".join(lines[:first.lineno - 1] + ["    raise NotImplementedError\n"] + lines[node.end_lineno:])
+
+
+def small_submission() -> str:
+    """A lesson-01 submission with one mistake, one exercise right and one not started: every status, quickly."""
+    mutant = next(m for m in find_mutants(COURSE / "tests" / "mutants") if m.lesson == LESSON)
+    return stub_out(mutant.source(COURSE / "solutions"), "compare_learning_rates")
+
+
+def write_exercise(folder: Path, source: str) -> None:
+    (folder / LESSON).mkdir(parents=True, exist_ok=True)
+    (folder / LESSON / "exercise.py").write_text(source, encoding="utf-8")
+
+
+def grade(submissions: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out", str(out),
+               "--lessons", LESSON, "--test-timeout", str(TEST_TIMEOUT), "--submission-timeout", str(SUBMISSION_TIMEOUT),
+               *extra]
+    return subprocess.run(command, cwd=COURSE, capture_output=True, text=True, env=env, timeout=900)
+
+
+def tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+class Batch:
+    def __init__(self, out: Path, completed: subprocess.CompletedProcess, seconds: float):
+        self.out, self.completed, self.seconds = out, completed, seconds
+        with (out / "grades.csv").open(encoding="utf-8") as file:
+            self.rows = {row["submission"]: row for row in csv.DictReader(file)}
+
+    def report(self, name: str) -> dict:
+        return json.loads((self.out / "submissions" / name / "report.json").read_text(encoding="utf-8"))
+
+    def tests(self, name: str, exercise: str | None = None) -> list[dict]:
+        return [test for lesson in self.report(name)["lessons"] for test in lesson["tests"]
+                if test["status"] != "skipped" and exercise in (None, test["exercise"])]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Batch:
+    root = tmp_path_factory.mktemp("batch")
+    submissions = root / "submissions"
+    for name in BAD_NAMES:
+        materialise_bad(name, submissions)
+    (submissions / "empty").mkdir()
+    with zipfile.ZipFile(submissions / "traversal.zip", "w") as zipped:
+        zipped.writestr(f"{LESSON}/exercise.py", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
+        zipped.writestr("../../escaped.py", "print('this file must never be written')\n")
+    (submissions / "symlinked" / LESSON).mkdir(parents=True)
+    (submissions / "symlinked" / LESSON / "exercise.py").symlink_to(COURSE / "solutions" / LESSON / "exercise.py")
+    write_exercise(submissions / "reference", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
+    for name in SAME:
+        write_exercise(submissions / name, small_submission())
+    before = tree_digest(COURSE / "autograder"), tree_digest(COURSE / "solutions")
+    env = os.environ | {"WANDB_API_KEY": "grader-secret-must-not-leak"}
+    started = time.monotonic()
+    completed = grade(submissions, root / "results", "--jobs", "2", env=env)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert (tree_digest(COURSE / "autograder"), tree_digest(COURSE / "solutions")) == before, \
+        "a submission changed the course's own autograder or solutions"
+    assert not (root / "escaped.py").exists() and not (submissions.parent / "escaped.py").exists()
+    return Batch(root / "results", completed, time.monotonic() - started)
+
+
+def test_every_submission_gets_one_row_with_a_clear_status(batch):
+    expected = {*BAD_NAMES, "empty", "traversal.zip", "symlinked", "reference", *SAME}
+    assert set(batch.rows) == expected
+    assert {row["status"] for row in batch.rows.values()} <= {"graded", "crashed", "timeout", "empty", "invalid"}
+    assert "grader-error" not in batch.completed.stdout
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_submission_gets_its_status_and_keeps_its_other_points(batch, name):
+    spec, row = bad_spec(name), batch.rows[name]
+    assert row["status"] == spec["status"], (row, batch.report(name)["submission"])
+    assert float(row["score"]) == spec["score"] and float(row["max_score"]) == FULL_POINTS, row
+    for expected in spec.get("expect", []):
+        tests = batch.tests(name, expected["exercise"])
+        assert tests, f"no test of {expected['exercise']} in the report"
+        for test in tests:
+            assert test["status"] == expected["status"], test
+            assert expected["feedback"].lower() in test["feedback"].lower(), test
+
+
+def test_empty_folder_is_empty_and_graded_zero(batch):
+    row = batch.rows["empty"]
+    assert (row["status"], float(row["score"])) == ("empty", 0)
+    assert "no exercise file found" in row["notes"]
+    assert {test["status"] for test in batch.tests("empty")} == {"not started"}
+
+
+def test_zip_with_path_traversal_is_refused_whole(batch):
+    row = batch.rows["traversal.zip"]
+    assert (row["status"], float(row["score"])) == ("invalid", 0)
+    assert "outside the submission folder" in row["notes"] and "../../escaped.py" in row["notes"]
+
+
+def test_symlinked_exercise_is_refused(batch):
+    row = batch.rows["symlinked"]
+    assert (row["status"], float(row["score"])) == ("invalid", 0) and "symbolic link" in row["notes"]
+
+
+def test_controls_next_to_bad_submissions_are_unharmed(batch):
+    assert (batch.rows["reference"]["status"], float(batch.rows["reference"]["score"])) == ("graded", FULL_POINTS)
+    assert {test["status"] for test in batch.tests("reference")} == {"passed"}
+
+
+def test_the_same_submission_graded_five_times_gets_the_same_grade(batch):
+    grades = [(batch.rows[name]["status"], batch.rows[name]["score"],
+               [(test["nodeid"], test["status"], test["points"]) for test in batch.tests(name)]) for name in SAME]
+    assert all(grade == grades[0] for grade in grades), grades
+    statuses = {status for _, status, _ in grades[0][2]}
+    assert statuses == {"passed", "failed", "not started"}, "the small submission should show every status"
+
+
+def test_huge_output_is_capped(batch):
+    folder = batch.out / "submissions" / "prints_200_mb"
+    assert (folder / "output.log").stat().st_size < 1_000_000
+    assert (folder / "report.json").stat().st_size < 1_000_000
+
+
+def test_no_process_outlives_its_submission(batch):
+    left = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()
+            and b"watchtrain-bad-background" in _cmdline(entry)]
+    assert not left, f"processes left behind by a graded submission: {left}"
+
+
+def _cmdline(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_every_submission_has_gradescope_results_and_junit(batch):
+    for row in batch.rows.values():
+        folder = batch.out / "submissions" / batch.report(row["submission"])["submission"]["folder"]
+        results = json.loads((folder / "results.json").read_text())
+        assert results["score"] == float(row["score"])
+        for test in results["tests"]:
+            assert {"name", "score", "max_score", "status", "output", "visibility"} <= test.keys()
+            assert test["status"] in ("passed", "failed")
+        suites = ET.parse(folder / "junit.xml").getroot()
+        assert suites.tag == "testsuites"
+
+
+def test_summary_table_lists_every_submission(batch):
+    for name in batch.rows:
+        assert name in batch.completed.stdout
+    assert "graded" in batch.completed.stdout and "a minute" in batch.completed.stdout
+
+
+def test_a_second_run_regrades_nothing(batch, tmp_path):
+    graded_at = {name: batch.report(name)["submission"]["graded_at"] for name in batch.rows}
+    completed = grade(batch.out.parent / "submissions", batch.out, "--jobs", "2")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert {name: batch.report(name)["submission"]["graded_at"] for name in batch.rows} == graded_at
+    assert f"{len(batch.rows)} already graded before (resumed)" in completed.stdout
+
+
+def test_a_submission_past_its_time_limit_reads_timeout(tmp_path):
+    source = (COURSE / "solutions" / LESSON / "exercise.py").read_text()
+    write_exercise(tmp_path / "submissions" / "sleeper", source.replace(
+        "    batches_per_epoch = len(epoch_losses[0])\n", "    import time\n    time.sleep(600)\n", 1))
+    completed = subprocess.run(
+        [sys.executable, "-m", "watchtrain.cli", "grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "out"),
+         "--lessons", LESSON, "--submission-timeout", "8"], cwd=COURSE, capture_output=True, text=True, timeout=300)
+    report = json.loads((tmp_path / "out" / "submissions" / "sleeper" / "report.json").read_text())
+    assert report["submission"]["status"] == "timeout", report["submission"]
+    feedback = [test["feedback"] for lesson in report["lessons"] for test in lesson["tests"]]
+    assert any("time limit of 8 s ran out" in text for text in feedback), feedback
+
+
+def test_an_interrupted_batch_resumes_without_regrading(tmp_path):
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    stub = (COURSE / "lessons" / LESSON / "exercise.py").read_text()
+    for name in ("a", "b", "c"):
+        write_exercise(submissions / name, stub)
+    command = [sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out", str(out),
+               "--lessons", LESSON, "--jobs", "1"]
+    process = subprocess.Popen(command, cwd=COURSE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = out / "submissions" / "a" / "report.json"
+    deadline = time.monotonic() + 240
+    while not first.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert first.exists(), stderr[-2000:]
+    if process.returncode == 130:  # interrupted while b was being graded (it may have finished first)
+        assert "Run the same command again" in stderr
+    graded_at = json.loads(first.read_text())["submission"]["graded_at"]
+    completed = subprocess.run(command, cwd=COURSE, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(first.read_text())["submission"]["graded_at"] == graded_at
+    assert "a: 0/10 not started (already graded)" in completed.stderr.replace("graded (already", "")\
+        or "(already graded)" in completed.stderr
+    with (out / "grades.csv").open() as file:
+        assert [row["submission"] for row in csv.DictReader(file)] == ["a", "b", "c"]
+    assert not (out / ".work").exists() or not any((out / ".work").iterdir())
