@@ -69,7 +69,7 @@ def log_text_and_mesh(log_dir, notes, vertices, faces, colors):
 
     - `notes` is a Markdown string: `add_text("notes", notes, 0)`.
     - `vertices` (V, 3) float32, `faces` (F, 3) int32 (three vertex indices per triangle) and
-      `colors` (V, 3) uint8 describe one mesh. add_mesh wants a batch of meshes, so add a
+      `colors` (V, 3) uint8 tensors describe one mesh. add_mesh wants a batch of meshes, so add a
       leading batch dimension to each (shapes (1, V, 3), (1, F, 3), (1, V, 3)), then
       `add_mesh("shape", vertices=..., faces=..., colors=..., global_step=0)`.
 
