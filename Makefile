@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+VISDOM_WEB := $(VENV)/.visdom-web
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup system-deps demo test test-autograder test-project data bench notebooks clean
 
-setup: $(STAMP) system-deps
+setup: $(STAMP) system-deps $(VISDOM_WEB)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 system-deps:
 	@bash tools/install_system_deps.sh
+
+# Visdom's web page needs JS/CSS files that `python -m visdom.server` fetches from CDNs at every start;
+# npm installs them once into visdom's static folder. Without npm (or its registry): a note, no stamp.
+$(VISDOM_WEB): $(STAMP)
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "note: npm not found; Visdom's web page stays blank until: $(BIN)/watchtrain visdom --install-assets"; \
+	elif $(BIN)/watchtrain visdom --install-assets; then touch $@; \
+	else echo "warning: Visdom's web files were not installed (see above); the Python API works without them"; fi
 
 demo: setup
 	$(BIN)/watchtrain demo

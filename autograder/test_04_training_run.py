@@ -4,7 +4,9 @@ The training loop gets a criterion that records every loss it computes (Recordin
 those losses the grader recomputes the running averages the loop should have logged, and their
 steps, and compares them with the event file, point by point.
 """
+import contextlib
 import functools
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,8 +259,9 @@ def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
     criterion = RecordingLoss(torch.nn.CrossEntropyLoss())
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     log_dir = tmp_path / "logs"
-    returned = call(lesson.train_and_log, str(log_dir), net, train_loader, test_loader, criterion, optimizer,
-                    epochs=EPOCHS, log_every=LOG_EVERY, device=device)
+    with contextlib.redirect_stderr(io.StringIO()):  # the progress bar would bury a failure's message
+        returned = call(lesson.train_and_log, str(log_dir), net, train_loader, test_loader, criterion, optimizer,
+                        epochs=EPOCHS, log_every=LOG_EVERY, device=device)
     net.to(device)
     return TrainingRun(log_dir, list(criterion.values), returned, _expected_accuracy(net, test_loader, device),
                        loss_before, _mean_loss(net, train_set, device))

@@ -275,8 +275,8 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
     expect(isinstance(model, nn.Module), "The model is an nn.Module.", expected="ConvNet", found=type(model).__name__)
     channels = [layer.out_channels for layer in model.modules() if isinstance(layer, nn.Conv2d)]
     expect_equal(channels, MAKE_CONFIG["kernels"], "The model's convolution channels (config['kernels'])",
-                 advice="Build ConvNet(config['kernels'], config['classes']): the walkthrough's hard-coded 16 and 32 "
-                        "would ignore the config.")
+                 advice="Build ConvNet(config['kernels'], config['classes']), not a model with fixed channel "
+                        "counts such as the walkthrough's [16, 32].")
     classes = [layer.out_features for layer in model.modules() if isinstance(layer, nn.Linear)][-1:]
     expect_equal(classes, [MAKE_CONFIG["classes"]], "The model's number of outputs (config['classes'])")
     devices = sorted({parameter.device.type for parameter in model.parameters()})
@@ -352,7 +352,7 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
         returned = lesson.test(model, loader, device)
     run = _the_run(wandb_runs, "test()")
     _expect_summary_accuracy(run, expected)
-    expect(type(returned) is float, "test() returns the accuracy as a Python float.", expected="float",
+    expect(isinstance(returned, float), "test() returns the accuracy as a Python float.", expected="float",
            found=type(returned).__name__, advice="Count with .sum().item(); correct / total is then a float.")
     expect_equal(returned, expected, "The accuracy test() returns")
 

@@ -106,7 +106,7 @@ def _one_line(window):
 
 
 def _points_advice(xs, ys, expected_y):
-    if len(xs) == 1 and expected_y and math.isclose(ys[0], expected_y[-1]):
+    if len(xs) == 1 and expected_y and math.isclose(ys[0], expected_y[-1], rel_tol=1e-5):
         return ("Only the last point is left: update='replace' swaps the window's data for the new point "
                 "every time. Use update='append'.")
     return None

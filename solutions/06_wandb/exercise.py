@@ -22,8 +22,9 @@ from watchtrain.data import fashion_mnist, normalize_transform
 
 class ConvNet(nn.Module):
     """The W&B walkthrough's CNN for 1x28x28 images: two 5x5 convolutions (with ReLU and 2x2
-    max pooling), then one linear layer. Its channel counts come from `kernels`; the
-    walkthrough's version hard-codes 16 and 32 and ignores `kernels`. Given, not an exercise."""
+    max pooling), then one linear layer, with `kernels[0]` and `kernels[1]` channels. The
+    walkthrough's version hard-codes 16 input channels for the second convolution, so any
+    `kernels[0]` other than 16 crashes; this one uses `kernels[0]`. Given, not an exercise."""
 
     def __init__(self, kernels, classes=10):
         super().__init__()
@@ -138,16 +139,16 @@ def save_model_onnx(model, example_input):
     2. `model.eval()`.
     3. `path = os.path.join(wandb.run.dir, "model.onnx")`, then
        `torch.onnx.export(model, (example_input,), path, input_names=["images"],
-       output_names=["logits"], external_data=False)`. `external_data=False` keeps the weights
-       inside model.onnx; otherwise they go to a second file, model.onnx.data, that the run
-       would not carry.
+       output_names=["logits"], external_data=False, verbose=False)`. `external_data=False` keeps
+       the weights inside model.onnx; otherwise they go to a second file, model.onnx.data, that
+       the run would not carry. `verbose=False` keeps the exporter quiet.
     4. `wandb.save(path, base_path=wandb.run.dir, policy="now")`, then return `path`.
     """
     wandb.unwatch(model)
     model.eval()
     path = os.path.join(wandb.run.dir, "model.onnx")
     torch.onnx.export(model, (example_input,), path, input_names=["images"], output_names=["logits"],
-                      external_data=False)
+                      external_data=False, verbose=False)
     wandb.save(path, base_path=wandb.run.dir, policy="now")
     return path
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def write_handout(course: Course, out: Path, *, force: bool = False, grade_optio
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
         written.append(relative)
-    generated = {"README.md": student_readme(course), "Makefile": fill("handout_Makefile"),
+    generated = {"README.md": student_readme(course), "Makefile": student_makefile(course),
                  WORKFLOW: fill("github_classroom.yml", grade_options=f" {grade_options}" if grade_options else "")}
     for relative, text in generated.items():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -64,9 +65,31 @@ def student_readme(course: Course) -> str:
     hidden_note = (f"- Your instructor may also grade with hidden checks, worth {hidden:g} more points: the same "
                    f"exercises on other inputs. Code that follows the docstrings, rather than the visible tests' "
                    f"numbers, passes them.\n") if hidden else ""
-    return fill("handout_README.md", title=course.title, tagline=course.tagline, course_map=render_course_map(course),
+    course_map = "\n".join(render_course_map(course).splitlines()[1:-1])  # without the README's update markers
+    return fill("handout_README.md", title=course.title, tagline=course.tagline, course_map=course_map,
                 first_number=first.number, first_readme=f"lessons/{first.dir}/README.md", first_dir=first.dir,
                 hidden_note=hidden_note)
+
+
+def student_makefile(course: Course) -> str:
+    """The students' Makefile: the course Makefile's variables, its `setup` rule and every rule that
+    one needs, so students install exactly as the course does; `make test` grades their lessons/."""
+    text = (course.root / "Makefile").read_text(encoding="utf-8")
+    variables = [line for line in text.splitlines() if re.match(r"^(export\s+)?[A-Z_]+\s*[:?]?=", line)]
+    rules, wanted, seen = [], ["setup"], set()
+    while wanted:
+        target = wanted.pop(0)
+        if target in seen:
+            continue
+        seen.add(target)
+        match = re.search(rf"^(?:#.*\n)*{re.escape(target)}:(.*)\n(?:\t.*\n)*", text, re.M)
+        if match is None:
+            if target == "setup":
+                raise HandoutError("the course Makefile has no `setup:` rule, which the students' Makefile copies")
+            continue  # a file, not a rule
+        rules.append(match.group(0).rstrip("\n"))
+        wanted += match.group(1).split()
+    return fill("handout_Makefile", variables="\n".join(variables), install_rules="\n\n".join(rules))
 
 
 def find_leaks(handout: Path, course: Course) -> list[str]:

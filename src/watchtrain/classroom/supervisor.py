@@ -108,9 +108,11 @@ def grade_folder(course: Course, submission: Path, work: Path, options: GradingO
         in_flight = run.in_flight
         if in_flight is not None:
             reason = _crash_reason(run, limits, submission)
-            crashed = _settled_by_crash(master, results, *in_flight)
-            for nodeid in crashed:
-                results[nodeid] = replace(master[nodeid], status=ERROR, feedback=reason)
+            crashed, *skipped = _settled_by_crash(master, results, *in_flight)
+            results[crashed] = replace(master[crashed], status=ERROR, feedback=reason)
+            for nodeid in skipped:
+                results[nodeid] = replace(master[nodeid], status=ERROR,
+                                          feedback=f"not run, because an earlier check of the same code {reason}")
             status = TIMEOUT if run.ended_by == "submission-timeout" else CRASHED
         remaining = [nodeid for nodeid in master if nodeid not in results]
         if not remaining:
@@ -202,31 +204,33 @@ def _incidents(results: list[TestResult]) -> list[str]:
 
 
 def _settled_by_crash(master: dict[str, TestResult], results: dict[str, TestResult], nodeid: str, phase: str) -> list[str]:
-    """The tests a crash settles: the one running, and when it died while setting up (importing the
-    learner's exercise.py), every unfinished test of that lesson, which would import it again."""
-    if phase != "setup":
-        return [nodeid]
-    lesson = master[nodeid].lesson
-    return [other for other, test in master.items() if test.lesson == lesson and other not in results]
+    """The tests a crash settles: the one running, and the unfinished tests that would run the same
+    code again: those of its exercise, or, when it died while setting up (importing the learner's
+    exercise.py), those of its whole lesson. Each would cost another crash, or another time limit."""
+    crashed = master[nodeid]
+    same = (lambda test: test.lesson == crashed.lesson) if phase == "setup" else \
+        (lambda test: (test.lesson, test.exercise) == (crashed.lesson, crashed.exercise))
+    return [nodeid, *(other for other, test in master.items() if other != nodeid and other not in results and same(test))]
 
 
 def _crash_reason(run: _Run, limits: Limits, submission: Path) -> str:
     where = _learner_frame(run.output, submission)
+    fresh = "The other exercises were graded in a fresh process."
     if run.ended_by == "test-timeout":
-        return (f"timed out: this check did not stop at the time limit of {limits.test_timeout:g} s per test and "
-                f"had to be killed{where}. Look for a loop that never ends; a bare `except:` that swallows "
-                f"everything also swallows the time limit.")
+        return (f"timed out: the code did not stop at the time limit of {limits.test_timeout:g} s per test and had "
+                f"to be killed{where}. Look for a loop that never ends; a bare `except:` that swallows everything "
+                f"also swallows the time limit. {fresh}")
     if run.ended_by == "submission-timeout":
-        return (f"timed out: this check was still running when the submission's time limit of "
+        return (f"timed out: the code was still running when the submission's time limit of "
                 f"{limits.submission_timeout:g} s ran out{where}.")
     code = run.returncode
     if code < 0:
-        return f"crashed: {_signal_reason(-code, limits)}{where}. The checks after it were graded in a fresh process."
+        return f"crashed: {_signal_reason(-code, limits)}{where}. {fresh}"
     if code == 2:
         return (f"crashed: the code stopped the whole test run (exit code 2){where}: does it raise "
-                f"KeyboardInterrupt? The checks after it were graded in a fresh process.")
-    return (f"crashed: the process exited (exit code {code}) in the middle of this check{where}. An exercise must "
-            f"return; os._exit() or exit() ends the grader too. The checks after it were graded in a fresh process.")
+                f"KeyboardInterrupt? {fresh}")
+    return (f"crashed: the process exited (exit code {code}) in the middle of a check{where}. An exercise must "
+            f"return; os._exit() or exit() ends the grader too. {fresh}")
 
 
 def _signal_reason(number: int, limits: Limits) -> str:

@@ -14,14 +14,20 @@ WEIGHTS = "net.pt"  # the trained state_dict, next to the run
 EPOCHS, LOG_EVERY, LR, MOMENTUM = 1, 250, 0.001, 0.9
 
 
-def run(solution, out: Path, *, device: str = "cpu") -> str:
+def run(solution, out: Path, *, device: str = "cpu", train_images: int | None = None) -> str:
+    """Train and log into `out`; `train_images` trains on only the first that many images (for tests)."""
+    from torch.utils.data import Subset
+
     from watchtrain.data import fashion_mnist, normalize_transform
     from watchtrain.grading.recording import RecordingLoss
     from watchtrain.models import Net
 
     transform = normalize_transform()
     torch.manual_seed(0)
-    train_loader = DataLoader(fashion_mnist(train=True, transform=transform), batch_size=4, shuffle=True)
+    train_set = fashion_mnist(train=True, transform=transform)
+    if train_images is not None:
+        train_set = Subset(train_set, range(train_images))
+    train_loader = DataLoader(train_set, batch_size=4, shuffle=True)
     test_loader = DataLoader(fashion_mnist(train=False, transform=transform), batch_size=4)
     net = Net()
     criterion = RecordingLoss(torch.nn.CrossEntropyLoss())  # only to report the first and last running loss

@@ -118,9 +118,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in graded:
         lesson_dir, function = _lesson_dir(item.path), _function(item)
         points = _points_of(course, item, lesson_dir, function)
+        # Unrounded: the report rounds the sums, so a lesson's tests add up to exactly its points.
         share = 0.0 if _is_gpu(item) else points / shares[_share_key(item)]
         item.stash[_results] = results[item.nodeid] = TestResult(
-            nodeid=item.nodeid, name=item.name, lesson=lesson_dir, exercise=function, max_points=round(share, 6),
+            nodeid=item.nodeid, name=item.name, lesson=lesson_dir, exercise=function, max_points=share,
             hidden=_is_hidden(item))
     _set_aside_missing_lessons(config, items)
 

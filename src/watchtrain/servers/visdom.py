@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,7 @@ LOG_NAME = "visdom-server.log"
 INSTALL_VISDOM = 'pip install "setuptools<81" wheel && pip install --no-build-isolation visdom==0.2.4'
 _SERVER_CODE = "from watchtrain.servers.visdom import serve; serve()"
 _STOP_WAIT_S = 5.0
+_PARENT_ENV = "WATCHTRAIN_SERVER_PARENT"  # the pid the server lives for (see serve)
 
 
 @dataclass
@@ -121,9 +124,11 @@ def start_visdom(env_path: str | os.PathLike | None = None, port: int | None = N
                "-logging_level", "WARNING"]
     if not all_interfaces:
         command.append("-bind_local")
+    environment = {**os.environ, _PARENT_ENV: str(os.getpid())}
+    # Its own session: a Ctrl-C meant for us (the CLI) does not hit the server before we stop it.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   env=environment, start_new_session=True)
     server = VisdomServer(port=port, host=host, env_path=env_path, log_path=log_path, process=process)
     if wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running):
         return server
@@ -158,7 +163,13 @@ def serve() -> None:
     server alone. Its page template asks for `static_url("../user/style.css")`, a file outside the
     static folder, which tornado >= 6.6 refuses with 403 for the whole page; older tornado just
     left the version hash off. The handler below restores that for such paths.
+
+    The server also ends when the process that started it is gone (a killed test run, a closed
+    notebook kernel), so no server outlives its user.
     """
+    parent = os.environ.get(_PARENT_ENV)
+    if parent:
+        threading.Thread(target=_exit_when_orphaned, args=(int(parent),), daemon=True).start()
     # The server never touches a tensor, but `import visdom` imports torch when it can: seconds saved.
     sys.modules["torch"] = None
     import tornado.web
@@ -173,3 +184,9 @@ def serve() -> None:
 
     app.tornado_settings["static_handler_class"] = StaticFiles
     run_server.main()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)

@@ -1,0 +1,140 @@
+"""`watchtrain handout`: the student release holds what students need and nothing they must not see,
+and its autograder runs on its own and scores the untouched stubs 0."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from watchtrain.classroom.handout import WORKFLOW, HandoutError, find_leaks, write_handout
+from watchtrain.course import load_course
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course(COURSE_ROOT)
+HIDDEN_TESTS = sorted((COURSE_ROOT / "autograder" / "hidden").glob("test_*.py"))
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("handout") / "course"
+    completed = subprocess.run([sys.executable, "-m", "watchtrain.cli", "handout", str(out)], cwd=COURSE_ROOT,
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert "no solution body and no hidden test" in completed.stdout
+    return out
+
+
+def test_handout_has_the_lessons_stubs_and_public_autograder(handout):
+    for lesson in COURSE.lessons:
+        for path in (f"lessons/{lesson.dir}/exercise.py", f"lessons/{lesson.dir}/README.md", f"autograder/test_{lesson.dir}.py"):
+            if (COURSE_ROOT / path).is_file():  # test_course.py insists that they are
+                assert (handout / path).read_bytes() == (COURSE_ROOT / path).read_bytes(), path
+    for path in ("course.toml", "pyproject.toml", "constraints.txt", "autograder/conftest.py", "tools/install_system_deps.sh"):
+        assert (handout / path).is_file(), path
+    assert (handout / "src" / "watchtrain" / "grading" / "plugin.py").is_file()
+    assert (handout / "data" / "fashion-mnist-mini" / "SHA256SUMS").is_file()
+    assert not (handout / "data" / "fashion-mnist-full").exists()
+
+
+def test_handout_readme_and_makefile_are_for_students(handout):
+    readme = (handout / "README.md").read_text()
+    assert readme.startswith(f"# {COURSE.title}") and "pytest autograder" in readme and "make setup" in readme
+    assert "--solutions" not in readme and "Instructor" not in readme
+    for lesson in COURSE.lessons:
+        assert f"(lessons/{lesson.dir}/README.md)" in readme
+    makefile = (handout / "Makefile").read_text()
+    assert "--solutions" not in makefile and "pytest tests" not in makefile
+    course_makefile = (COURSE_ROOT / "Makefile").read_text()
+    for target in ("setup", "$(STAMP)", "system-deps"):
+        assert _rule(makefile, target) == _rule(course_makefile, target), f"students must install as the course does: {target}"
+    completed = subprocess.run(["make", "-n", "test"], cwd=handout, capture_output=True, text=True)
+    assert completed.returncode == 0 and "pytest autograder" in completed.stdout, completed.stderr
+
+
+def _rule(makefile: str, target: str) -> str:
+    match = re.search(rf"^{re.escape(target)}:.*\n(?:\t.*\n)*", makefile, re.M)
+    assert match, f"no rule for {target}"
+    return match.group(0)
+
+
+def test_handout_workflow_grades_on_push_and_reports_points(handout):
+    workflow = yaml.safe_load((handout / WORKFLOW).read_text())
+    assert "push" in workflow["on"]
+    steps = workflow["jobs"]["run-autograding-tests"]["steps"]
+    grade = next(step for step in steps if step.get("id") == "watchtrain")
+    assert "watchtrain grade lessons" in grade["run"] and "--github-classroom" in grade["run"]
+    reporter = next(step for step in steps if "autograding-grading-reporter" in step.get("uses", ""))
+    assert reporter["with"]["runners"] == "watchtrain"
+    assert reporter["env"]["WATCHTRAIN_RESULTS"] == "${{ steps.watchtrain.outputs.result }}"
+
+
+def test_nothing_secret_is_in_the_handout(handout):
+    for forbidden in ("solutions", "tests", "autograder/hidden", ".ci"):
+        assert not (handout / forbidden).exists(), forbidden
+    assert not list(handout.rglob("mutant.toml"))
+    assert find_leaks(handout, COURSE) == []
+    everything = "\n".join(path.read_text(errors="replace") for path in handout.rglob("*") if path.is_file()
+                           and path.suffix in (".py", ".md", ".ipynb", ".toml", ".yml", ".txt", ""))
+    for path in HIDDEN_TESTS:
+        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M):
+            assert name not in everything, f"the hidden test {name} leaked"
+    for lesson in COURSE.lessons:
+        solution = (COURSE_ROOT / "solutions" / lesson.dir / "exercise.py").read_text()
+        assert solution not in everything
+
+
+def test_the_leak_check_finds_planted_leaks(handout, tmp_path):
+    copy = tmp_path / "leaky"
+    shutil.copytree(handout, copy)
+    lesson = COURSE.lessons[0]
+    solution = (COURSE_ROOT / "solutions" / lesson.dir / "exercise.py").read_text()
+    body = solution[solution.index("def ", solution.index("\ndef ") + 1):]  # the second function onward
+    readme = copy / "lessons" / lesson.dir / "README.md"
+    readme.write_text(readme.read_text() + "\n```python\n" + body.replace("    ", "  ") + "\n```\n")
+    notebook = copy / "lessons" / lesson.dir / "lesson.ipynb"
+    if notebook.exists():
+        cells = json.loads(notebook.read_text())
+        cells["cells"].append({"cell_type": "code", "metadata": {}, "source": body.splitlines(keepends=True),
+                               "outputs": [], "execution_count": None})
+        notebook.write_text(json.dumps(cells))
+    shutil.copy(HIDDEN_TESTS[0], copy / "autograder" / "test_zz_extra.py")
+    leaks = "\n".join(find_leaks(copy, COURSE))
+    assert f"lessons/{lesson.dir}/README.md contains the solution of {lesson.dir}" in leaks
+    if notebook.exists():
+        assert f"lessons/{lesson.dir}/lesson.ipynb contains the solution" in leaks
+    assert "autograder/test_zz_extra.py contains the hidden test" in leaks
+
+
+def test_a_leaking_handout_is_not_written(tmp_path, monkeypatch):
+    monkeypatch.setattr("watchtrain.classroom.handout.find_leaks", lambda handout, course: ["planted"])
+    with pytest.raises(HandoutError, match="would leak"):
+        write_handout(COURSE, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_handout_refuses_a_folder_in_use(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(HandoutError, match="not empty"):
+        write_handout(COURSE, tmp_path / "busy")
+    with pytest.raises(HandoutError, match="holds the course"):
+        write_handout(COURSE, COURSE_ROOT)
+
+
+def test_autograder_inside_the_handout_runs_and_scores_zero(handout, tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WATCHTRAIN_")}
+    env["PYTHONPATH"] = str(handout / "src")  # the handout's own copy of the package, not this checkout's
+    report_path = tmp_path / "report.json"
+    completed = subprocess.run([sys.executable, "-m", "pytest", "autograder", "-q", "-p", "no:cacheprovider",
+                                "--report-json", str(report_path)], cwd=handout, capture_output=True, text=True, env=env)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["score"] == 0 and report["max_score"] == COURSE.points
+    assert {t["status"] for lesson in report["lessons"] for t in lesson["tests"]} <= {"not started", "skipped"}
+    assert f"points for {handout / 'lessons'}" in output
