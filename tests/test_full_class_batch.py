@@ -1,0 +1,89 @@
+"""The whole course as one class: the reference solutions, the untouched stubs, every mutant and the
+bad submissions, graded as one batch with every lesson, each with the status it must get.
+
+Slow (a few minutes on 2 cores): every submission is graded against the full autograder. The two
+bad submissions that only test time limits are left to test_batch_grading.py, which runs them with
+tight limits; here the limits are the defaults an instructor would use.
+"""
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from watchtrain.course import load_course
+from watchtrain.grading.mutants import Mutant, find_mutants
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course(COURSE_ROOT)
+MUTANTS = find_mutants(COURSE_ROOT / "tests" / "mutants")
+BAD = COURSE_ROOT / "tests" / "bad_submissions"
+BAD_NAMES = sorted(path.parent.name for path in BAD.glob("*/mutant.toml")
+                   if path.parent.name not in ("infinite_loop", "ignores_time_limit"))
+
+pytestmark = pytest.mark.slow
+
+
+def bad_spec(name: str) -> dict:
+    return tomllib.loads((BAD / name / "mutant.toml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    root = tmp_path_factory.mktemp("class")
+    submissions = root / "submissions"
+    shutil.copytree(COURSE_ROOT / "solutions", submissions / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(COURSE_ROOT / "lessons", submissions / "stubs", ignore=shutil.ignore_patterns("__pycache__"))
+    for mutant in MUTANTS:
+        mutant.materialise(COURSE_ROOT / "solutions", submissions / f"mutant-{mutant.lesson}-{mutant.name}")
+    for name in BAD_NAMES:
+        spec = bad_spec(name)
+        Mutant(spec["lesson"], name, BAD / name, spec["description"], ()).materialise(
+            COURSE_ROOT / "solutions", submissions / f"bad-{name}")
+    completed = subprocess.run([sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out",
+                                str(root / "results"), "--jobs", "2"], cwd=COURSE_ROOT, capture_output=True,
+                               text=True, timeout=3600)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    with (root / "results" / "grades.csv").open() as file:
+        rows = {row["submission"]: row for row in csv.DictReader(file)}
+    assert len(rows) == 2 + len(MUTANTS) + len(BAD_NAMES)
+    return root / "results", rows
+
+
+def report(results: Path, name: str) -> dict:
+    return json.loads((results / "submissions" / name / "report.json").read_text())
+
+
+def test_reference_scores_full_points_and_stubs_zero(graded):
+    results, rows = graded
+    assert (rows["reference"]["status"], float(rows["reference"]["score"])) == ("graded", COURSE.points)
+    assert (rows["stubs"]["status"], float(rows["stubs"]["score"])) == ("graded", 0)
+    statuses = {t["status"] for lesson in report(results, "stubs")["lessons"] for t in lesson["tests"]}
+    assert statuses <= {"not started", "skipped"}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_every_mutant_is_caught_in_the_batch(graded, mutant):
+    results, rows = graded
+    name = f"mutant-{mutant.lesson}-{mutant.name}"
+    assert rows[name]["status"] == "graded", rows[name]
+    lessons = {lesson["dir"]: lesson for lesson in report(results, name)["lessons"]}
+    assert lessons[mutant.lesson]["earned"] < lessons[mutant.lesson]["possible"]
+    for expected in mutant.expectations:
+        tests = [t for t in lessons[mutant.lesson]["tests"]
+                 if t["name"] == expected.test or t["name"].startswith(expected.test + "[")]
+        assert any(t["status"] == expected.status and expected.feedback.lower() in t["feedback"].lower()
+                   for t in tests), (mutant.id, expected, tests)
+    assert all(lesson["status"] == "not started" for dir, lesson in lessons.items() if dir != mutant.lesson)
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_every_bad_submission_gets_its_status_in_the_batch(graded, name):
+    results, rows = graded
+    spec = bad_spec(name)
+    assert rows[f"bad-{name}"]["status"] == spec["status"]
+    assert float(rows[f"bad-{name}"]["score"]) == spec["score"]
