@@ -143,29 +143,50 @@ def readme_cells(readme: str) -> list[tuple[str, str]]:
 
 
 def runnable_names(snippet: str, defined: set[str]) -> set[str] | None:
-    """The names `snippet` defines when it can run after code defining `defined`; None when it cannot."""
+    """The module-level names `snippet` defines when it can run after code that defined `defined`;
+    None when it cannot: it does not parse, it is an excerpt, or it uses a name from nowhere."""
     python = "\n".join(line for line in snippet.splitlines() if not line.lstrip().startswith(("%", "!")))
     try:
         tree = ast.parse(python)
     except SyntaxError:
         return None
-    bound, used = set(), set()
+    bound_anywhere, used = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node.value.value is Ellipsis:
             return None  # an excerpt: "..." stands for code left out
         if isinstance(node, ast.Name):
-            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    if used - bound - defined - set(dir(builtins)):
+            (used if isinstance(node.ctx, ast.Load) else bound_anywhere).add(node.id)
+        bound_anywhere |= _binds(node)
+    if used - bound_anywhere - defined - set(dir(builtins)):
         return None
-    return bound
+    return _module_level_names(tree)
+
+
+def _binds(node: ast.AST) -> set[str]:
+    """Names a node binds other than by assignment: definitions, parameters, imports, `except ... as`."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.arg):
+        return {node.arg}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return {node.name}
+    return set()
+
+
+def _module_level_names(tree: ast.Module) -> set[str]:
+    """The names a snippet leaves defined for the cells after it: not those local to its functions."""
+    names, pending = set(), list(tree.body)
+    while pending:
+        node = pending.pop()
+        names |= _binds(node)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+                                 ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            pending.extend(ast.iter_child_nodes(node))
+    return names
 
 
 # --- the notebook ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import re
 import shutil
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,8 +23,9 @@ from typing import Callable
 
 import watchtrain
 from watchtrain.classroom.reports import write_class_csv, write_submission_files
-from watchtrain.classroom.submissions import EMPTY, INVALID, SubmissionEntry, stage
-from watchtrain.classroom.supervisor import GradingCancelled, GradingOptions, grade_folder, not_graded
+from watchtrain.classroom.submissions import EMPTY, INVALID, Staged, SubmissionEntry, stage
+from watchtrain.classroom.supervisor import (GRADER_ERROR, GradingCancelled, GradingOptions, Outcome, grade_folder,
+                                             not_graded)
 from watchtrain.course import Course
 from watchtrain.grading.plugin import HIDDEN_DIR
 
@@ -97,12 +99,7 @@ def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str,
         previous = _finished_report(destination)
         if not regrade and previous and previous["submission"].get("fingerprint") == fingerprint:
             return Row.from_report(previous, resumed=True)
-        if staged.status == INVALID:
-            outcome = not_graded(course, options, staged.reason)
-        else:
-            outcome = grade_folder(course, staged.folder, work / "grading", options, cancel)
-            if staged.status == EMPTY:
-                outcome.status, outcome.notes = EMPTY, [staged.reason, *outcome.notes]
+        outcome = _outcome(course, staged, work, options, cancel)
         report = outcome.report | {"submission": {
             "name": entry.name, "folder": folder, "status": outcome.status, "notes": outcome.notes, "fingerprint": fingerprint,
             "seconds": round(time.monotonic() - started, 1), "runs": outcome.runs,
@@ -113,6 +110,21 @@ def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str,
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _outcome(course: Course, staged: Staged, work: Path, options: GradingOptions, cancel: threading.Event) -> Outcome:
+    if staged.status == INVALID:
+        return not_graded(course, options, staged.reason)
+    try:
+        outcome = grade_folder(course, staged.folder, work / "grading", options, cancel)
+    except GradingCancelled:
+        raise
+    except Exception as err:  # a bug of ours must cost this row, not the class's batch
+        outcome = not_graded(course, options, f"the grader itself failed on this submission: {type(err).__name__}: {err}")
+        outcome.status, outcome.output = GRADER_ERROR, traceback.format_exc()
+    if staged.status == EMPTY:
+        outcome.status, outcome.notes = EMPTY, [staged.reason, *outcome.notes]
+    return outcome
 
 
 def read_report(out: Path, row: Row) -> dict:

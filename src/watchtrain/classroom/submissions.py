@@ -59,6 +59,13 @@ def stage(entry: SubmissionEntry, course: Course, scratch: Path) -> Staged:
     folder = scratch / "submission"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    try:
+        return _stage(entry, course, scratch, folder)
+    except OSError as err:  # unreadable files, a folder that vanished: this row says so, the batch goes on
+        return _refused(folder, f"it could not be read: {err}")
+
+
+def _stage(entry: SubmissionEntry, course: Course, scratch: Path, folder: Path) -> Staged:
     source = entry.path
     if source.is_symlink():
         return _refused(folder, f"{entry.name} is a symbolic link; submit the folder or zip itself")

@@ -3,8 +3,9 @@
 The child is `pytest autograder` on a pristine copy of the autograder and of the grader's own code,
 with the plugin's results log. The supervisor follows that log: when a test ignores its time limit
 it kills the child; when the child dies (a segfault, os._exit, out of memory, a kill), the test that
-was running is graded as an error with the reason, and a fresh child grades the tests that had not
-run yet. Every test ends with a status, so one crash costs one check, not the submission.
+was running is graded as an error with the reason (and so are the unfinished checks of the same
+exercise, which would run the same code again), and a fresh child grades the rest. Every test ends
+with a status: a crash costs the checks of one exercise, never the submission.
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ from watchtrain.grading.submission import EXERCISE_FILE
 GRADED, CRASHED, TIMEOUT, GRADER_ERROR = "graded", "crashed", "timeout", "grader-error"
 MAX_RUNS = 20  # a fresh child after each crash; each crash settles at least one test
 MAX_FEEDBACK_CHARS = 4000
-_NORMAL_EXITS = (0, 1, 5)  # pytest: all passed, some failed, nothing to run
 _POLL_SECONDS = 0.1
 INTERNAL_ERROR = "internal error in the autograder"
 
@@ -96,9 +96,11 @@ def grade_folder(course: Course, submission: Path, work: Path, options: GradingO
         if runs == 1:
             collected = [event for event in run.events if event["event"] == COLLECTED]
             if not collected:
-                return Outcome(_empty_report(course, options), GRADER_ERROR,
-                               [f"the autograder could not collect its tests (exit code {run.returncode}); "
-                                f"see the output"], _capped(output_path, limits), runs)
+                timed_out = run.ended_by == "submission-timeout"
+                note = ("the submission's time limit ran out before the tests were collected" if timed_out else
+                        f"the autograder could not collect its tests (exit code {run.returncode}); see the output")
+                return Outcome(_empty_report(course, options), TIMEOUT if timed_out else GRADER_ERROR, [note],
+                               _capped(output_path, limits), runs)
             master = {test["nodeid"]: TestResult.from_dict(test) for test in collected[0]["tests"]}
         for event in run.events:
             if event["event"] == RESULT and event["test"]["nodeid"] in master:
@@ -234,7 +236,10 @@ def _crash_reason(run: _Run, limits: Limits, submission: Path) -> str:
 
 
 def _signal_reason(number: int, limits: Limits) -> str:
-    name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else f"signal {number}"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
     reasons = {
         "SIGSEGV": "a segmentation fault (SIGSEGV) in native code, which read or wrote memory it does not own "
                    "(ctypes with a bad address, a C extension given a wrong argument)",
@@ -242,7 +247,6 @@ def _signal_reason(number: int, limits: Limits) -> str:
         "SIGABRT": "native code aborted (SIGABRT)",
         "SIGKILL": f"the process was killed (SIGKILL), most likely for running out of memory "
                    f"(the limit is {limits.memory_mb} MiB per process)",
-        "SIGXCPU": "the process used up its CPU time (SIGXCPU)",
     }
     return reasons.get(name, f"the process was killed by {name}")
 

@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
     log_path = config.getoption("--results-log")
     config.stash[_state] = {"course": course, "submission": _submission_root(config, course), "results": {},
-                            "missing": set(), "log": ResultsLog(Path(log_path)) if log_path else None}
+                            "set_aside": [], "log": ResultsLog(Path(log_path)) if log_path else None}
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
@@ -153,8 +153,11 @@ def _set_aside_missing_lessons(config: pytest.Config, items: list[pytest.Item]) 
         return
     for item in missing:
         result = item.stash[_results]
-        config.stash[_state]["missing"].add(result.lesson)
-        result.status, result.feedback = (SKIPPED, "not submitted") if _is_gpu(item) else (NOT_STARTED, _missing_reason(config, result.lesson))
+        if _is_gpu(item):
+            result.status, result.feedback = SKIPPED, "not submitted"
+        else:
+            result.status, result.feedback = NOT_STARTED, _missing_reason(config, result.lesson)
+        config.stash[_state]["set_aside"].append(result)
     config.hook.pytest_deselected(items=missing)
     set_aside = set(missing)
     items[:] = [item for item in items if item not in set_aside]
@@ -169,13 +172,15 @@ def _missing_reason(config: pytest.Config, lesson_dir: str) -> str:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.getoption("--test-timeout"):
+        import numpy  # noqa: F401  (isolated_run's imports, paid before any test's clock starts)
+        import torch  # noqa: F401
     state = session.config.stash[_state]
     if state["log"] is None:
         return
     state["log"].write(COLLECTED, tests=[r.as_dict() for r in state["results"].values()])
-    for result in state["results"].values():
-        if result.feedback:  # decided without running: a lesson that was not submitted
-            state["log"].write(RESULT, test=result.as_dict())
+    for result in state["set_aside"]:  # decided without running: lessons that were not submitted
+        state["log"].write(RESULT, test=result.as_dict())
 
 
 def _in_autograder(item: pytest.Item) -> bool:
@@ -331,7 +336,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     report = build_report(state["course"], list(state["results"].values()))
     if not report.lessons:
         return
-    write_points_table(terminalreporter, report, state["submission"], missing=state["missing"])
+    missing = {result.lesson for result in state["set_aside"]}
+    write_points_table(terminalreporter, report, state["submission"], missing=missing)
     data = report.as_dict()
     writers = {
         "--report-json": ("points report", lambda: json.dumps(data, indent=2)),
