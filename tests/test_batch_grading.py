@@ -229,6 +229,8 @@ def test_a_submission_past_its_time_limit_reads_timeout(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "watchtrain.cli", "grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "out"),
          "--lessons", LESSON, "--submission-timeout", "8"], cwd=COURSE, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "sleeper" in completed.stdout and "timeout" in completed.stdout
     report = json.loads((tmp_path / "out" / "submissions" / "sleeper" / "report.json").read_text())
     assert report["submission"]["status"] == "timeout", report["submission"]
     feedback = [test["feedback"] for lesson in report["lessons"] for test in lesson["tests"]]

@@ -31,10 +31,12 @@ def handout(tmp_path_factory) -> Path:
 
 def test_handout_has_the_lessons_stubs_and_public_autograder(handout):
     for lesson in COURSE.lessons:
-        for path in (f"lessons/{lesson.dir}/exercise.py", f"lessons/{lesson.dir}/README.md", f"autograder/test_{lesson.dir}.py"):
+        for path in (f"lessons/{lesson.dir}/exercise.py", f"lessons/{lesson.dir}/README.md",
+                     f"autograder/test_{lesson.dir}.py"):
             if (COURSE_ROOT / path).is_file():  # test_course.py insists that they are
                 assert (handout / path).read_bytes() == (COURSE_ROOT / path).read_bytes(), path
-    for path in ("course.toml", "pyproject.toml", "constraints.txt", "autograder/conftest.py", "tools/install_system_deps.sh"):
+    for path in ("course.toml", "pyproject.toml", "constraints.txt", "autograder/conftest.py",
+                 "tools/install_system_deps.sh"):
         assert (handout / path).is_file(), path
     assert (handout / "src" / "watchtrain" / "grading" / "plugin.py").is_file()
     assert (handout / "data" / "fashion-mnist-mini" / "SHA256SUMS").is_file()
@@ -51,7 +53,8 @@ def test_handout_readme_and_makefile_are_for_students(handout):
     assert "--solutions" not in makefile and "pytest tests" not in makefile
     course_makefile = (COURSE_ROOT / "Makefile").read_text()
     for target in ("setup", "$(STAMP)", "system-deps"):
-        assert _rule(makefile, target) == _rule(course_makefile, target), f"students must install as the course does: {target}"
+        assert _rule(makefile, target) == _rule(course_makefile, target), \
+            f"students must install as the course does: {target}"
     completed = subprocess.run(["make", "-n", "test"], cwd=handout, capture_output=True, text=True)
     assert completed.returncode == 0 and "pytest autograder" in completed.stdout, completed.stderr
 

@@ -53,7 +53,8 @@ def test_hidden_tests_count_only_with_hidden(tmp_path):
 
 def test_a_hidden_test_catches_code_fitted_to_the_public_tests(tmp_path):
     solution = (COURSE_ROOT / "solutions" / LESSON / "exercise.py").read_text()
-    fitted = solution.replace("batches_per_epoch = len(epoch_losses[0])", "batches_per_epoch = 5  # the public test's shape")
+    fitted = solution.replace("batches_per_epoch = len(epoch_losses[0])",
+                              "batches_per_epoch = 5  # the public test's shape")
     assert fitted != solution
     (tmp_path / LESSON).mkdir()
     (tmp_path / LESSON / "exercise.py").write_text(fitted)
@@ -63,7 +64,8 @@ def test_a_hidden_test_catches_code_fitted_to_the_public_tests(tmp_path):
     caught = [t for t in graded.report["lessons"][0]["tests"] if t["hidden"] and t["status"] == "failed"]
     assert [t["exercise"] for t in caught] == ["log_batch_losses"]
     assert "len(epoch_losses[0])" in caught[0]["feedback"]
-    assert graded.report["score"] == graded.report["max_score"] - COURSE.lesson(LESSON).exercise("log_batch_losses").hidden_points
+    lost = COURSE.lesson(LESSON).exercise("log_batch_losses").hidden_points
+    assert graded.report["score"] == graded.report["max_score"] - lost
 
 
 def test_stubs_with_hidden_tests_are_not_started():

@@ -61,6 +61,7 @@ def test_snippets_that_cannot_run_where_they_stand_stay_text():
         "```python", "for epoch in range(epochs):", "    ...", "```",  # an excerpt: text
         "```python", "print(undefined_name)", "```",                  # a name from nowhere: text
         "<!-- notebook: skip -->", "```python", "print('skipped on purpose')", "```",
+        "```python", "import tensorflow as tf", "```",                # left out of the course on purpose
         "```bash", "tensorboard --logdir runs", "```",
     ])
     kinds = [(kind, source.splitlines()[0]) for kind, source in readme_cells(readme)]

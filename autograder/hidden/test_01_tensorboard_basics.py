@@ -21,7 +21,8 @@ def test_hidden_log_batch_losses_other_epoch_shapes(lesson, tmp_path):
         log_dir = tmp_path / f"logs_{epochs}x{batches}"
         losses = _losses(epochs, batches)
         lesson.log_batch_losses(str(log_dir), [list(row) for row in losses])
-        scalars = read_run(read_scalars, log_dir, what=f"Reading the scalars written for {epochs} epochs of {batches} batches.")
+        scalars = read_run(read_scalars, log_dir,
+                           what=f"Reading the scalars written for {epochs} epochs of {batches} batches.")
         if "Loss/train" not in scalars:
             fail(f"No 'Loss/train' scalars for {epochs} epochs of {batches} batches.", expected="Loss/train",
                  found=sorted(scalars) or "no scalar tags at all")

@@ -36,6 +36,9 @@ _FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)")
 _PYTHON_FENCES = {"python", "py", "python3", "ipython"}
 _EXERCISES_HEADING = re.compile(r"^#{1,6}\s+your exercises\b", re.IGNORECASE)
 _SECTION = re.compile(r"^#{1,3}\s")
+# The course's environment lacks these on purpose (TensorFlow beside TensorBoard breaks the projector:
+# see `watchtrain doctor`), so a snippet importing one is shown, never run: it is a "don't".
+_ABSENT_ON_PURPOSE = {"tensorflow"}
 _KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -97,8 +100,10 @@ def readme_cells(readme: str) -> list[tuple[str, str]]:
     """("markdown" | "code", source) pairs: a markdown cell per section, a code cell per python snippet.
 
     A snippet becomes a code cell only when it can run where it stands: it parses, it is not an
-    excerpt (no `...` line), and every name it uses is a builtin or defined by itself or by an
-    earlier code cell. Anything else (an excerpt of a loop, say) stays in the text as code to read.
+    excerpt (no `...` line), every name it uses is a builtin or defined by itself or by an earlier
+    code cell, and it imports nothing the course leaves out on purpose (TensorFlow). Anything else
+    (an excerpt of a loop, the old TensorFlow workaround) stays in the text as code to read, and so
+    does a snippet right after a `<!-- notebook: skip -->` line.
     """
     cells: list[tuple[str, str]] = []
     text: list[str] = []
@@ -157,9 +162,20 @@ def runnable_names(snippet: str, defined: set[str]) -> set[str] | None:
         if isinstance(node, ast.Name):
             (used if isinstance(node.ctx, ast.Load) else bound_anywhere).add(node.id)
         bound_anywhere |= _binds(node)
-    if used - bound_anywhere - defined - set(dir(builtins)):
+    if used - bound_anywhere - defined - set(dir(builtins)) or _imports(tree) & _ABSENT_ON_PURPOSE:
         return None
     return _module_level_names(tree)
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    """The top-level packages a snippet imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
 
 
 def _binds(node: ast.AST) -> set[str]:

@@ -101,7 +101,8 @@ def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str,
             return Row.from_report(previous, resumed=True)
         outcome = _outcome(course, staged, work, options, cancel)
         report = outcome.report | {"submission": {
-            "name": entry.name, "folder": folder, "status": outcome.status, "notes": outcome.notes, "fingerprint": fingerprint,
+            "name": entry.name, "folder": folder, "status": outcome.status, "notes": outcome.notes,
+            "fingerprint": fingerprint,
             "seconds": round(time.monotonic() - started, 1), "runs": outcome.runs,
             "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
         write_submission_files(destination, report, outcome.output)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import watchtrain
 from watchtrain.classroom.isolation.sandbox import Limits, Sandbox
+from watchtrain.classroom.submissions import INVALID
 from watchtrain.course import Course
 from watchtrain.grading.plugin import HIDDEN_DIR
 from watchtrain.grading.results import ERROR, NOT_STARTED, TestResult, build_report
@@ -152,7 +153,8 @@ def _run_child(course: Course, submission: Path, work: Path, attempt: int, only:
                        autograder_targets(grader / "autograder", options.lessons or None, hidden=options.hidden)]
     argv = [sys.executable, "-m", "pytest", *targets, "-q", "--tb=short", "--show-capture=no", "-p", "no:cacheprovider",
             "--rootdir", str(grader), "--basetemp", str(sandbox.tmp / "pytest"), "--submission", str(submission),
-            "--results-log", str(log), "--test-timeout", f"{limits.test_timeout:g}", *(["--hidden"] if options.hidden else [])]
+            "--results-log", str(log), "--test-timeout", f"{limits.test_timeout:g}",
+            *(["--hidden"] if options.hidden else [])]
     env = sandbox.environment([grader / "src"], {"WATCHTRAIN_COURSE_ROOT": str(grader),
                                                  "WATCHTRAIN_DATA_DIR": str(course.root / "data")}, gpu=options.gpu)
     start = output_path.stat().st_size if output_path.exists() else 0
@@ -282,7 +284,7 @@ def _empty_report(course: Course, options: GradingOptions, status: str = ERROR) 
 
 def not_graded(course: Course, options: GradingOptions, reason: str) -> Outcome:
     """The outcome of a submission that could not be graded at all (a refused zip, a symlink)."""
-    return Outcome(_empty_report(course, options, NOT_STARTED), "invalid", [reason])
+    return Outcome(_empty_report(course, options, NOT_STARTED), INVALID, [reason])
 
 
 def _capped(path: Path, limits: Limits) -> str:

@@ -39,7 +39,8 @@ def safe_extract(archive: Path, target: Path) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as err:
         raise ZipRejected(f"it is not a readable zip file ({err})") from None
     except NotImplementedError as err:  # an unsupported compression method
-        raise ZipRejected(f"it uses a compression this grader cannot read ({err}); zip it again with default settings") from None
+        raise ZipRejected(f"it uses a compression this grader cannot read ({err}); "
+                          f"zip it again with default settings") from None
 
 
 def _checked_members(zipped: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
@@ -54,7 +55,8 @@ def _checked_members(zipped: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, Pur
         name = info.filename.replace("\\", "/")  # zips made on Windows may use backslashes
         path = PurePosixPath(name)
         if name.startswith("/") or (path.parts and ":" in path.parts[0]):
-            raise ZipRejected(f"the entry {info.filename!r} has an absolute path; zip the folder itself, with relative paths")
+            raise ZipRejected(f"the entry {info.filename!r} has an absolute path; "
+                              f"zip the folder itself, with relative paths")
         if ".." in path.parts:
             raise ZipRejected(f"the entry {info.filename!r} points outside the submission folder ('..' in its path)")
         if stat.S_ISLNK(info.external_attr >> 16):

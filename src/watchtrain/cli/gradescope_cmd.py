@@ -33,7 +33,8 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
                         help="grade with the hidden tests in autograder/hidden/ (default: yes)")
     parser.add_argument("--hidden-visibility", choices=VISIBILITIES, default=DEFAULT_HIDDEN_VISIBILITY,
                         help="when students see the hidden tests' feedback, never their code (default: %(default)s)")
-    parser.add_argument("--lessons", nargs="+", metavar="LESSON", help="grade only these lessons (one assignment per lesson)")
+    parser.add_argument("--lessons", nargs="+", metavar="LESSON",
+                        help="grade only these lessons (one assignment per lesson)")
     parser.add_argument("--test-timeout", type=float, default=DEFAULTS.test_timeout, metavar="SECONDS")
     parser.add_argument("--submission-timeout", type=float, default=DEFAULTS.submission_timeout, metavar="SECONDS",
                         help="keep it below the Gradescope assignment's own timeout (default: %(default)g)")

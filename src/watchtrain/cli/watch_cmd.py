@@ -55,9 +55,12 @@ def _watch_lesson(course, lesson, progress, watchfiles) -> bool:
               f"`git checkout -- lessons/{lesson.dir}`", file=sys.stderr)
         return False
     # Watch the folder, not the file: many editors save by writing a new file and renaming it.
-    saves = watchfiles.watch(exercise_file.parent, recursive=False,
+    # yield_on_timeout: the first next() returns once the watcher runs, so no save made during
+    # (or right after) a check is missed; the watcher keeps collecting while a check runs.
+    saves = watchfiles.watch(exercise_file.parent, recursive=False, rust_timeout=200, yield_on_timeout=True,
                              watch_filter=lambda change, path: Path(path).name == exercise_file.name)
     try:
+        next(saves)
         while True:
             print(f"Checking {relative} ...", flush=True)
             try:
@@ -71,7 +74,8 @@ def _watch_lesson(course, lesson, progress, watchfiles) -> bool:
             if check.done:
                 return True
             print(f"\nWatching {relative}: save it to check again (Ctrl-C stops).", flush=True)
-            next(saves)
+            while not next(saves):
+                pass
             print(f"\n--- {time.strftime('%H:%M:%S')} {relative} saved ---", flush=True)
     finally:
         saves.close()

@@ -16,7 +16,9 @@ def write_points_table(terminal, report: GradeReport, submission: Path, missing:
     width = max(len(lesson.dir) for lesson in report.lessons)
     for lesson in report.lessons:
         score = f"{_points(lesson.earned)}/{_points(lesson.possible)}"
-        status = f"{lesson.status} (no {lesson.dir}/exercise.py in the submission)" if lesson.dir in missing else lesson.status
+        status = lesson.status
+        if lesson.dir in missing:
+            status += f" (no {lesson.dir}/exercise.py in the submission)"
         terminal.write_line(f"  {lesson.dir:<{width}}  {score:>9}  {status}")
         not_started = sorted({t.exercise for t in lesson.tests if t.status == NOT_STARTED})
         if not_started and lesson.status != NOT_STARTED:

@@ -21,7 +21,8 @@ class NetworkConfined(PermissionError):
 def confine_to_loopback() -> None:
     if getattr(socket.socket, "_watchtrain_confined", False):
         return
-    original_bind, original_connect, original_connect_ex = socket.socket.bind, socket.socket.connect, socket.socket.connect_ex
+    original_bind, original_connect = socket.socket.bind, socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
 
     def bind(self, address):
         return original_bind(self, _loopback_address(self, address))

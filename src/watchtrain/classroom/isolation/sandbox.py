@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +35,6 @@ FIXED = {
     "MPLBACKEND": "Agg",
     "OMP_NUM_THREADS": "1",             # one thread per job: --jobs N uses N cores, no oversubscription
     "MKL_NUM_THREADS": "1",
-    "WANDB_MODE": "offline",
-    "WANDB_SILENT": "true",
-    "WANDB_CONSOLE": "off",
-    "WANDB_DISABLE_GIT": "true",
-    "WANDB_DISABLE_CODE": "true",
-    "WANDB_X_DISABLE_STATS": "true",
 }
 
 
@@ -79,10 +74,12 @@ class Sandbox:
         return self.root / "tmp"
 
     def environment(self, python_path: list[Path], extra: dict[str, str], *, gpu: bool = False) -> dict[str, str]:
+        from watchtrain.grading.wandb_fixtures import QUIET_OFFLINE  # W&B offline, whatever a submission asks for
+
         env = {key: value for key, value in os.environ.items()
                if key in PASSED_THROUGH or key.startswith(PASSED_THROUGH_PREFIXES)}
         env.setdefault("LANG", "C.UTF-8")
-        env |= FIXED | {
+        env |= FIXED | QUIET_OFFLINE | {
             "HOME": str(self.home), "TMPDIR": str(self.tmp), "TEMP": str(self.tmp), "TMP": str(self.tmp),
             "XDG_CACHE_HOME": str(self.home / ".cache"), "XDG_CONFIG_HOME": str(self.home / ".config"),
             "MPLCONFIGDIR": str(self.home / ".matplotlib"), "WANDB_DIR": str(self.tmp),
@@ -112,15 +109,14 @@ class Sandbox:
             except (ProcessLookupError, PermissionError):
                 pass
             process.wait()
-        for _ in range(5):
-            stragglers = _marked_processes(self.marker)
-            if not stragglers:
-                return
+        deadline = time.monotonic() + 5
+        while (stragglers := _marked_processes(self.marker)) and time.monotonic() < deadline:
             for pid in stragglers:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            time.sleep(0.05)  # SIGKILL takes effect asynchronously; look again once it has
 
 
 def _marked_processes(marker: str) -> list[int]:
