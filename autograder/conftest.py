@@ -5,4 +5,4 @@
     pytest autograder --submission D   grades folder D, shaped like lessons/
 """
 pytest_plugins = ["watchtrain.grading.plugin", "watchtrain.grading.visdom_fixtures",
-                  "watchtrain.grading.wandb_fixtures", "watchtrain.grading.threads"]
+                  "watchtrain.grading.wandb_fixtures"]

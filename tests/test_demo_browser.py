@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy
 import pytest
+import torch
 from PIL import Image
 
 from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
@@ -19,7 +20,12 @@ LOSS_TAG = "training loss"  # what the demo's tutorial run logs every 250 mini-b
 def demo_runs(tmp_path_factory) -> Path:
     """The demo's first step, exactly as `watchtrain demo` runs it: one epoch of the tutorial CNN."""
     out = tmp_path_factory.mktemp("runs")
-    train_tutorial_cnn(out / "tutorial_cnn")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny CNN: one thread is as fast, and far faster on a busy machine
+    try:
+        train_tutorial_cnn(out / "tutorial_cnn")
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

@@ -99,7 +99,8 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
         env_dir = visdom_env_dir(out)
         start("Visdom", f"the envs saved in {env_dir}" if env_dir else "an empty Visdom, ready for live plots",
               lambda port: _start_visdom(env_dir or out / "visdom", port), VISDOM_PORT)
-        models = sorted(out.rglob("*.onnx"))
+        # The model a lesson exported, rather than the copies W&B keeps with its runs.
+        models = sorted(out.rglob("*.onnx"), key=lambda path: ("wandb" in path.parts, len(path.parts), path))
         if models:
             start("Netron", str(models[0]), lambda port: _start_netron(models[0], port), NETRON_PORT)
         else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,11 +64,9 @@ class Progress:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": _VERSION, "lessons": {name: asdict(entry) for name, entry in sorted(self._lessons.items())}}
-        with tempfile.NamedTemporaryFile("w", dir=self.path.parent, prefix=".progress-", suffix=".json",
-                                         delete=False, encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.replace(handle.name, self.path)
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, self.path)  # a crash mid-write never leaves half a file
 
 
 def progress_path(course: Course) -> Path:

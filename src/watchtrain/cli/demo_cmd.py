@@ -54,11 +54,10 @@ def _run_demo(out: Path, device: str) -> bool:
     course = load_course()
     print(f"Watch It Train demo: writing under {out}")
     outputs = run_demo(course, out, device=device)
-    width = max(len(o.name) for o in outputs)
-    print(f"\nSummary\n  {'step':<{width}}  {'time':>6}  output")
+    print(f"\nSummary\n  {'time':>6}  step, where it wrote, what")
     for output in outputs:
-        print(f"  {output.name:<{width}}  {output.seconds:5.1f}s  {_relative(output.path)}\n"
-              f"  {'':<{width}}          {output.what}")
+        print(f"  {output.seconds:5.1f}s  {output.name}\n  {'':6}    {_relative(output.path)}\n"
+              f"  {'':6}    {output.what}")
     failed = [o.name for o in outputs if not o.ok]
     if failed:
         print(f"\n{len(failed)} step(s) failed: {', '.join(failed)}. The rest of the demo is complete.")
