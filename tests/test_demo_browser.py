@@ -11,19 +11,23 @@ from PIL import Image
 
 from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
 from watchtrain.servers.tensorboard import start_tensorboard
-from watchtrain.tutorial_training import train_tutorial_cnn
+from watchtrain.course import load_course
+from watchtrain.demos import lesson_demo
+from watchtrain.grading.submission import load_lesson
 
-LOSS_TAG = "training loss"  # what the demo's tutorial run logs every 250 mini-batches
+LESSON = "04_training_run"  # the demo's training run of the tutorial CNN
+LOSS_TAG = "training loss"  # what it logs every 250 mini-batches
 
 
 @pytest.fixture(scope="module")
 def demo_runs(tmp_path_factory) -> Path:
-    """The demo's first step, exactly as `watchtrain demo` runs it: one epoch of the tutorial CNN."""
+    """The demo's training run, exactly as `watchtrain demo` runs it: one epoch of the tutorial CNN."""
     out = tmp_path_factory.mktemp("runs")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny CNN: one thread is as fast, and far faster on a busy machine
     try:
-        train_tutorial_cnn(out / "tutorial_cnn")
+        solutions = load_course().root / "solutions"
+        lesson_demo(LESSON).run(load_lesson(solutions, LESSON), out / LESSON)
     finally:
         torch.set_num_threads(threads)
     return out
@@ -42,7 +46,7 @@ def test_training_loss_chart_renders_in_the_scalars_dashboard(demo_runs):
         pytest.skip(str(err))
     artifacts = artifacts_dir()
     with start_tensorboard(demo_runs) as server:
-        assert server.wait_for_tag(LOSS_TAG) == "tutorial_cnn"
+        assert server.wait_for_tag(LOSS_TAG) == LESSON
         with headless_page() as page:
             page.goto(f"{server.url}/#scalars", wait_until="networkidle")
             card = page.locator("tf-scalar-card", has_text=LOSS_TAG)

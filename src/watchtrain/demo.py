@@ -1,8 +1,9 @@
-"""The course's main job: train the tutorial CNN on the bundled data and run every lesson's
-reference code, offline, writing everything under one folder (default `runs/`); then, on request,
+"""The course's main job: run every lesson's reference code on the bundled data (lesson 04's
+training run of the tutorial CNN is the centrepiece), offline, writing everything under one folder (default `runs/`); then, on request,
 serve that folder's dashboards (TensorBoard, Visdom, Netron) on 127.0.0.1."""
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -27,7 +28,6 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
     """Run every step; a step that fails is reported (ok=False) and the others still run."""
     from watchtrain.demos import lesson_demo
     from watchtrain.grading.submission import load_lesson
-    from watchtrain.tutorial_training import train_tutorial_cnn
 
     outputs = []
 
@@ -40,19 +40,16 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
             what, ok = f"FAILED: {type(err).__name__}: {err}".splitlines()[0], False
         outputs.append(DemoOutput(name, path, what, time.perf_counter() - started, ok))
 
-    def tutorial() -> str:
-        summary = train_tutorial_cnn(out / "tutorial_cnn", device=device)
-        return (f"{summary.steps} steps; running loss {summary.first_running_loss:.3f} -> "
-                f"{summary.last_running_loss:.3f}; test accuracy {summary.test_accuracy:.1%}")
-
-    step("tutorial CNN, one epoch", out / "tutorial_cnn", tutorial)
     solutions = course.root / "solutions"
     for lesson in course.lessons:
         demo = lesson_demo(lesson.dir)
         if demo is not None and (solutions / lesson.dir).is_dir():
             target = out / lesson.dir
+            # Demos that train take the device; the others have no use for it.
+            options = {"device": device} if "device" in inspect.signature(demo.run).parameters else {}
             step(f"lesson {lesson.number}: {lesson.title}", target,
-                 lambda demo=demo, target=target, lesson=lesson: demo.run(load_lesson(solutions, lesson.dir), target))
+                 lambda demo=demo, target=target, lesson=lesson, options=options:
+                 demo.run(load_lesson(solutions, lesson.dir), target, **options))
     return outputs
 
 
