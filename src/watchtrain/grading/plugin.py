@@ -127,9 +127,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    """Tests left out with -k or -m are not graded: keep them out of the points table."""
+    """Tests left out with -k or -m are not graded: keep them out of the points table. (Tests of a
+    lesson the submission lacks are deselected too, but set aside as "not started": they stay.)"""
     for item in items:
-        item.config.stash[_state]["results"].pop(item.nodeid, None)
+        state = item.config.stash[_state]
+        result = item.stash.get(_results, None)
+        if not any(result is kept for kept in state["set_aside"]):
+            state["results"].pop(item.nodeid, None)
 
 
 def _share_key(item: pytest.Item) -> tuple[str, str, bool]:
