@@ -126,11 +126,17 @@ def test_cli_serves_until_interrupted(tmp_path):
         port = probe.getsockname()[1]
     command = [sys.executable, "-c", "import sys; from watchtrain.cli import main; sys.exit(main())",
                "visdom", "--port", str(port), "--env-path", str(tmp_path / "envs")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert wait_for_port(port, timeout=30, alive=lambda: process.poll() is None), process.communicate()
+        # Press Ctrl-C as a person would: once the command says the server is running (the port can
+        # answer a moment before the command has finished waiting for it).
+        ready = process.stdout.readline()
+        assert ready.startswith("Visdom is running"), ready
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=15)
+        stdout = ready + stdout
     finally:
         if process.poll() is None:
             process.kill()
