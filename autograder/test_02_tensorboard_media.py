@@ -10,7 +10,8 @@ from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.models import Net
-from watchtrain.tensorboard_checks import call_learner, expect_writers_closed, read_run
+from watchtrain.grading.crashes import call_with_advice
+from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
 GREY_LEVELS = 1  # TensorBoard truncates x * 255 to uint8; allow one level for rounding instead
 
@@ -156,7 +157,7 @@ def _tensorboard_grid(batch_nhwc: np.ndarray) -> np.ndarray:
 
 def _logged_batch(lesson, tmp_path, batch):
     log_dir = tmp_path / "logs"
-    call_learner(lesson.log_channels_last_batch, str(log_dir), batch.copy(), crashes=LAYOUT_CRASHES)
+    call_with_advice(lesson.log_channels_last_batch, str(log_dir), batch.copy(), crashes=LAYOUT_CRASHES)
     images = read_run(read_images, log_dir, what="Reading the images your code wrote to log_dir.")
     return the_only_image(images, BATCH_TAG, "the batch")
 
@@ -324,7 +325,7 @@ def _text_and_mesh(lesson, tmp_path, *, mesh_may_crash=False):
     log_dir = tmp_path / "logs"
     arguments = (str(log_dir), NOTES, VERTICES.clone(), FACES.clone(), COLORS.clone())
     if not mesh_may_crash:
-        call_learner(lesson.log_text_and_mesh, *arguments, crashes=MESH_CRASHES)
+        call_with_advice(lesson.log_text_and_mesh, *arguments, crashes=MESH_CRASHES)
         return log_dir
     try:
         lesson.log_text_and_mesh(*arguments)

@@ -14,8 +14,8 @@ from torch.utils.tensorboard.summary import compute_curve
 
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
+from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
-from watchtrain.grading.submission import LearnerCrash
 from watchtrain.models import Net
 from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
@@ -33,15 +33,7 @@ CRASHES = {
 
 
 def call(function, *args, **kwargs):
-    """Call the learner's function; a crash we recognise fails with advice instead of a bare traceback."""
-    try:
-        return function(*args, **kwargs)
-    except LearnerCrash as crash:
-        message = str(crash)
-        for clue, advice in CRASHES.items():
-            if clue in message:
-                fail(f"Your code crashed: {message.splitlines()[0]}", advice=advice)
-        raise
+    return call_with_advice(function, *args, crashes=CRASHES, **kwargs)
 
 
 @functools.lru_cache(maxsize=None)

@@ -21,9 +21,9 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, Subse
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.data import fashion_mnist, normalize_transform
+from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.recording import RecordingLoss
-from watchtrain.grading.submission import LearnerCrash
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
@@ -369,14 +369,7 @@ EXPORT_CRASHES = {
 
 
 def _call_recognising_crashes(function, *args):
-    try:
-        return function(*args)
-    except LearnerCrash as crash:
-        message = str(crash)
-        for clue, advice in EXPORT_CRASHES.items():
-            if clue in message:
-                fail(f"Your code crashed: {message.splitlines()[0][:300]}", advice=advice)
-        raise
+    return call_with_advice(function, *args, crashes=EXPORT_CRASHES)
 
 
 @exercise("save_model_onnx")

@@ -16,6 +16,7 @@ from torch import nn
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
+from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.servers.ports import free_port
@@ -60,14 +61,7 @@ def fashion_batch():
 
 def _call(function, *args):
     """Call the learner's function; a crash with a known Visdom cause fails with its advice."""
-    try:
-        return function(*args)
-    except LearnerCrash as crash:
-        message = str(crash)
-        for clue, advice in VISDOM_CRASHES.items():
-            if clue in message:
-                fail(f"Your code crashed inside Visdom: {message}", advice=advice)
-        raise
+    return call_with_advice(function, *args, crashes=VISDOM_CRASHES)
 
 
 def _windows(server, env):

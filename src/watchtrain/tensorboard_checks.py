@@ -17,7 +17,6 @@ from tensorboard.summary.writer import event_file_writer
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.tensorboard import event_files_still_open, find_runs
 from watchtrain.grading import fail
-from watchtrain.grading.submission import LearnerCrash
 
 _SETTLE_SECONDS = 5.0
 
@@ -43,19 +42,6 @@ def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
              advice="Call writer.close() (or write inside `with SummaryWriter(log_dir) as writer:`). A writer "
                     "queues events in memory and a background thread writes them; when a script ends "
                     "before close() or flush(), the events still queued are lost.")
-
-
-def call_learner(function: Callable, *args: Any, crashes: dict[str, str], **kwargs: Any) -> Any:
-    """Call the learner's function; a crash whose message contains a key of `crashes` fails with
-    that key's advice instead of a bare traceback (e.g. TensorBoard refusing an array's layout)."""
-    try:
-        return function(*args, **kwargs)
-    except LearnerCrash as crash:
-        message = str(crash)
-        for clue, advice in crashes.items():
-            if clue in message:
-                fail(f"Your code crashed inside TensorBoard: {message.splitlines()[0]}", advice=advice)
-        raise
 
 
 def settle_writers() -> None:

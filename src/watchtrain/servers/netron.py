@@ -21,10 +21,10 @@ from typing import IO
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
+from watchtrain.servers.processes import stop_process
 
 # Netron's page refuses to show any model once its build is this old ("Please update to the newest version").
 STALE_AFTER_DAYS = 180
-_STOP_WAIT_S = 5.0
 # The `netron` command, run with this Python (the package has no __main__ module).
 _SERVER_CODE = "import netron; netron.main()"
 
@@ -56,13 +56,7 @@ class NetronServer:
 
     def stop(self) -> None:
         """Stop the server and wait for its process to end (killed if it does not end in 5 s)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=_STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log.close()
 
     def __enter__(self) -> "NetronServer":

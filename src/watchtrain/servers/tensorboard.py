@@ -23,9 +23,9 @@ from pathlib import Path
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
+from watchtrain.servers.processes import stop_process
 
 DEFAULT_PORT = 6006  # TensorBoard's own default
-_STOP_WAIT_S = 5.0
 
 
 @dataclass
@@ -70,13 +70,7 @@ class TensorBoardServer:
 
     def stop(self) -> None:
         """Stop the server, wait for it to end (killed if it does not end in 5 s), drop its log."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=_STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> "TensorBoardServer":

@@ -24,13 +24,13 @@ from pathlib import Path
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
+from watchtrain.servers.processes import stop_process
 
 DEFAULT_PORT = 8097  # Visdom's own default
 ALL_INTERFACES = "0.0.0.0"
 LOG_NAME = "visdom-server.log"
 INSTALL_VISDOM = 'pip install "setuptools<81" wheel && pip install --no-build-isolation visdom==0.2.4'
 _SERVER_CODE = "from watchtrain.servers.visdom import serve; serve()"
-_STOP_WAIT_S = 5.0
 _PARENT_ENV = "WATCHTRAIN_SERVER_PARENT"  # the pid the server lives for (see serve)
 
 
@@ -80,13 +80,7 @@ class VisdomServer:
 
     def stop(self) -> None:
         """Stop the server and wait for the process to end (killed if it does not end in 5 s)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=_STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self) -> "VisdomServer":
         return self
