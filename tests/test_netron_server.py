@@ -71,6 +71,13 @@ def test_stale_netron_builds_are_announced():
     assert "pip install -U netron" in stale_warning(today=built + dt.timedelta(days=181))
 
 
+def _lines_until(stream, marker: str) -> str:
+    lines = []
+    while not lines or (marker not in lines[-1] and lines[-1]):
+        lines.append(stream.readline())
+    return "".join(lines)
+
+
 def test_cli_serves_until_interrupted(exported):
     port = socket.socket()
     with port:
@@ -78,12 +85,19 @@ def test_cli_serves_until_interrupted(exported):
         number = port.getsockname()[1]
     command = [sys.executable, "-c", "import sys; from watchtrain.cli import main; sys.exit(main())",
                "netron", str(exported), "--port", str(number)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert wait_for_port(number, timeout=30, alive=lambda: process.poll() is None), process.communicate()
+        # Press Ctrl-C as a person would: once the command says what it serves (the port can answer a
+        # moment before the command has finished waiting for it; that case is tested on its own).
+        # Read the whole banner line by line: communicate() below reads the pipe itself, past this buffer.
+        ready = _lines_until(process.stdout, "Ctrl-C stops it")
+        assert ready.startswith("Netron is showing"), ready
         assert b"/data/net.onnx" in _get(f"http://{LOCALHOST}:{number}/")
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=15)
+        stdout = ready + stdout
     finally:
         if process.poll() is None:
             process.kill()

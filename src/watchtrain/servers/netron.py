@@ -21,7 +21,7 @@ from typing import IO
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
-from watchtrain.servers.processes import stop_process
+from watchtrain.servers.processes import ready_or_stopped, stop_process
 
 # Netron's page refuses to show any model once its build is this old ("Please update to the newest version").
 STALE_AFTER_DAYS = 180
@@ -87,11 +87,8 @@ def start_netron(model_path: str | Path, port: int | None = None, *, timeout: fl
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     server = NetronServer(model_path=model_path, port=port, process=process, log=log)
-    if wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running):
-        return server
-    message = _failure_message(server, timeout)
-    server.stop()
-    raise ServerError(message)
+    return ready_or_stopped(server, lambda: wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running),
+                            lambda: _failure_message(server, timeout))
 
 
 def port_taken_message(port: int) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
-from watchtrain.servers.processes import stop_process
+from watchtrain.servers.processes import ready_or_stopped, stop_process
 
 DEFAULT_PORT = 6006  # TensorBoard's own default
 
@@ -108,11 +108,9 @@ def start_tensorboard(logdir: str | os.PathLike, port: int | None = None, *, tim
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = TensorBoardServer(port=port, logdir=logdir, log_path=Path(log_name), process=process)
-    if wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running) and _api_answers(server, timeout):
-        return server
-    message = _failure_message(server, timeout)
-    server.stop()
-    raise ServerError(message)
+    return ready_or_stopped(
+        server, lambda: wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running)
+        and _api_answers(server, timeout), lambda: _failure_message(server, timeout))
 
 
 def _api_answers(server: TensorBoardServer, timeout: float) -> bool:

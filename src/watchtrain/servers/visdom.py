@@ -24,7 +24,7 @@ from pathlib import Path
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
-from watchtrain.servers.processes import stop_process
+from watchtrain.servers.processes import ready_or_stopped, stop_process
 
 DEFAULT_PORT = 8097  # Visdom's own default
 ALL_INTERFACES = "0.0.0.0"
@@ -124,10 +124,8 @@ def start_visdom(env_path: str | os.PathLike | None = None, port: int | None = N
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    env=environment, start_new_session=True)
     server = VisdomServer(port=port, host=host, env_path=env_path, log_path=log_path, process=process)
-    if wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running):
-        return server
-    server.stop()
-    raise ServerError(_failure_message(server, timeout))
+    return ready_or_stopped(server, lambda: wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running),
+                            lambda: _failure_message(server, timeout))
 
 
 def port_taken_message(port: int, host: str = LOCALHOST) -> str:
