@@ -26,7 +26,7 @@ from watchtrain.course import Course
 from watchtrain.grading.plugin import HIDDEN_DIR
 from watchtrain.grading.results import ERROR, NOT_STARTED, TestResult, build_report
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, read_new_events, read_results_log
-from watchtrain.grading.runner import autograder_targets
+from watchtrain.grading.runner import GRADING_PYTEST_OPTIONS, autograder_targets
 from watchtrain.grading.submission import EXERCISE_FILE
 
 GRADED, CRASHED, TIMEOUT, GRADER_ERROR = "graded", "crashed", "timeout", "grader-error"
@@ -151,7 +151,7 @@ def _run_child(course: Course, submission: Path, work: Path, attempt: int, only:
     log = work / f"results-{attempt}.jsonl"
     targets = only or [str(path.relative_to(grader)) for path in
                        autograder_targets(grader / "autograder", options.lessons or None, hidden=options.hidden)]
-    argv = [sys.executable, "-m", "pytest", *targets, "-q", "--tb=short", "--show-capture=no", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", *targets, "-q", "--tb=short", "--show-capture=no", *GRADING_PYTEST_OPTIONS,
             "--rootdir", str(grader), "--basetemp", str(sandbox.tmp / "pytest"), "--submission", str(submission),
             "--results-log", str(log), "--test-timeout", f"{limits.test_timeout:g}",
             *(["--hidden"] if options.hidden else [])]
