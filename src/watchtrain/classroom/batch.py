@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 import watchtrain
+from watchtrain.classroom.isolation.forking import Zygote
+from watchtrain.classroom.isolation.sandbox import start_zygote
 from watchtrain.classroom.reports import write_class_csv, write_submission_files
 from watchtrain.classroom.submissions import EMPTY, INVALID, Staged, SubmissionEntry, stage
 from watchtrain.classroom.supervisor import (GRADER_ERROR, GradingCancelled, GradingOptions, Outcome, grade_folder,
@@ -65,18 +67,23 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
     folders = folder_names([entry.name for entry in entries])
     cancel = threading.Event()
     rows: dict[str, Row] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
-        futures = {pool.submit(_grade_entry, course, entry, out, folders[entry.name], options, grader,
-                               regrade, keep_work, cancel): entry for entry in entries}
-        try:
-            for future in as_completed(futures):
-                row = future.result()
-                rows[row.name] = row
-                on_done(row)
-        except BaseException:
-            cancel.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    zygote = start_zygote(out / WORK_DIR / "zygote", gpu=options.gpu) if options.preload and entries else None
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
+            futures = {pool.submit(_grade_entry, course, entry, out, folders[entry.name], options, grader,
+                                   regrade, keep_work, cancel, zygote): entry for entry in entries}
+            try:
+                for future in as_completed(futures):
+                    row = future.result()
+                    rows[row.name] = row
+                    on_done(row)
+            except BaseException:
+                cancel.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    finally:
+        if zygote is not None:
+            zygote.close()
     ordered = [rows[entry.name] for entry in entries]
     write_class_csv(out / "grades.csv", ordered, options.lesson_dirs(course))
     if not keep_work:
@@ -85,7 +92,7 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
 
 
 def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str, options: GradingOptions,
-                 grader: str, regrade: bool, keep_work: bool, cancel: threading.Event) -> Row:
+                 grader: str, regrade: bool, keep_work: bool, cancel: threading.Event, zygote: Zygote | None) -> Row:
     if cancel.is_set():
         raise GradingCancelled()
     started = time.monotonic()
@@ -99,7 +106,7 @@ def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str,
         previous = _finished_report(destination)
         if not regrade and previous and previous["submission"].get("fingerprint") == fingerprint:
             return Row.from_report(previous, resumed=True)
-        outcome = _outcome(course, staged, work, options, cancel)
+        outcome = _outcome(course, staged, work, options, cancel, zygote)
         report = outcome.report | {"submission": {
             "name": entry.name, "folder": folder, "status": outcome.status, "notes": outcome.notes,
             "fingerprint": fingerprint,
@@ -113,11 +120,12 @@ def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str,
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _outcome(course: Course, staged: Staged, work: Path, options: GradingOptions, cancel: threading.Event) -> Outcome:
+def _outcome(course: Course, staged: Staged, work: Path, options: GradingOptions, cancel: threading.Event,
+             zygote: Zygote | None) -> Outcome:
     if staged.status == INVALID:
         return not_graded(course, options, staged.reason)
     try:
-        outcome = grade_folder(course, staged.folder, work / "grading", options, cancel)
+        outcome = grade_folder(course, staged.folder, work / "grading", options, cancel, zygote)
     except GradingCancelled:
         raise
     except Exception as err:  # a bug of ours must cost this row, not the class's batch

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import watchtrain
+from watchtrain.classroom.isolation.forking import Zygote
 from watchtrain.classroom.isolation.sandbox import Limits, Sandbox
 from watchtrain.classroom.submissions import INVALID
 from watchtrain.course import Course
@@ -46,6 +47,7 @@ class GradingOptions:
     hidden: bool = False
     limits: Limits = Limits()
     gpu: bool = False  # let the child see GPUs (off: GPU checks skip, and carry no points anyway)
+    preload: bool = True  # batches fork their runs from a zygote that has imported torch & co. once
 
     def lesson_dirs(self, course: Course) -> list[str]:
         return list(self.lessons) or [lesson.dir for lesson in course.lessons]
@@ -76,9 +78,10 @@ class _Run:
 
 
 def grade_folder(course: Course, submission: Path, work: Path, options: GradingOptions,
-                 cancel: threading.Event | None = None) -> Outcome:
+                 cancel: threading.Event | None = None, zygote: Zygote | None = None) -> Outcome:
     """Grade `submission` (shaped like lessons/); `work` is scratch space, removed by the caller.
-    Setting `cancel` stops the child at once and raises GradingCancelled."""
+    Setting `cancel` stops the child at once and raises GradingCancelled. With a `zygote`, the
+    children are forked from it instead of started afresh."""
     submission, work = submission.resolve(), work.resolve()
     limits = options.limits
     deadline = time.monotonic() + limits.submission_timeout
@@ -90,7 +93,7 @@ def grade_folder(course: Course, submission: Path, work: Path, options: GradingO
     remaining: list[str] = []
     runs = 0
     while runs < MAX_RUNS:
-        run = _run_child(course, submission, work, runs, remaining, options, deadline, output_path, cancel)
+        run = _run_child(course, submission, work, runs, remaining, options, deadline, output_path, cancel, zygote)
         if run.ended_by == "cancelled":
             raise GradingCancelled()
         runs += 1
@@ -143,7 +146,8 @@ def grade_folder(course: Course, submission: Path, work: Path, options: GradingO
 
 
 def _run_child(course: Course, submission: Path, work: Path, attempt: int, only: list[str],
-               options: GradingOptions, deadline: float, output_path: Path, cancel: threading.Event | None) -> _Run:
+               options: GradingOptions, deadline: float, output_path: Path, cancel: threading.Event | None,
+               zygote: Zygote | None) -> _Run:
     """One child: a fresh grader copy (whatever the last child did to its own), a fresh sandbox."""
     limits = options.limits
     grader = copy_grader(course, work / "grader", hidden=options.hidden)
@@ -158,7 +162,7 @@ def _run_child(course: Course, submission: Path, work: Path, attempt: int, only:
     env = sandbox.environment([grader / "src"], {"WATCHTRAIN_COURSE_ROOT": str(grader),
                                                  "WATCHTRAIN_DATA_DIR": str(course.root / "data")}, gpu=options.gpu)
     start = output_path.stat().st_size if output_path.exists() else 0
-    process = sandbox.start(argv, env=env, limits=limits, cwd=grader, output=output_path)
+    process = sandbox.start(argv, env=env, limits=limits, cwd=grader, output=output_path, zygote=zygote)
     ended_by, current, since, offset = None, None, 0.0, 0
     try:
         while process.poll() is None:

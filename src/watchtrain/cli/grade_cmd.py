@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     parser.add_argument("--regrade", action="store_true", help="grade everything again, even what is finished")
     parser.add_argument("--keep-work", action="store_true", help="keep the sandboxes (RESULTS_DIR/.work) to debug")
     parser.add_argument("--gpu", action="store_true", help="let submissions see the GPU (its checks carry no points)")
+    parser.add_argument("--no-preload", dest="preload", action="store_false",
+                        help="start every run as a fresh Python instead of forking it from one that has imported "
+                             "torch & co. once (slower; the grades are the same)")
     parser.add_argument("--github-classroom", action="store_true",
                         help="one submission: also write its points to $GITHUB_OUTPUT (as `result`) and "
                              "$GITHUB_STEP_SUMMARY, for GitHub Classroom's autograding reporter")
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     course = load_course()
     lessons = tuple(course.lesson(key).dir for key in args.lessons or ())
     limits = Limits(test_timeout=args.test_timeout, submission_timeout=args.submission_timeout, memory_mb=args.memory_mb)
-    options = GradingOptions(lessons=lessons, hidden=args.hidden, limits=limits, gpu=args.gpu)
+    options = GradingOptions(lessons=lessons, hidden=args.hidden, limits=limits, gpu=args.gpu,
+                             preload=args.preload)
     try:
         entries = find_submissions(args.submissions.resolve(), course)
     except FileNotFoundError as err:

@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from watchtrain.classroom.isolation.forking import ForkedProcess, Zygote, ZygoteUnavailable, start_zygote_or_none
+
 LAUNCHER = Path(__file__).with_name("launch.py")
 MARKER_ENV = "WATCHTRAIN_SANDBOX"  # inherited by every process a graded run starts: how clean-up finds them
 SITE_CUSTOMIZE = ("# Written by watchtrain's grading sandbox: keep this run's network on this machine.\n"
@@ -95,12 +97,22 @@ class Sandbox:
         return [sys.executable, "-I", "-S", str(LAUNCHER), str(limits.memory_mb * 2**20),
                 str(limits.file_size_mb * 2**20), "--", *argv]
 
-    def start(self, argv: list[str], *, env: dict[str, str], limits: Limits, cwd: Path, output: Path) -> subprocess.Popen:
+    def start(self, argv: list[str], *, env: dict[str, str], limits: Limits, cwd: Path, output: Path,
+              zygote: Zygote | None = None) -> subprocess.Popen | ForkedProcess:
+        """Start `argv` in this sandbox. A `python -m pytest` run is forked from `zygote` when one is
+        given and running (the same run, without importing torch & co. again)."""
+        if zygote is not None and argv[:3] == [sys.executable, "-m", "pytest"]:
+            try:
+                return zygote.spawn(argv[3:], env=env, cwd=cwd, output=output,
+                                    python_path=[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p],
+                                    data_bytes=limits.memory_mb * 2**20, file_bytes=limits.file_size_mb * 2**20)
+            except ZygoteUnavailable:
+                pass  # a plain process: slower, the same run
         with output.open("ab") as sink:
             return subprocess.Popen(self.command(argv, limits), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                     stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def kill_all(self, process: subprocess.Popen | None = None) -> None:
+    def kill_all(self, process: subprocess.Popen | ForkedProcess | None = None) -> None:
         """Kill the run's process group and every process that still carries this sandbox's marker
         (servers and daemons that started their own session)."""
         if process is not None:
@@ -135,3 +147,12 @@ def _marked_processes(marker: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def start_zygote(folder: Path, *, gpu: bool = False) -> Zygote | None:
+    """A zygote for a batch's runs (None when it cannot start), in its own sandbox folder with a
+    run's scrubbed environment, minus PYTHONPATH: each run imports watchtrain from its own grader copy."""
+    sandbox = Sandbox.create(folder)
+    env = sandbox.environment([], {}, gpu=gpu)
+    env.pop("PYTHONPATH", None)
+    return start_zygote_or_none(env, sandbox.tmp)

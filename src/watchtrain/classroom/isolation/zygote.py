@@ -1,0 +1,142 @@
+"""A Python that has imported torch & co. once and forks a graded run from itself on request.
+
+    python zygote.py MODULE [MODULE ...]     (stdlib only; run by path, never imported by the grader)
+
+Every graded run is a fresh process, and each one used to spend about 3 s of its 11 importing
+torch, torchvision, matplotlib, wandb and the ONNX exporter again. This process imports them once;
+each run is then a fork of it that gets its own session, resource limits, environment, working
+folder and output file before pytest starts. A fork shares nothing it can change with the zygote
+or with other runs (memory is copy-on-write), so runs stay as separate as before.
+
+The watchtrain package is never imported here: each run imports it from its own pristine grader copy.
+
+Protocol, one JSON object per line. In, on stdin:
+    {"id": 7, "args": [pytest args], "env": {...}, "cwd": "...", "output": "...",
+     "python_path": [...], "data_bytes": N, "file_bytes": N}
+Out, on stdout: {"ready": [modules], "failed": {module: error}} once, then
+    {"id": 7, "pid": 1234} when run 7 started, or {"id": 7, "error": "..."},
+    {"exited": 1234, "returncode": 0} when it ended (minus the signal number when killed, as Popen).
+End of stdin: the runs still going are killed and the zygote exits.
+"""
+import importlib
+import json
+import os
+import resource
+import selectors
+import signal
+import sys
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(modules: list[str]) -> None:
+    failed = {}
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # a missing optional library: its runs import it themselves
+            failed[name] = f"{type(error).__name__}: {error}"
+    requests, replies = sys.stdin.buffer.raw, sys.stdout
+    send(replies, {"ready": [name for name in modules if name not in failed], "failed": failed})
+    children: set[int] = set()
+    selector = selectors.DefaultSelector()
+    selector.register(requests, selectors.EVENT_READ)
+    pending = b""
+    while True:
+        if selector.select(timeout=0.05):
+            chunk = os.read(requests.fileno(), 1 << 16)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in filter(None, lines):
+                request = json.loads(line)
+                try:
+                    pid = os.fork()
+                except OSError as error:
+                    send(replies, {"id": request["id"], "error": f"fork failed: {error}"})
+                    continue
+                if pid == 0:
+                    run_child(request)  # never returns
+                children.add(pid)
+                send(replies, {"id": request["id"], "pid": pid})
+        reap(children, replies)
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    while children:
+        reap(children, replies, block=True)
+
+
+def reap(children: set[int], replies, *, block: bool = False) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            children.clear()
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        send(replies, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+        if block:
+            return
+
+
+def send(replies, message: dict) -> None:
+    replies.write(json.dumps(message) + "\n")
+    replies.flush()
+
+
+def run_child(request: dict) -> None:
+    """In the fork: become the graded run (what launch.py and `python -m pytest` did), then exit."""
+    code = 1
+    try:
+        os.setsid()  # its own process group: the supervisor kills the run with everything it started
+        for kind, value in ((resource.RLIMIT_DATA, request["data_bytes"]), (resource.RLIMIT_FSIZE, request["file_bytes"]),
+                            (resource.RLIMIT_CORE, 0)):
+            _, hard = resource.getrlimit(kind)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(kind, (value, value))
+        null = os.open(os.devnull, os.O_RDONLY)
+        output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(null, 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(null)
+        os.close(output)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        # As `python -m pytest` with PYTHONPATH would have it: the folder first, then PYTHONPATH.
+        sys.path[:] = [request["cwd"], *request["python_path"], *[p for p in sys.path if p != HERE]]
+        sys.dont_write_bytecode = bool(request["env"].get("PYTHONDONTWRITEBYTECODE"))
+        import tempfile
+
+        tempfile.tempdir = None  # found again from TMPDIR
+        sys.modules.pop("sitecustomize", None)
+        try:
+            import sitecustomize  # noqa: F401  the sandbox's own, as a fresh interpreter would run it
+        except ImportError:
+            pass
+        import pytest
+
+        sys.argv = [pytest.__file__, *request["args"]]
+        code = int(pytest.main(request["args"]))
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
