@@ -145,3 +145,10 @@ def test_forked_and_fresh_runs_grade_alike(zygote, tmp_path):
                         for lesson in outcome.report["lessons"] for test in lesson["tests"]]
     assert reports["forked"] == reports["fresh"]
     assert reports["forked"] and all(status in ("passed", "skipped") for _, status, _, _ in reports["forked"])
+
+
+def test_a_run_killed_at_once_still_has_its_output_file(zygote, tmp_path):
+    # The supervisor reads the output file of every run, even one cancelled as soon as it started.
+    sandbox, process, output = _run(zygote, tmp_path, "def test_ok():\n    pass\n")
+    sandbox.kill_all(process)
+    assert output.is_file()

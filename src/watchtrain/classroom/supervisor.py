@@ -5,7 +5,8 @@ with the plugin's results log. The supervisor follows that log: when a test igno
 it kills the child; when the child dies (a segfault, os._exit, out of memory, a kill), the test that
 was running is graded as an error with the reason (and so are the unfinished checks of the same
 exercise, which would run the same code again), and a fresh child grades the rest. Every test ends
-with a status: a crash costs the checks of one exercise, never the submission.
+with a status: a crash costs the checks of one exercise, never the submission. In a batch, the
+children are forked from a zygote that has imported the heavy libraries once (isolation/forking.py).
 """
 from __future__ import annotations
 

@@ -102,6 +102,7 @@ class Sandbox:
         """Start `argv` in this sandbox. A `python -m pytest` run is forked from `zygote` when one is
         given and running (the same run, without importing torch & co. again)."""
         if zygote is not None and argv[:3] == [sys.executable, "-m", "pytest"]:
+            output.touch()  # there when start returns, as with a plain process, even if the fork dies at once
             try:
                 return zygote.spawn(argv[3:], env=env, cwd=cwd, output=output,
                                     python_path=[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p],
