@@ -44,8 +44,6 @@ def zygote(tmp_path_factory):
         started = start_zygote(tmp_path_factory.mktemp("zygote"))
     finally:
         del os.environ["WANDB_API_KEY"]
-    assert started is not None, "the zygote did not start"
-    assert set(started.preloaded) == set(PRELOAD), "every library the runs need should be preloaded"
     yield started
     started.close()
 
@@ -67,6 +65,7 @@ def test_a_forked_run_is_a_fresh_sandboxed_run(zygote, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", "grader-secret-2")
     sandbox, process, output = _run(zygote, tmp_path, FACTS_TEST, Limits(memory_mb=3000))
     assert type(process).__name__ == "ForkedProcess"
+    assert set(zygote.preloaded) == set(PRELOAD), "every library the runs need should be preloaded"
     assert process.wait(timeout=120) == 0, output.read_text()
     sandbox.kill_all(process)
     assert "1 passed" in output.read_text()
@@ -101,6 +100,16 @@ def test_killing_a_forked_run_reads_as_a_kill(zygote, tmp_path):
     assert process.poll() is None
     sandbox.kill_all(process)
     assert process.returncode == -signal.SIGKILL
+
+
+def test_the_zygote_starts_only_when_a_run_needs_it(tmp_path):
+    zygote = Zygote({"PATH": os.environ["PATH"]}, tmp_path / "z", preload=("json",))
+    assert zygote.process is None
+    sandbox, process, output = _run(zygote, tmp_path, "def test_ok():\n    pass\n")
+    assert zygote.process is not None and zygote.preloaded == ["json"]
+    assert process.wait(timeout=120) == 0, output.read_text()
+    sandbox.kill_all(process)
+    zygote.close()
 
 
 def test_without_a_zygote_a_plain_process_runs_instead(tmp_path):

@@ -1,7 +1,7 @@
 """Graded runs forked from a zygote that has imported the heavy libraries once (see zygote.py).
 
-    with Zygote.start(env, folder) as zygote:   # or start_zygote_or_none(env, folder)
-        process = zygote.spawn(pytest_args, env=..., cwd=..., output=..., python_path=..., limits=...)
+    with Zygote(env, folder) as zygote:   # starts at the first spawn; Zygote.start(...) starts it now
+        process = zygote.spawn(pytest_args, env=..., cwd=..., output=..., python_path=..., data_bytes=..., file_bytes=...)
         process.poll(); process.wait(); process.returncode; process.pid   # as subprocess.Popen
 
 When the zygote cannot start or dies, `spawn` raises ZygoteUnavailable and the sandbox starts a
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 # What every graded run imports; a module missing here is simply imported by the run itself.
@@ -29,10 +30,9 @@ class ZygoteUnavailable(Exception):
 class ForkedProcess:
     """A run forked by the zygote, with the part of subprocess.Popen's interface the supervisor uses."""
 
-    def __init__(self, pid: int, zygote: "Zygote"):
+    def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
-        self._zygote = zygote
         self._ended = threading.Event()
 
     def _end(self, returncode: int) -> None:
@@ -49,42 +49,55 @@ class ForkedProcess:
 
 
 class Zygote:
-    def __init__(self, process: subprocess.Popen, preloaded: list[str]):
-        self.process = process
-        self.preloaded = preloaded
+    """The zygote process, started by the first `spawn` (a resumed batch with nothing left to grade
+    never pays its few seconds of imports), or at once by `Zygote.start`."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, preload: tuple[str, ...] = PRELOAD):
+        self._env, self._cwd, self._preload = env, cwd, preload
+        self.process: subprocess.Popen | None = None
+        self.preloaded: list[str] = []
         self._lock = threading.Lock()
         self._next_id = 0
         self._started: dict[int, tuple[threading.Event, dict]] = {}
         self._children: dict[int, ForkedProcess] = {}
-        self._early_exits: dict[int, int] = {}
-        self._alive = True
-        self._reader = threading.Thread(target=self._read_replies, name="zygote-replies", daemon=True)
-        self._reader.start()
+        self._alive = True  # False once it could not start, has stopped, or was closed
 
     @classmethod
     def start(cls, env: dict[str, str], cwd: Path, preload: tuple[str, ...] = PRELOAD) -> "Zygote":
-        """Start the zygote with `env` (scrubbed, as a sandbox's) in `cwd` and wait until it has
-        imported `preload`. Raises ZygoteUnavailable when it cannot."""
-        cwd.mkdir(parents=True, exist_ok=True)
+        """A zygote started now; raises ZygoteUnavailable when it cannot start."""
+        zygote = cls(env, cwd, preload)
+        with zygote._lock:
+            zygote._ensure_running()
+        return zygote
+
+    def _ensure_running(self) -> None:
+        """Start the process (with `env`, scrubbed as a sandbox's, in `cwd`) and wait until it has
+        imported `preload`; call with the lock held."""
+        if not self._alive:
+            raise ZygoteUnavailable("the zygote has stopped")
+        if self.process is not None:
+            return
+        self._alive = False  # until it is ready
+        self._cwd.mkdir(parents=True, exist_ok=True)
         try:
-            process = subprocess.Popen([sys.executable, str(ZYGOTE_SCRIPT), *preload], cwd=cwd, env=env,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                       start_new_session=True)
+            process = subprocess.Popen([sys.executable, str(ZYGOTE_SCRIPT), *self._preload], cwd=self._cwd,
+                                       env=self._env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as error:
-            raise ZygoteUnavailable(f"could not start the zygote: {error}") from None
+            _say_unavailable(f"could not start the zygote: {error}")
         first = _read_with_timeout(process, START_TIMEOUT_S)
         if first is None or "ready" not in first:
             process.kill()
             process.wait()
-            raise ZygoteUnavailable("the zygote did not get ready")
-        return cls(process, first["ready"])
+            _say_unavailable("the zygote did not get ready")
+        self.process, self.preloaded, self._alive = process, first["ready"], True
+        threading.Thread(target=self._read_replies, name="zygote-replies", daemon=True).start()
 
     def spawn(self, args: list[str], *, env: dict[str, str], cwd: Path, output: Path, python_path: list[str],
               data_bytes: int, file_bytes: int) -> ForkedProcess:
         """Fork a run of `pytest args`; raises ZygoteUnavailable when the zygote is gone."""
         with self._lock:
-            if not self._alive:
-                raise ZygoteUnavailable("the zygote has stopped")
+            self._ensure_running()
             request_id = self._next_id
             self._next_id += 1
             answered = (threading.Event(), {})
@@ -106,6 +119,8 @@ class Zygote:
         """Stop the zygote; runs still going are killed by it."""
         with self._lock:
             self._alive = False
+            if self.process is None:
+                return
             try:
                 self.process.stdin.close()
             except OSError:
@@ -115,7 +130,6 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._reader.join(timeout=5)
 
     def __enter__(self) -> "Zygote":
         return self
@@ -127,19 +141,12 @@ class Zygote:
         for line in self.process.stdout:
             reply = json.loads(line)
             with self._lock:
-                if "exited" in reply:
-                    child = self._children.get(reply["exited"])
-                    if child is None:
-                        self._early_exits[reply["exited"]] = reply["returncode"]
-                    else:
-                        child._end(reply["returncode"])
+                if "exited" in reply:  # always after the run's "pid" reply: the zygote sends in order
+                    self._children[reply["exited"]]._end(reply["returncode"])
                 elif "id" in reply:
                     event, answer = self._started.pop(reply["id"])
                     if "pid" in reply:
-                        child = ForkedProcess(reply["pid"], self)
-                        self._children[child.pid] = child
-                        if child.pid in self._early_exits:
-                            child._end(self._early_exits.pop(child.pid))
+                        self._children[reply["pid"]] = ForkedProcess(reply["pid"])
                     answer.update(reply)
                     event.set()
         with self._lock:  # the zygote is gone: no exit report will come for the runs it forked
@@ -164,10 +171,6 @@ def _read_with_timeout(process: subprocess.Popen, timeout: float) -> dict | None
     return found[0]
 
 
-def start_zygote_or_none(env: dict[str, str], cwd: Path) -> Zygote | None:
-    """A zygote, or None (with the reason on stderr) when it cannot start: runs are then plain processes."""
-    try:
-        return Zygote.start(env, cwd)
-    except ZygoteUnavailable as error:
-        print(f"watchtrain: note: {error}; grading with a fresh interpreter per run (slower)", file=sys.stderr)
-        return None
+def _say_unavailable(reason: str) -> NoReturn:
+    print(f"watchtrain: note: {reason}; grading with a fresh interpreter per run (slower)", file=sys.stderr)
+    raise ZygoteUnavailable(reason)

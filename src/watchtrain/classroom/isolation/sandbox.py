@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchtrain.classroom.isolation.forking import ForkedProcess, Zygote, ZygoteUnavailable, start_zygote_or_none
+from watchtrain.classroom.isolation.forking import ForkedProcess, Zygote, ZygoteUnavailable
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 MARKER_ENV = "WATCHTRAIN_SANDBOX"  # inherited by every process a graded run starts: how clean-up finds them
@@ -150,10 +150,11 @@ def _marked_processes(marker: str) -> list[int]:
     return found
 
 
-def start_zygote(folder: Path, *, gpu: bool = False) -> Zygote | None:
-    """A zygote for a batch's runs (None when it cannot start), in its own sandbox folder with a
-    run's scrubbed environment, minus PYTHONPATH: each run imports watchtrain from its own grader copy."""
+def start_zygote(folder: Path, *, gpu: bool = False) -> Zygote:
+    """A zygote for a batch's runs, started by the first run that needs it, in its own sandbox folder
+    with a run's scrubbed environment minus PYTHONPATH: each run imports watchtrain from its own
+    grader copy."""
     sandbox = Sandbox.create(folder)
     env = sandbox.environment([], {}, gpu=gpu)
     env.pop("PYTHONPATH", None)
-    return start_zygote_or_none(env, sandbox.tmp)
+    return Zygote(env, sandbox.tmp)
