@@ -2,10 +2,7 @@
 headless Chromium. The screenshot is kept under test-artifacts/ (or $WATCHTRAIN_TEST_ARTIFACTS)."""
 import datetime as dt
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -16,7 +13,9 @@ from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path,
 from watchtrain.models import Net
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.netron import netron_build_date, stale_warning, start_netron
-from watchtrain.servers.ports import LOCALHOST, port_answers, wait_for_port
+from watchtrain.servers.ports import LOCALHOST, port_answers
+
+from serving_cli import assert_port_closes, serve_then_interrupt
 
 # What the graph view must show for Net: its input and output names and its operators.
 EXPECTED_NODES = ("images", "Conv", "Relu", "MaxPool", "Reshape", "Gemm", "logits")
@@ -71,42 +70,21 @@ def test_stale_netron_builds_are_announced():
     assert "pip install -U netron" in stale_warning(today=built + dt.timedelta(days=181))
 
 
-def _lines_until(stream, marker: str) -> str:
-    lines = []
-    while not lines or (marker not in lines[-1] and lines[-1]):
-        lines.append(stream.readline())
-    return "".join(lines)
-
-
 def test_cli_serves_until_interrupted(exported):
     port = socket.socket()
     with port:
         port.bind((LOCALHOST, 0))
         number = port.getsockname()[1]
-    command = [sys.executable, "-c", "import sys; from watchtrain.cli import main; sys.exit(main())",
-               "netron", str(exported), "--port", str(number)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert wait_for_port(number, timeout=30, alive=lambda: process.poll() is None), process.communicate()
-        # Press Ctrl-C as a person would: once the command says what it serves (the port can answer a
-        # moment before the command has finished waiting for it; that case is tested on its own).
-        # Read the whole banner line by line: communicate() below reads the pipe itself, past this buffer.
-        ready = _lines_until(process.stdout, "Ctrl-C stops it")
-        assert ready.startswith("Netron is showing"), ready
+
+    def while_serving(banner: str) -> None:
+        assert banner.startswith("Netron is showing"), banner
         assert b"/data/net.onnx" in _get(f"http://{LOCALHOST}:{number}/")
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=15)
-        stdout = ready + stdout
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, stderr
+
+    code, stdout, stderr = serve_then_interrupt(["netron", str(exported), "--port", str(number)], number,
+                                                "Ctrl-C stops it", while_serving)
+    assert code == 0, stderr
     assert f"open http://{LOCALHOST}:{number}/" in stdout and "stopped Netron" in stdout
-    deadline = time.monotonic() + 5
-    while port_answers(number) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not port_answers(number), "the Netron process outlived the command"
+    assert_port_closes(number, "the Netron process")
 
 
 def test_cli_reports_a_missing_file(tmp_path):

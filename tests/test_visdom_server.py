@@ -2,7 +2,6 @@
 a plotted line in a real headless Chromium. The screenshot is kept under test-artifacts/ (or
 $WATCHTRAIN_TEST_ARTIFACTS)."""
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,9 +13,11 @@ import pytest
 from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
 from watchtrain.servers import visdom as visdom_module
 from watchtrain.servers.errors import ServerError
-from watchtrain.servers.ports import LOCALHOST, port_answers, wait_for_port
+from watchtrain.servers.ports import LOCALHOST, port_answers
 from watchtrain.servers.visdom import start_visdom
 from watchtrain.servers.visdom_assets import ASSETS, BUILT_MARKER, AssetError, install_assets, missing_assets
+
+from serving_cli import assert_port_closes, serve_then_interrupt
 
 # Four points that no straight line joins, so that plotly draws every one of them.
 LINE_X, LINE_Y = [0, 1, 2, 3], [3.0, 1.0, 2.0, 0.5]
@@ -124,28 +125,15 @@ def test_cli_serves_until_interrupted(tmp_path):
     with socket.socket() as probe:
         probe.bind((LOCALHOST, 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-c", "import sys; from watchtrain.cli import main; sys.exit(main())",
-               "visdom", "--port", str(port), "--env-path", str(tmp_path / "envs")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert wait_for_port(port, timeout=30, alive=lambda: process.poll() is None), process.communicate()
-        # Press Ctrl-C as a person would: once the command says the server is running (the port can
-        # answer a moment before the command has finished waiting for it).
-        ready = process.stdout.readline()
-        assert ready.startswith("Visdom is running"), ready
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=15)
-        stdout = ready + stdout
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, stderr
+
+    def while_serving(banner: str) -> None:
+        assert banner.startswith("Visdom is running"), banner
+
+    code, stdout, stderr = serve_then_interrupt(["visdom", "--port", str(port), "--env-path", str(tmp_path / "envs")],
+                                                port, "Ctrl-C stops it", while_serving)
+    assert code == 0, stderr
     assert f"open http://{LOCALHOST}:{port}" in stdout and "stopped Visdom" in stdout
-    deadline = time.monotonic() + 5
-    while port_answers(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not port_answers(port), "the Visdom server outlived the command"
+    assert_port_closes(port, "the Visdom server")
 
 
 def test_cli_reports_a_taken_port(tmp_path, capsys):
