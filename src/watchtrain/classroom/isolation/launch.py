@@ -12,13 +12,18 @@ import sys
 def main(argv: list[str]) -> None:
     data_bytes, file_bytes, separator, *command = argv
     assert separator == "--" and command, "usage: launch.py DATA_BYTES FILE_BYTES -- COMMAND..."
+    apply_limits(int(data_bytes), int(file_bytes))
+    os.execvp(command[0], command)
+
+
+def apply_limits(data_bytes: int, file_bytes: int) -> None:
+    """The limits of a graded run (zygote.py applies them to its forks too)."""
     # RLIMIT_DATA caps the memory a process can write to (heap and private mappings) without
     # capping address space that is only reserved: Chromium and CUDA reserve terabytes they never use.
-    limit(resource.RLIMIT_DATA, int(data_bytes))
+    limit(resource.RLIMIT_DATA, data_bytes)
     # A file larger than this is refused with EFBIG (Python ignores SIGXFSZ): a disk-filling loop stops.
-    limit(resource.RLIMIT_FSIZE, int(file_bytes))
+    limit(resource.RLIMIT_FSIZE, file_bytes)
     limit(resource.RLIMIT_CORE, 0)  # a segfault must not leave a core file behind
-    os.execvp(command[0], command)
 
 
 def limit(kind: int, value: int) -> None:

@@ -21,11 +21,12 @@ End of stdin: the runs still going are killed and the zygote exits.
 import importlib
 import json
 import os
-import resource
 import selectors
 import signal
 import sys
 import traceback
+
+from launch import apply_limits  # launch.py, beside this file (this folder is sys.path[0] here)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -96,11 +97,7 @@ def run_child(request: dict) -> None:
     code = 1
     try:
         os.setsid()  # its own process group: the supervisor kills the run with everything it started
-        for kind, value in ((resource.RLIMIT_DATA, request["data_bytes"]), (resource.RLIMIT_FSIZE, request["file_bytes"]),
-                            (resource.RLIMIT_CORE, 0)):
-            _, hard = resource.getrlimit(kind)
-            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(kind, (value, value))
+        apply_limits(request["data_bytes"], request["file_bytes"])
         null = os.open(os.devnull, os.O_RDONLY)
         output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(null, 0)
@@ -117,7 +114,8 @@ def run_child(request: dict) -> None:
         import tempfile
 
         tempfile.tempdir = None  # found again from TMPDIR
-        sys.modules.pop("sitecustomize", None)
+        for own in ("sitecustomize", "launch"):  # a run finds its own modules of these names, if any
+            sys.modules.pop(own, None)
         try:
             import sitecustomize  # noqa: F401  the sandbox's own, as a fresh interpreter would run it
         except ImportError:
