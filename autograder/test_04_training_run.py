@@ -30,8 +30,8 @@ from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs.
 TRAIN_IMAGES, TEST_IMAGES = 300, 100
-BATCH_SIZE, EPOCHS, LOG_EVERY = 4, 2, 25
-BATCHES = TRAIN_IMAGES // BATCH_SIZE  # 75 mini-batches an epoch, so 3 running losses an epoch
+BATCH_SIZE, EPOCHS, LOG_EVERY, FIGURE_EVERY = 4, 2, 25, 50
+BATCHES = TRAIN_IMAGES // BATCH_SIZE  # 75 mini-batches an epoch: 3 running losses, 1 figure (the 2nd loss's step)
 LR, MOMENTUM = 0.01, 0.9
 LOSS_TAG, FIGURE_TAG, ACCURACY_TAG = "training loss", "predictions vs. actuals", "test accuracy"
 WATCHED = 4  # images in the "predictions vs. actuals" figure
@@ -254,7 +254,7 @@ def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
     log_dir = tmp_path / "logs"
     with contextlib.redirect_stderr(io.StringIO()):  # the progress bar would bury a failure's message
         returned = call(lesson.train_and_log, str(log_dir), net, train_loader, test_loader, criterion, optimizer,
-                        epochs=EPOCHS, log_every=LOG_EVERY, device=device)
+                        epochs=EPOCHS, log_every=LOG_EVERY, figure_every=FIGURE_EVERY, device=device)
     net.to(device)
     return TrainingRun(log_dir, list(criterion.values), returned, _expected_accuracy(net, test_loader, device),
                        loss_before, _mean_loss(net, train_set, device))
@@ -305,20 +305,24 @@ def test_train_and_log_running_loss_steps(lesson, tmp_path, device):
                                   f"{BATCHES} mini-batches an epoch)", advice=_step_advice(steps, expected))
 
 
-def _step_advice(steps: list[int], expected: list[int]) -> str | None:
+def _step_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, name: str = "log_every",
+                 what: str = "points") -> str | None:
+    """What went wrong with the steps of something logged every `every` (the argument `name`) mini-batches."""
     if steps and all(step == 0 for step in steps):
         return "Every point is at step 0: pass step = epoch * len(train_loader) + i as the third argument."
+    window_starts = [epoch * BATCHES + i for epoch in range(EPOCHS) for i in range(BATCHES) if i % every == 0]
+    if steps == window_starts:
+        too_early = "after a single loss" if name == "log_every" else "not at its last"
+        return (f"You log at the first mini-batch of each window (i % {name} == 0), {too_early}: "
+                f"log when (i + 1) % {name} == 0.")
     if len(steps) != len(expected):
-        return (f"{len(expected)} points were expected, one every {LOG_EVERY} mini-batches for {EPOCHS} epochs; "
-                f"log when (i + 1) % log_every == 0.")
+        return (f"{len(expected)} {what} were expected, one every {every} mini-batches for {EPOCHS} epochs; "
+                f"log when (i + 1) % {name} == 0.")
     if steps == [step % BATCHES for step in expected]:
         return ("The step restarts at every epoch, so each epoch is drawn over the last: "
                 "use step = epoch * len(train_loader) + i.")
     if steps == [step + 1 for step in expected]:
         return "Every step is one too far (off by one): step = epoch * len(train_loader) + i, with i from enumerate."
-    if steps == [step - (LOG_EVERY - 1) for step in expected]:
-        return ("You log at the first mini-batch of each window (i % log_every == 0), after a single loss: "
-                "log when (i + 1) % log_every == 0.")
     if steps == [(step // BATCHES) * TRAIN_IMAGES + step % BATCHES for step in expected]:
         return ("len(train_loader.dataset) counts images; len(train_loader) counts mini-batches, "
                 "which is what the step counts.")
@@ -366,15 +370,23 @@ def _value_advice(values: list[float], expected: list[float], losses: list[float
 def test_train_and_log_figures_at_logging_steps(lesson, tmp_path, device):
     run = _training_run(lesson, tmp_path, device)
     expect_writers_closed(run.log_dir)
-    expected = [step for step, _ in _expected_running_losses(_recorded_losses(run))]
+    logging_steps = [step for step, _ in _expected_running_losses(_recorded_losses(run))]
+    expected = [step for step in logging_steps if (step % BATCHES + 1) % FIGURE_EVERY == 0]
     images = read_run(read_images, run.log_dir, what="Reading the figures your training run wrote to log_dir.")
     if FIGURE_TAG not in images:
         fail(f"No figure with the tag {FIGURE_TAG!r} in log_dir.", expected=FIGURE_TAG,
              found=sorted(images) or "no image tags at all",
-             advice="Log plot_classes_preds(net, images, labels) with add_figure each time you log the loss.")
+             advice="Log plot_classes_preds(net, images, labels) with add_figure at the logging steps where "
+                    "(i + 1) % figure_every == 0.")
     steps = [event.step for event in images[FIGURE_TAG]]
-    expect_equal(steps, expected, f"The steps of the {FIGURE_TAG!r} figures (the running loss's steps)",
-                 advice=_step_advice(steps, expected) or "Log the figure right after the loss, with the same step.")
+    advice = _step_advice(steps, expected, FIGURE_EVERY, "figure_every", "figures")
+    if steps == logging_steps:
+        advice = (f"You draw a figure every time you log the loss (every {LOG_EVERY} mini-batches), as the classic "
+                  f"tutorial does. A figure costs about as much as 40 training steps: draw it only every "
+                  f"figure_every = {FIGURE_EVERY} mini-batches, when (i + 1) % figure_every == 0.")
+    expect_equal(steps, expected, f"The steps of the {FIGURE_TAG!r} figures (every {FIGURE_EVERY} mini-batches, at "
+                                  f"the running loss's step)",
+                 advice=advice or "Log the figure right after the loss, with the same step.")
 
 
 @exercise("train_and_log")

@@ -2,7 +2,7 @@
 lists the graph, the projector, the training run's scalars and figures, and the PR curves.
 
 The demos of lessons 03, 04 and 05 run into a temporary folder (lesson 04 on fewer training
-images than `watchtrain demo`, the same code otherwise); then `tensorboard --logdir` is started on
+images than `watchtrain demo`, enough for one figure, the same code otherwise); then `tensorboard --logdir` is started on
 it, queried, and always stopped."""
 import time
 import warnings
@@ -30,7 +30,7 @@ def server(tmp_path_factory):
     solutions = COURSE.root / "solutions"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # add_graph's torch.jit.trace
-        for lesson, options in (("03_graph_and_projector", {}), ("04_training_run", {"train_images": 1000}),
+        for lesson, options in (("03_graph_and_projector", {}), ("04_training_run", {"train_images": 2000}),
                                 ("05_pr_curves", {})):
             lesson_demo(lesson).run(load_lesson(solutions, lesson), runs / lesson, **options)
     with start_tensorboard(runs) as tensorboard:

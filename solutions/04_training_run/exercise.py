@@ -66,7 +66,7 @@ def accuracy(net, loader, device="cpu"):
 
 
 def train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer, epochs=1, log_every=1000,
-                  device="cpu"):
+                  figure_every=5000, device="cpu"):
     """Train `net` and watch it in TensorBoard: running loss, prediction figures, accuracy per epoch.
 
     Use one `SummaryWriter(log_dir)`, closed before returning. Move `net` to `device`
@@ -82,9 +82,12 @@ def train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer,
        - `running_loss += loss.item()` (the classic tutorial forgot this line, and logged zeros);
        - every `log_every` mini-batches, that is when `(i + 1) % log_every == 0`, with
          `step = epoch * len(train_loader) + i` (mini-batches since the start: it never restarts):
-         `add_scalar("training loss", running_loss / log_every, step)`,
+         `add_scalar("training loss", running_loss / log_every, step)`, then `running_loss = 0.0`;
+       - and at those logging steps where also `(i + 1) % figure_every == 0` (`figure_every` is a
+         multiple of `log_every`), before the reset:
          `add_figure("predictions vs. actuals", plot_classes_preds(net, images, labels), global_step=step)`
-         for the four watched images, then `running_loss = 0.0`.
+         for the four watched images. A figure costs as much as about 40 training steps, a scalar
+         next to nothing, so the figures come less often than the loss.
     3. After each epoch: `add_scalar("test accuracy", accuracy(net, test_loader, device), epoch)`.
 
     Return the list of the per-epoch test accuracies.
@@ -106,8 +109,9 @@ def train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer,
                 if (i + 1) % log_every == 0:
                     step = epoch * len(train_loader) + i
                     writer.add_scalar("training loss", running_loss / log_every, step)
-                    writer.add_figure("predictions vs. actuals", plot_classes_preds(net, images, labels),
-                                      global_step=step)
+                    if (i + 1) % figure_every == 0:  # a figure costs ~40 steps: less often than the loss
+                        writer.add_figure("predictions vs. actuals", plot_classes_preds(net, images, labels),
+                                          global_step=step)
                     running_loss = 0.0
             accuracies.append(accuracy(net, test_loader, device))
             writer.add_scalar("test accuracy", accuracies[-1], epoch)

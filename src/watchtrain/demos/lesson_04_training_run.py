@@ -1,7 +1,7 @@
 """Lesson 04's demo, the course's main training job: the reference loop trains the tutorial CNN
 for one epoch on the bundled training set (mini-batches of 4, SGD as in the tutorial), logging the
-running loss and a "predictions vs. actuals" figure every 250 mini-batches and the test accuracy.
-The trained weights are kept for lesson 05's PR curves."""
+running loss every 250 mini-batches, a "predictions vs. actuals" figure every 500 and the test
+accuracy. The trained weights are kept for lesson 05's PR curves."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 LESSON = "04_training_run"
 WEIGHTS = "net.pt"  # the trained state_dict, next to the run
-EPOCHS, LOG_EVERY, LR, MOMENTUM = 1, 250, 0.001, 0.9
+EPOCHS, LOG_EVERY, FIGURE_EVERY, LR, MOMENTUM = 1, 250, 500, 0.001, 0.9
 
 
 def run(solution, out: Path, *, device: str = "cpu", train_images: int | None = None) -> str:
@@ -33,12 +33,13 @@ def run(solution, out: Path, *, device: str = "cpu", train_images: int | None = 
     criterion = RecordingLoss(torch.nn.CrossEntropyLoss())  # only to report the first and last running loss
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     accuracies = solution.train_and_log(str(out), net, train_loader, test_loader, criterion, optimizer,
-                                        epochs=EPOCHS, log_every=LOG_EVERY, device=device)
+                                        epochs=EPOCHS, log_every=LOG_EVERY,
+                                        figure_every=FIGURE_EVERY, device=device)
     torch.save({name: value.cpu() for name, value in net.state_dict().items()}, out / WEIGHTS)
     losses = criterion.values
     first, last = sum(losses[:LOG_EVERY]) / LOG_EVERY, sum(losses[-LOG_EVERY:]) / LOG_EVERY
     return (f"{len(losses)} mini-batches; running loss {first:.3f} -> {last:.3f}; test accuracy "
-            f"{accuracies[-1]:.1%}; figures every {LOG_EVERY} mini-batches; weights in {WEIGHTS}")
+            f"{accuracies[-1]:.1%}; figures every {FIGURE_EVERY} mini-batches; weights in {WEIGHTS}")
 
 
 def trained_net(out: Path):
