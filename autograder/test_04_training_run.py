@@ -42,6 +42,10 @@ ACCURACY_BATCH = 8
 CRASHES = {
     "has no attribute 'next'": ("The classic tutorial's `dataiter.next()` no longer exists: DataLoader "
                                 "iterators only work with the built-in, `images, labels = next(iter(test_loader))`."),
+    "unexpected keyword argument 'figure_every'": (
+        "train_and_log takes the figures' own interval: keep the signature of the stub, "
+        "train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer, epochs=1, log_every=1000, "
+        "figure_every=5000, device=\"cpu\"), and draw the figure only when (i + 1) % figure_every == 0."),
 }
 
 
