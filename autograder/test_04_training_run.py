@@ -383,11 +383,12 @@ def test_train_and_log_figures_at_logging_steps(lesson, tmp_path, device):
              advice="Log plot_classes_preds(net, images, labels) with add_figure at the logging steps where "
                     "(i + 1) % figure_every == 0.")
     steps = [event.step for event in images[FIGURE_TAG]]
-    advice = _step_advice(steps, expected, FIGURE_EVERY, "figure_every", "figures")
     if steps == logging_steps:
         advice = (f"You draw a figure every time you log the loss (every {LOG_EVERY} mini-batches), as the classic "
                   f"tutorial does. A figure costs about as much as 40 training steps: draw it only every "
                   f"figure_every = {FIGURE_EVERY} mini-batches, when (i + 1) % figure_every == 0.")
+    else:
+        advice = _step_advice(steps, expected, FIGURE_EVERY, "figure_every", "figures")
     expect_equal(steps, expected, f"The steps of the {FIGURE_TAG!r} figures (every {FIGURE_EVERY} mini-batches, at "
                                   f"the running loss's step)",
                  advice=advice or "Log the figure right after the loss, with the same step.")
