@@ -1,4 +1,4 @@
-"""The course manifest (`course.toml`): lessons in order, their exercises, points and hints.
+"""The course manifest (`course.toml`): lessons in order, their exercises, points and hint ladders.
 
 Everything that needs the lesson list (the autograder, the README's course map, the CLI) reads it
 from here, so the order and the points are written down once.
@@ -23,7 +23,9 @@ class ManifestError(Exception):
 class Exercise:
     function: str
     points: float
-    hint: str
+    # The hint ladder, revealed one rung at a time by `watchtrain hint`: the concept, the API and
+    # its arguments, a worked example on other data, and last the code.
+    hints: tuple[str, ...]
     # Points of the instructor's hidden tests (autograder/hidden/), shared equally by them like
     # `points` by the public tests; counted only when grading with --hidden.
     hidden_points: float = 0.0
@@ -107,7 +109,7 @@ def _load(root: Path) -> Course:
 
 def _lesson(entry: dict) -> Lesson:
     exercises = tuple(
-        Exercise(function=e["function"], points=float(e["points"]), hint=e.get("hint", ""),
+        Exercise(function=e["function"], points=float(e["points"]), hints=_hint_ladder(e),
                  hidden_points=float(e.get("hidden_points", 0)))
         for e in entry["exercises"]
     )
@@ -119,6 +121,15 @@ def _lesson(entry: dict) -> Lesson:
         credits=tuple(entry.get("credits", ())),
         exercises=exercises,
     )
+
+
+def _hint_ladder(exercise: dict) -> tuple[str, ...]:
+    """An exercise's `hints = [...]` ladder; an older single `hint = "..."` is a one-rung ladder."""
+    ladder = exercise.get("hints", [exercise["hint"]] if exercise.get("hint") else [])
+    if not isinstance(ladder, list) or not all(isinstance(rung, str) and rung.strip() for rung in ladder):
+        raise ManifestError(f"{MANIFEST_NAME}: exercise {exercise.get('function')!r} needs "
+                            f"hints = [\"concept\", \"API\", \"example\", \"code\"], a list of non-empty strings")
+    return tuple(ladder)
 
 
 def load_course(root: Path | None = None) -> Course:

@@ -15,13 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from watchtrain.classroom.isolation.jail import isolate_network
 from watchtrain.course import Course, ManifestError, find_course_root, load_course
 from watchtrain.grading.checks import GradingFailure
 from watchtrain.grading.gradescope import DEFAULT_HIDDEN_VISIBILITY, VISIBILITIES, gradescope_results
 from watchtrain.grading.junit import junit_xml
 from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED, TestResult, build_report
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, ResultsLog
-from watchtrain.grading.submission import EXERCISE_FILE, LearnerCrash, NotStarted, SubmissionError, load_lesson
+from watchtrain.grading.submission import (LearnerCrash, NotStarted, SubmissionError, lesson_module,
+                                           missing_reason)
+from watchtrain.grading.worker_client import LearnerWorker
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import TimeLimitExceeded, time_limit
 
@@ -57,15 +60,21 @@ def pytest_configure(config: pytest.Config) -> None:
     except ManifestError as err:
         raise pytest.UsageError(str(err)) from None
     log_path = config.getoption("--results-log")
-    config.stash[_state] = {"course": course, "submission": _submission_root(config, course), "results": {},
-                            "set_aside": [], "log": ResultsLog(Path(log_path)) if log_path else None}
+    submission = _submission_root(config, course)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Before any test is collected: the worker is forked from a process that holds no test and no result.
+    isolate_network()
+    worker = LearnerWorker.fork(submission, [course.root / "data"], lambda: config._tmp_path_factory.getbasetemp())
+    config.stash[_state] = {"course": course, "submission": submission, "results": {}, "worker": worker,
+                            "set_aside": [], "log": ResultsLog(Path(log_path)) if log_path else None}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    log = config.stash.get(_state, {}).get("log")
-    if log is not None:
-        log.close()
+    state = config.stash.get(_state, {})
+    if state.get("worker") is not None:
+        state["worker"].close()
+    if state.get("log") is not None:
+        state["log"].close()
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -158,7 +167,7 @@ def _set_aside_missing_lessons(config: pytest.Config, items: list[pytest.Item]) 
     (or starting their servers), so a submission of one lesson is graded as fast as that lesson."""
     submission = config.stash[_state]["submission"]
     missing = [item for item in items if item.stash.get(_results, None) is not None
-               and not (submission / _lesson_dir(item.path) / EXERCISE_FILE).is_file()]
+               and missing_reason(submission, _lesson_dir(item.path))]
     if not missing:
         return
     for item in missing:
@@ -174,11 +183,8 @@ def _set_aside_missing_lessons(config: pytest.Config, items: list[pytest.Item]) 
 
 
 def _missing_reason(config: pytest.Config, lesson_dir: str) -> str:
-    try:  # the loader's own message for a missing exercise.py, so the learner reads the same words everywhere
-        load_lesson(config.stash[_state]["submission"], lesson_dir)
-    except SubmissionError as err:
-        return f"not started: {err}"
-    return "not started"
+    problem = missing_reason(config.stash[_state]["submission"], lesson_dir)
+    return f"not started: {problem}" if problem else "not started"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -212,8 +218,9 @@ def course(pytestconfig: pytest.Config) -> Course:
 
 @pytest.fixture
 def lesson(request: pytest.FixtureRequest):
-    """The learner's exercise module for this test file's lesson, with guarded functions."""
-    return load_lesson(request.config.stash[_state]["submission"], _lesson_dir(request.path))
+    """The learner's exercise module for this test file's lesson: its functions run in the learner worker."""
+    return lesson_module(request.config.stash[_state]["worker"], _lesson_dir(request.path),
+                         request.config.getoption("--test-timeout") or None)
 
 
 @pytest.fixture
@@ -342,8 +349,13 @@ def _timeout_feedback(function: str, when: str, seconds: float) -> str:
 
 
 def _hint(item: pytest.Item) -> str:
+    """The first rung of the exercise's hint ladder (the concept), and how to climb further."""
     result = item.stash[_results]
-    return _course(item.config).lesson(result.lesson).exercise(result.exercise).hint
+    lesson = _course(item.config).lesson(result.lesson)
+    exercise = lesson.exercise(result.exercise)
+    if not exercise.hints:
+        return ""
+    return f"{exercise.hints[0]}\nMore: `watchtrain hint {lesson.number} {exercise.function}`"
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):

@@ -1,19 +1,24 @@
-"""Loading a learner's `exercise.py` and calling into it, so that their mistakes read as feedback.
+"""The learner's `exercise.py`, as the checks see it: functions that run in the learner worker.
 
-A stub's NotImplementedError becomes NotStarted; any other exception in the learner's code becomes
-LearnerCrash with a traceback trimmed to the learner's own lines.
+    lesson.accuracy(net, loader, "cpu")   # runs in the worker; returns the value as plain data
+
+The call ships its arguments to the worker and waits for its answer (worker_client.py). Back
+come the return value (objects that cannot cross as `crossing.Described`) and the state of the
+arguments the call changed, which is put into the checker's own arguments: a trained net's
+weights, what a RecordingLoss recorded. A stub's NotImplementedError becomes NotStarted; any
+other exception in the learner's code becomes LearnerCrash, with their own lines only.
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
-import traceback
+import os
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
+from watchtrain.grading.crossing import MalformedAnswer, load_answer, rebuild, restore_arguments
+from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
+
 EXERCISE_FILE = "exercise.py"
+DEFAULT_CALL_TIMEOUT_S = 300.0
 
 
 class NotStarted(Exception):
@@ -30,95 +35,99 @@ class SubmissionError(Exception):
 
 
 class LearnerCrash(Exception):
-    """The learner's code raised; the message shows their own lines only."""
+    """The learner's code raised (or never returned); the message shows their own lines only."""
+
+    def __init__(self, message: str, exception_types: list[str] | None = None):
+        super().__init__(message)
+        self.exception_types = exception_types or []
+
+    def raised(self, exception_name: str) -> bool:
+        """Whether the learner's exception was an instance of the named class (e.g. 'ConnectionError')."""
+        return exception_name in self.exception_types
 
 
-def load_lesson(submission_root: Path, lesson_dir: str) -> "LessonModule":
+def missing_reason(submission_root: Path, lesson_dir: str) -> str | None:
+    """Why a lesson cannot be graded at all, decided from the file system only."""
     path = submission_root / lesson_dir / EXERCISE_FILE
-    return LessonModule(_import(path.resolve()), path)
-
-
-@functools.lru_cache(maxsize=None)
-def _import(path: Path) -> ModuleType:
+    if path.is_symlink() or (submission_root / lesson_dir).is_symlink():
+        return (f"{lesson_dir}/{EXERCISE_FILE} is a symbolic link; submit the file itself "
+                f"(links are refused: they could point anywhere on the grading machine)")
     if not path.is_file():
-        raise SubmissionError(f"{path} is missing: every lesson's code lives in its {EXERCISE_FILE}. "
-                              f"Copy the stub back from the course (lessons/{path.parent.name}/{EXERCISE_FILE}).")
-    name = f"watchtrain_submission_{path.parent.name}_{abs(hash(path))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pickling look their module up here
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as err:
-        del sys.modules[name]
-        raise SubmissionError(f"{path} has a syntax error on line {err.lineno}: {err.msg}\n"
-                              f"    {(err.text or '').rstrip()}") from None
-    except (Exception, SystemExit) as err:
-        del sys.modules[name]
-        raise SubmissionError(f"importing {path} failed: {type(err).__name__}: {err}\n"
-                              f"{learner_traceback(err, path)}") from None
-    return module
+        return (f"{path} is missing: every lesson's code lives in its {EXERCISE_FILE}. "
+                f"Copy the stub back from the course (lessons/{lesson_dir}/{EXERCISE_FILE}).")
+    return None
 
 
 class LessonModule:
-    """The learner's module; attribute access returns guarded versions of their functions."""
+    """The learner's module for one lesson; attribute access returns functions run by the worker."""
 
-    def __init__(self, module: ModuleType, path: Path):
-        self._module, self._path = module, path
+    def __init__(self, worker: LearnerWorker, lesson_dir: str, timeout: float = DEFAULT_CALL_TIMEOUT_S):
+        self._worker, self._lesson_dir, self._timeout = worker, lesson_dir, timeout
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            value = getattr(self._module, name)
-        except AttributeError:
-            raise SubmissionError(f"{self._path} has no function {name}(); it is one of the exercises. "
-                                  f"Did you rename or delete it?") from None
-        return _guard(value, name, self._path) if callable(value) else value
+    def __getattr__(self, name: str) -> Callable:
+        if name.startswith("__"):
+            raise AttributeError(name)
 
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout)
 
-def _guard(function: Callable, name: str, path: Path) -> Callable:
-    @functools.wraps(function)
-    def guarded(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except NotImplementedError as err:
-            if _raised_in(err, path):
-                raise NotStarted(name) from None
-            raise LearnerCrash(_describe(err, name, path)) from None
-        except (Exception, SystemExit) as err:
-            raise LearnerCrash(_describe(err, name, path)) from None
-
-    return guarded
+        call.__name__ = call.__qualname__ = name
+        return call
 
 
-def _raised_in(err: BaseException, path: Path) -> bool:
-    frames = traceback.extract_tb(err.__traceback__)
-    return bool(frames) and Path(frames[-1].filename).resolve() == path.resolve()
+def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float) -> Any:
+    problem = missing_reason(worker.submission, lesson_dir)
+    if problem:
+        raise SubmissionError(problem)
+    try:
+        worker.prepare()
+        answer = load_answer(worker.call(lesson_dir, function, args, kwargs, timeout))
+        links = worker.remove_links()
+        if links:
+            raise LearnerCrash(f"{function}() created symbolic links, which grading refuses (they could point at "
+                               f"the grader's own files): {', '.join(links[:5])}. Write real files instead.")
+        return _outcome(answer, function, args, kwargs)
+    except WorkerFailed as failure:
+        raise LearnerCrash(_did_not_answer(function, str(failure))) from None
+    except MalformedAnswer as error:
+        raise LearnerCrash(f"{function}()'s answer did not come back in the form the grader sends it ({error}). "
+                           f"Does your code change the grader's own files or processes?") from None
 
 
-def _describe(err: BaseException, name: str, path: Path) -> str:
-    if isinstance(err, SystemExit):
-        headline = f"{name}() called sys.exit({err.code!r}); an exercise must return, not exit."
-    else:
-        headline = f"{name}() raised {type(err).__name__}: {err}"
-    return f"{headline}\n{learner_traceback(err, path)}"
+def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
+    status = answer["status"]
+    if status == "not_started":
+        raise NotStarted(function)
+    if status == "submission_error":
+        raise SubmissionError(_text(answer, "message"))
+    if status == "crash":
+        types = answer.get("exception_types")
+        raise LearnerCrash(f"{_text(answer, 'headline')}\n{_text(answer, 'traceback')}",
+                           [str(t) for t in types] if isinstance(types, list) else [])
+    if status != "returned":
+        raise MalformedAnswer(f"unknown status {status[:40]!r}")
+    restore_arguments(list(args), answer.get("arguments"))
+    keywords = answer.get("keywords")
+    if not isinstance(keywords, dict) or set(keywords) != set(kwargs):
+        raise MalformedAnswer("the keyword arguments' state does not match")
+    restore_arguments([kwargs[name] for name in keywords], list(keywords.values()))
+    return rebuild(answer.get("value"))
 
 
-def learner_traceback(err: BaseException, path: Path) -> str:
-    """The traceback lines in the learner's file, plus the library call they ended in."""
-    frames = traceback.extract_tb(err.__traceback__)
-    own = [i for i, frame in enumerate(frames) if Path(frame.filename).resolve() == path.resolve()]
-    if not own:
-        return "  (no line of your exercise.py is involved)"
-    lines = [f"  {path.name}, line {frames[i].lineno}, in {frames[i].name}: {(frames[i].line or '').strip()}"
-             for i in own]
-    if own[-1] != len(frames) - 1:
-        last = frames[-1]
-        lines.append(f"  ... which failed inside {Path(last.filename).name}, line {last.lineno}, in {last.name}")
-    return "\n".join(lines)
+def _text(answer: dict, key: str) -> str:
+    value = answer.get(key)
+    if not isinstance(value, str):
+        raise MalformedAnswer(f"{key} is not text")
+    return value.strip("\n")[:5000]
 
 
-def forget_imports() -> None:
-    """Drop cached submission modules (used when one process grades several submissions)."""
-    _import.cache_clear()
-    for name in [n for n in sys.modules if n.startswith("watchtrain_submission_")]:
-        del sys.modules[name]
+def _did_not_answer(function: str, reason: str) -> str:
+    if "did not return within" in reason:
+        return (f"timed out: {reason}. Look for a loop that never ends (a `while` whose condition never "
+                f"changes), or far more work than the exercise asks for.")
+    return (f"{reason}. The process running your code was killed or crashed: look for os._exit, os.kill, "
+            f"a segmentation fault in a library call, or memory use far beyond the exercise's.")
+
+
+def lesson_module(worker: LearnerWorker, lesson_dir: str, timeout: float | None) -> LessonModule:
+    return LessonModule(worker, lesson_dir, timeout or float(os.environ.get("WATCHTRAIN_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT_S)))

@@ -1,0 +1,200 @@
+"""Checker side: the learner worker, started and spoken to from the grading process.
+
+    worker = LearnerWorker.fork(submission, workspace)   # at pytest_configure, before collection
+    answer = worker.call("04_training_run", "accuracy", args, kwargs, timeout=120)
+    worker.layers                                        # which isolation layers are active
+    worker.close()
+
+The worker answers in plain data that `answers.load_answer` reads with
+`torch.load(weights_only=True)`; nothing it sends is unpickled or executed here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Callable
+
+from watchtrain.classroom.isolation.jail import WORKER_UID_BASE
+from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
+
+HOST_START_TIMEOUT_S = 120.0
+WORKER_ENVIRONMENT_PREFIXES = ("WANDB_",)
+WORKER_ENVIRONMENT = ("MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                      "LANG", "LC_ALL", "TZ")
+DATA_BYTES, FILE_BYTES = 6 * 2**30, 1 * 2**30
+
+
+class WorkerFailed(Exception):
+    """The worker did not answer (timeout, crash, malformed answer); the message says what happened."""
+
+
+class LearnerWorker:
+    """The spawner process (forked now, pristine) and the jailed host it starts on first use."""
+
+    def __init__(self, spawner_pid: int, control: socket.socket, submission: Path, course_files: list[Path],
+                 workspace: Callable[[], Path]):
+        self._spawner_pid, self._control = spawner_pid, control
+        self.submission, self.course_files, self.workspace = submission, course_files, workspace
+        self._host: tuple[int, socket.socket] | None = None
+        self.layers: dict | None = None
+        self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
+
+    def prepare(self) -> None:
+        """Start the host if needed, and let it write in the run's work folder: when the checker is
+        root the worker runs as another uid, which must own the tmp dirs it is asked to write into."""
+        self._running_host()
+        if os.geteuid() != 0 or not (self.layers or {}).get("separate_uid"):
+            return
+        os.chmod(self._workspace, 0o711)  # the worker may pass through, not list it
+        for parent, folders, files in os.walk(self._workspace):
+            for name in folders + files:
+                os.lchown(os.path.join(parent, name), self.uid, self.uid)
+
+    def remove_links(self) -> list[str]:
+        """Remove the symbolic links the last call left in the work folder, and name them: the
+        checker reads what the worker wrote, and a link could make it read the grader's own files."""
+        found = []
+        for parent, folders, files in os.walk(self._workspace):
+            for name in folders + files:
+                path = os.path.join(parent, name)
+                if os.path.islink(path) and not _pytest_link(path, self._workspace):
+                    found.append(os.path.relpath(path, self._workspace))
+                    os.unlink(path)
+        return found
+
+    @classmethod
+    def fork(cls, submission: Path, course_files: list[Path], workspace: Callable[[], Path]) -> "LearnerWorker":
+        checker_end, spawner_end = socket.socketpair()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            checker_end.close()
+            try:
+                run_spawner(spawner_end)
+            finally:
+                os._exit(0)
+        spawner_end.close()
+        return cls(pid, checker_end, submission, course_files, workspace)
+
+    def call(self, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float) -> bytes:
+        """The worker's raw answer to one call; raises WorkerFailed (and stops the host) when none comes."""
+        request = _request(self.submission, lesson_dir, function, args, kwargs)
+        pid, channel = self._running_host()
+        try:
+            channel.settimeout(timeout)
+            send_frame(channel, request)
+            return receive_frame(channel)
+        except socket.timeout:
+            self._stop_host()
+            raise WorkerFailed(f"{function}() did not return within {timeout:g} s") from None
+        except (ChannelClosed, OSError) as error:
+            self._stop_host()
+            raise WorkerFailed(f"the process running {function}() ended without an answer ({error})") from None
+
+    def _running_host(self) -> tuple[int, socket.socket]:
+        if self._host is None:
+            self._host = self._start_host()
+        return self._host
+
+    def _start_host(self) -> tuple[int, socket.socket]:
+        workspace = self._workspace = self.workspace()
+        workspace.mkdir(parents=True, exist_ok=True)
+        request = {"read_only": [str(p) for p in (self.submission, *self.course_files, *_python_folders())],
+                   "read_write": [str(workspace)], "environment": _host_environment(self.course_files),
+                   "fallback_folders": {"HOME": str(workspace / "learner-home"), "TMPDIR": str(workspace / "learner-tmp"),
+                                        "MPLCONFIGDIR": str(workspace / "learner-home" / ".matplotlib")},
+                   "gpu_devices": _gpu_devices(), "uid": self.uid, "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
+        try:
+            self._control.settimeout(HOST_START_TIMEOUT_S)
+            send_frame(self._control, json.dumps(request).encode())
+            message, fds, _, _ = socket.recv_fds(self._control, 1024, 1)
+            if not fds:
+                raise ChannelClosed("the spawner sent no socket")
+            pid = json.loads(message)["pid"]
+            channel = socket.socket(fileno=fds[0])
+            channel.settimeout(HOST_START_TIMEOUT_S)
+            self.layers = json.loads(receive_frame(channel, limit=1 << 16))["layers"]
+        except (ChannelClosed, OSError, ValueError, KeyError) as error:
+            raise WorkerFailed(f"the learner worker could not start: {error}") from None
+        return pid, channel
+
+    def _stop_host(self) -> None:
+        if self._host is None:
+            return
+        pid, channel = self._host
+        self._host = None
+        channel.close()
+        _kill(pid)
+
+    def close(self) -> None:
+        self._stop_host()
+        self._control.close()
+        _kill(self._spawner_pid)
+
+
+def _pytest_link(path: str, workspace: Path) -> bool:
+    """pytest's own `<name>current` links at the top of its basetemp, pointing at a sibling folder."""
+    target = Path(path).parent / os.readlink(path)
+    return Path(path).parent == workspace and path.endswith("current") and target.resolve().parent == workspace
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError, PermissionError):
+        pass
+
+
+def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwargs: dict) -> bytes:
+    import numpy
+    import torch
+
+    from watchtrain.grading.crossing import pickle_arguments
+
+    environment = {name: value for name, value in os.environ.items()
+                   if name in WORKER_ENVIRONMENT or name.startswith(WORKER_ENVIRONMENT_PREFIXES)}
+    return pickle.dumps({
+        "submission": str(submission), "lesson": lesson_dir, "function": function, "cwd": os.getcwd(),
+        "environment": environment, "arguments": pickle_arguments(args, kwargs),
+        "random_state": random.getstate(), "numpy_state": numpy.random.get_state(),
+        "torch_state": torch.get_rng_state(),
+        "cuda_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    })
+
+
+def _python_folders() -> list[Path]:
+    """Python, its packages, and the watchtrain package itself (read-only in the jail)."""
+    import watchtrain
+
+    folders = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix), Path(watchtrain.__file__).parents[1]}
+    folders |= {Path(p) for p in sys.path if p and "site-packages" in p and Path(p).is_dir()}
+    return sorted(folders)
+
+
+def _host_environment(course_files: list[Path]) -> dict[str, str]:
+    from watchtrain.classroom.isolation.sandbox import FIXED, PASSED_THROUGH
+
+    env = {key: value for key, value in os.environ.items() if key in PASSED_THROUGH}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    data = [p for p in course_files if p.name == "data"]
+    return env | FIXED | {
+        "HOME": "/home/learner", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/home/learner/.matplotlib",
+        "XDG_CACHE_HOME": "/home/learner/.cache", "XDG_CONFIG_HOME": "/home/learner/.config",
+        **({"WATCHTRAIN_DATA_DIR": str(data[0])} if data else {}),
+    }
+
+
+def _gpu_devices() -> list[str]:
+    try:
+        return [name for name in os.listdir("/dev") if name.startswith("nvidia")]
+    except OSError:
+        return []

@@ -1,0 +1,142 @@
+"""Worker side: one call of one exercise function, in a process forked for that call alone.
+
+The checker sends the call's arguments (pickled by the checker: data flows from the trusted side
+only), the submission's `exercise.py` is imported fresh, the function runs, and the answer goes
+back as `torch.save` of plain data (see describe.py). The answer is one of
+    {"status": "returned", "value": ..., "arguments": [...], "keywords": {...}}
+    {"status": "not_started", "function": name}
+    {"status": "crash", "headline": ..., "traceback": ..., "exception_types": [...]}
+    {"status": "submission_error", "message": ...}
+It never holds a verdict: points, statuses and feedback are decided by the checker.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import pickle
+import random
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+EXERCISE_FILE = "exercise.py"
+STATEFUL_KINDS = {"module", "optimizer", "tensor"}
+
+
+class Submission(Exception):
+    """The submission cannot be used at all (missing file or function, syntax error, failing import)."""
+
+
+def run_call(request_bytes: bytes) -> bytes:
+    """Everything the checker asked for, answered; never raises."""
+    try:
+        answer = _answer(pickle.loads(request_bytes))  # made by the checker, never by learner code
+    except Submission as error:
+        answer = {"status": "submission_error", "message": str(error)}
+    return _encode(answer)
+
+
+def _answer(request: dict) -> dict:
+    import numpy
+    import torch
+
+    os.environ.update(request["environment"])
+    os.chdir(request["cwd"])
+    torch.set_num_threads(1)
+    random.setstate(request["random_state"])
+    numpy.random.set_state(request["numpy_state"])
+    path = Path(request["submission"]) / request["lesson"] / EXERCISE_FILE
+    function = getattr(_import(path), request["function"], None)
+    if not callable(function):
+        raise Submission(f"{path.name} has no function {request['function']}(); it is one of the exercises. "
+                         f"Did you rename or delete it?")
+    args, kwargs = pickle.loads(request["arguments"])  # after the import: they may need the learner's module
+    torch.set_rng_state(request["torch_state"])
+    if torch.cuda.is_available() and request.get("cuda_states"):
+        torch.cuda.set_rng_state_all(request["cuda_states"])
+    try:
+        value = function(*args, **kwargs)
+    except NotImplementedError as error:
+        if _raised_in(error, path):
+            return {"status": "not_started", "function": request["function"]}
+        return _crash(error, request["function"], path)
+    except (Exception, SystemExit) as error:
+        return _crash(error, request["function"], path)
+    from watchtrain.worker.describe import Describer
+
+    describer = Describer()
+    describer.name_parameters("value", value)
+    for index, argument in enumerate(args):
+        describer.name_parameters(f"argument.{index}", argument)
+    described = describer.describe(value)
+    state = [_state(describer, argument) for argument in args]
+    keywords = {name: _state(describer, argument) for name, argument in kwargs.items()}
+    return {"status": "returned", "value": described, "arguments": state, "keywords": keywords}
+
+
+def _state(describer, argument: Any) -> Any:
+    """What the call left in a mutable argument: a model's weights and modes, an optimizer's state."""
+    described = describer.describe(argument) if not isinstance(argument, (str, int, float, bool)) else None
+    return described if isinstance(described, dict) and described.get("kind") in STATEFUL_KINDS else None
+
+
+def _import(path: Path):
+    if not path.is_file():
+        raise Submission(f"{path.parent.name}/{EXERCISE_FILE} is missing: every lesson's code lives in its "
+                         f"{EXERCISE_FILE}. Copy the stub back from the course (lessons/{path.parent.name}/{EXERCISE_FILE}).")
+    name = f"exercise_{path.parent.name}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up here
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise Submission(f"{path.parent.name}/{EXERCISE_FILE} has a syntax error on line {error.lineno}: {error.msg}\n"
+                         f"    {(error.text or '').rstrip()}\n    {' ' * max((error.offset or 1) - 1, 0)}^") from None
+    except (Exception, SystemExit) as error:
+        raise Submission(f"importing {path.parent.name}/{EXERCISE_FILE} failed: {type(error).__name__}: {error}\n"
+                         f"{learner_traceback(error, path)}") from None
+    return module
+
+
+def _raised_in(error: BaseException, path: Path) -> bool:
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).resolve() == path.resolve()
+
+
+def _crash(error: BaseException, function: str, path: Path) -> dict:
+    if isinstance(error, SystemExit):
+        headline = f"{function}() called sys.exit({error.code!r}); an exercise must return, not exit."
+    else:
+        headline = f"{function}() raised {type(error).__name__}: {error}"
+    return {"status": "crash", "headline": headline[:5000], "traceback": learner_traceback(error, path),
+            "exception_types": [cls.__name__ for cls in type(error).__mro__ if cls is not object]}
+
+
+def learner_traceback(error: BaseException, path: Path) -> str:
+    """The traceback lines in the learner's file, plus the library call they ended in."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [i for i, frame in enumerate(frames) if Path(frame.filename).resolve() == path.resolve()]
+    if not own:
+        return "  (no line of your exercise.py is involved)"
+    lines = [f"  {path.name}, line {frames[i].lineno}, in {frames[i].name}: {(frames[i].line or '').strip()}"
+             for i in own]
+    if own[-1] != len(frames) - 1:
+        last = frames[-1]
+        lines.append(f"  ... which failed inside {Path(last.filename).name}, line {last.lineno}, in {last.name}")
+    return "\n".join(lines)
+
+
+def _encode(answer: dict) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    try:
+        torch.save(answer, buffer)
+    except Exception as error:  # a value we could not describe safely: say so rather than send it
+        buffer = io.BytesIO()
+        torch.save({"status": "crash", "headline": f"the value returned could not be sent to the grader: {error}"[:2000],
+                    "traceback": "", "exception_types": []}, buffer)
+    return buffer.getvalue()

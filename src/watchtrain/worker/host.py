@@ -1,0 +1,235 @@
+"""Worker side: the learner worker's long-lived process, and the spawner that starts it.
+
+    checker ──(socket)── spawner   forked from the checker before any test is collected: it holds
+                                   no test, no hidden test and no result; it imports the heavy
+                                   libraries once and starts a jailed host on request
+    checker ──(socket)── host      PID 1 of the jail (see classroom/isolation/jail.py); per call it
+                                   forks a child that imports exercise.py, runs the function and
+                                   answers (call.py); then it kills whatever that call left running
+
+Frames on a socket: 8 bytes of length (big-endian), then the bytes. The checker bounds every wait
+with a timeout and kills the host when it does not answer: a worker can cost its own calls, never
+the checker or another submission.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+from pathlib import Path
+
+MAX_FRAME = 1 << 30
+PRELOAD = ("numpy", "torch", "torchvision", "matplotlib.pyplot", "torch.utils.tensorboard", "wandb", "onnx",
+           "onnxscript", "torch.onnx", "visdom", "graphviz", "torchinfo", "torchviz", "onnxruntime",
+           "watchtrain.worker.call", "watchtrain.worker.describe", "watchtrain.grading.recording",
+           "watchtrain.models", "watchtrain.data")
+
+
+class ChannelClosed(Exception):
+    pass
+
+
+def send_frame(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(struct.pack(">Q", len(data)) + data)
+
+
+def receive_frame(sock: socket.socket, limit: int = MAX_FRAME) -> bytes:
+    (length,) = struct.unpack(">Q", _receive_exactly(sock, 8))
+    if length > limit:
+        raise ChannelClosed(f"a frame of {length} bytes is over the limit of {limit}")
+    return _receive_exactly(sock, length)
+
+
+def _receive_exactly(sock: socket.socket, count: int) -> bytes:
+    chunks, left = [], count
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("the other side closed the channel")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- the spawner (outside the jail)
+
+def run_spawner(control: socket.socket) -> None:
+    """In the process forked from the checker: preload, then start one jailed host per request
+    ({"submission", "workspace", "environment", "limits"} as JSON), sending back its pid, its
+    socket and the layers that are active."""
+    _close_other_files(keep={control.fileno()})
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional library: the learner's import will say what is missing
+            pass
+    while True:
+        try:
+            request = json.loads(receive_frame(control))
+        except (ChannelClosed, OSError):
+            os._exit(0)
+        checker_end, host_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            checker_end.close()
+            _become_host(host_end, request)  # never returns
+        host_end.close()
+        socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [checker_end.fileno()])
+        checker_end.close()
+        _reap()
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _become_host(channel: socket.socket, request: dict) -> None:
+    code = 0
+    try:
+        os.setsid()
+        _close_other_files(keep={channel.fileno()})
+        from watchtrain.classroom.isolation.jail import JailPlan, JailUnavailable, Layers, enter_jail
+        from watchtrain.classroom.isolation.launch import apply_limits
+
+        plan = JailPlan(read_only=tuple(Path(p) for p in request["read_only"]),
+                        read_write=tuple(Path(p) for p in request["read_write"]),
+                        gpu_devices=tuple(request.get("gpu_devices", ())), uid=request.get("uid"))
+        try:
+            layers = enter_jail(plan)
+        except JailUnavailable as error:
+            layers = Layers(problems=[f"no namespaces: {error}"])
+        os.environ.clear()
+        os.environ.update(request["environment"])
+        if not layers.mount_namespace:  # no private HOME and /tmp: use the run's own folders instead
+            for name, folder in request["fallback_folders"].items():
+                os.makedirs(folder, exist_ok=True)
+                os.environ[name] = folder
+        apply_limits(request["data_bytes"], request["file_bytes"])
+        import tempfile
+
+        tempfile.tempdir = None
+        send_frame(channel, json.dumps({"layers": vars(layers), "pid_one": os.getpid() == 1}).encode())
+        serve(channel)
+    except BaseException:  # noqa: BLE001  the checker sees the closed channel and reports it
+        code = 1
+    os._exit(code)
+
+
+def _close_other_files(keep: set[int]) -> None:
+    """Nothing of the checker's (its results log, its terminal, its reports) stays open here."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for standard in (0, 1, 2):
+        os.dup2(null, standard)
+    os.close(null)
+    for fd in _open_descriptors():
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _open_descriptors() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 256))
+
+
+# ---------------------------------------------------------------- the host (inside the jail)
+
+def serve(channel: socket.socket) -> None:
+    """Answer calls one at a time until the checker closes the channel."""
+    while True:
+        try:
+            request = receive_frame(channel)
+        except (ChannelClosed, OSError):
+            return
+        send_frame(channel, _one_call(channel, request))
+
+
+def _one_call(channel: socket.socket, request: bytes) -> bytes:
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        channel.close()
+        answer = b""
+        try:
+            os.setpgid(0, 0)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            from watchtrain.worker.call import run_call
+
+            answer = run_call(request)
+        finally:
+            try:
+                _write_all(writer, answer)
+            finally:
+                os._exit(0)
+    os.close(writer)
+    answer = _read_until_exit(reader, pid)
+    os.close(reader)
+    return answer
+
+
+def _read_until_exit(reader: int, pid: int) -> bytes:
+    """The child's answer; stops at end of file, or once the child has exited and the processes it
+    left behind (which may hold the pipe open) are killed."""
+    chunks, size = [], 0
+    selector = selectors.DefaultSelector()
+    selector.register(reader, selectors.EVENT_READ)
+    exited = False
+    while True:
+        if selector.select(timeout=0.05):
+            chunk = os.read(reader, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_FRAME:
+                break
+            chunks.append(chunk)
+            continue
+        if not exited and os.waitpid(pid, os.WNOHANG)[0] == pid:
+            exited = True
+            _kill_leftovers(pid)
+    if not exited:
+        os.waitpid(pid, 0)
+    _kill_leftovers(pid)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _kill_leftovers(call_pid: int) -> None:
+    """Every process a call started dies with the call. As PID 1 of the jail, every other process
+    in /proc is the learner's; unjailed, the call's process group is all we can reach."""
+    if os.getpid() == 1:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != 1:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+    else:
+        try:
+            os.killpg(call_pid, signal.SIGKILL)
+        except OSError:
+            pass
+    _reap()
