@@ -16,15 +16,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.colors import to_rgba
-from matplotlib.figure import Figure
+from matplotlib.colors import to_hex, to_rgba
 from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
+from watchtrain.grading.crossing import Described
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
-from watchtrain.grading.recording import RecordingLoss
+from watchtrain.grading.recording import RecordingLoss, WatchedNet
 from watchtrain.models import Net
 from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
@@ -65,18 +65,6 @@ def _dataset(train: bool, count: int) -> TensorDataset:
     return TensorDataset(images.clone(), labels.clone())
 
 
-class WatchedNet(Net):
-    """The tutorial CNN, noting for every forward pass whether it ran in training mode and with autograd."""
-
-    def __init__(self):
-        super().__init__()
-        self.passes: list[tuple[bool, bool]] = []
-
-    def forward(self, x):
-        self.passes.append((self.training, torch.is_grad_enabled()))
-        return super().forward(x)
-
-
 # plot_classes_preds
 
 def _plotted(lesson, device):
@@ -90,11 +78,11 @@ def _plotted(lesson, device):
     # Right, wrong, right, wrong, so that both colours must appear.
     labels = torch.tensor([int(p) if i % 2 == 0 else (int(p) + 1) % len(CLASS_NAMES) for i, p in enumerate(preds)])
     figure = call(lesson.plot_classes_preds, net, images, labels.to(device))
-    if not isinstance(figure, Figure):
+    if not (isinstance(figure, Described) and figure.kind == "figure"):
         fail("plot_classes_preds must return the matplotlib figure it drew.", expected="a matplotlib Figure",
-             found=type(figure).__name__, advice="Create it with fig = plt.figure(figsize=(12, 3)) and `return fig`.")
-    axes = list(figure.axes)
-    plt.close(figure)
+             found=figure.type_name if isinstance(figure, Described) else type(figure).__name__,
+             advice="Create the figure with pyplot, draw into it, and return it.")
+    axes = figure.axes
     expect_equal(len(axes), WATCHED, "The number of subplots in the figure (one per image)",
                  advice="Add one subplot per image: fig.add_subplot(1, B, i + 1, xticks=[], yticks=[]).")
     return axes, images.cpu(), probs, preds, labels
@@ -108,7 +96,7 @@ def _title(pred: int, percent: str, label: int) -> str:
 def test_plot_classes_preds_titles_and_colours(lesson, device):
     axes, _, probs, preds, labels = _plotted(lesson, device)
     for index, (ax, pred, label) in enumerate(zip(axes, preds.tolist(), labels.tolist())):
-        found = ax.get_title()
+        found = ax["title"]
         confidence, percent = probs[index, pred].item() * 100, _percent(found)
         # A float32 and a float64 confidence may round differently at the last decimal: both are right.
         close = percent is not None and abs(percent - confidence) <= 0.05 + 1e-4
@@ -120,11 +108,11 @@ def test_plot_classes_preds_titles_and_colours(lesson, device):
             advice = "The percentage is not a probability: apply F.softmax(net(images), dim=1) to the logits first."
         expect_equal(found, expected, f"The title of subplot {index}", advice=advice)
         right = pred == label
-        colour = ax.title.get_color()
-        if to_rgba(colour) != to_rgba("green" if right else "red"):
-            swapped = to_rgba(colour) == to_rgba("red" if right else "green")
+        colour = tuple(ax["title_color"])
+        if colour != to_rgba("green" if right else "red"):
+            swapped = colour == to_rgba("red" if right else "green")
             fail(f"The title colour of subplot {index}, whose prediction is {'right' if right else 'wrong'}.",
-                 expected="green" if right else "red", found=colour,
+                 expected="green" if right else "red", found=to_hex(colour),
                  advice="The colours are swapped: green when pred == label, red otherwise." if swapped else
                         "Pass color='green' when the prediction is right and color='red' when it is wrong.")
 
@@ -140,10 +128,10 @@ def _percent(title: str) -> float | None:
 def test_plot_classes_preds_shows_each_image(lesson, device):
     axes, images, _, _, _ = _plotted(lesson, device)
     for index, ax in enumerate(axes):
-        shown = ax.get_images()
+        shown = ax["images"]
         expect_equal(len(shown), 1, f"The number of images drawn in subplot {index}",
                      advice="Draw each image in its own subplot with ax.imshow(...).")
-        found = np.asarray(shown[0].get_array(), dtype=np.float64)
+        found = shown[0].numpy().astype(np.float64)
         expected = (images[index] * 0.5 + 0.5).squeeze().numpy().astype(np.float64)
         expect_equal(found.shape, expected.shape, f"The shape of the image in subplot {index}",
                      advice="Squeeze the channel away: a (28, 28) array, (images[i] * 0.5 + 0.5).squeeze().")
@@ -233,7 +221,7 @@ _RUNS: dict = {}
 
 def _training_run(lesson, tmp_path: Path, device: str) -> TrainingRun:
     """Train once per submission and device; every train_and_log test reads the same run (or crash)."""
-    key = (lesson.train_and_log.__wrapped__, device)
+    key = (lesson.train_and_log.key, device)
     if key not in _RUNS:
         try:
             _RUNS[key] = _train(lesson, tmp_path, device)

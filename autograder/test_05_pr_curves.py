@@ -16,6 +16,7 @@ from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading.recording import WatchedNet
 from watchtrain.models import Net
 from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
@@ -59,8 +60,8 @@ def _trained_weights() -> dict:
     return {name: value.clone() for name, value in net.state_dict().items()}
 
 
-def _net(device: str) -> Net:
-    net = Net()
+def _net(device: str) -> WatchedNet:
+    net = WatchedNet()  # the tutorial's Net, noting how each forward pass ran
     net.load_state_dict(_trained_weights())
     return net.to(device)
 
@@ -122,9 +123,8 @@ def _batchwise_softmax_over_images(logits: torch.Tensor) -> torch.Tensor:
 @exercise("class_probabilities")
 def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, device):
     net = _net(device)
-    passes = []
-    net.register_forward_hook(lambda module, inputs, output: passes.append((module.training, torch.is_grad_enabled())))
     _, labels = _probabilities(lesson, device, net)
+    passes = net.passes
     _, expected = _test_set()
     expect_equal(labels.detach().cpu().tolist(), expected.tolist(), "The labels, in the loader's order",
                  advice="Return the true labels of the loader's batches, torch.cat'ed in order.")

@@ -10,18 +10,18 @@ import copy
 import math
 import re
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import DataLoader, Subset
 
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
+from watchtrain.grading.crossing import Described
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.recording import RecordingLoss
 from watchtrain.models import Net
@@ -60,15 +60,6 @@ FINISH_ADVICE = ("Start the run with `with wandb.init(...) as run:` so it finish
 def _subset_loader(train: bool, count: int, batch_size: int, shuffle: bool) -> DataLoader:
     dataset = fashion_mnist(train=train, transform=normalize_transform())
     return DataLoader(Subset(dataset, range(count)), batch_size=batch_size, shuffle=shuffle)
-
-
-@contextmanager
-def _grader_run(config: dict):
-    """A run the grader starts, for exercises that log into the current run."""
-    import wandb
-
-    with wandb.init(project=GRADER_PROJECT, config=config) as run:
-        yield run
 
 
 def _the_run(wandb_runs, what: str):
@@ -271,47 +262,59 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
     made = lesson.make(dict(MAKE_CONFIG), device)
     expect(isinstance(made, tuple) and len(made) == 5, "make() returns five things.",
            expected="(model, train_loader, test_loader, criterion, optimizer)",
-           found=f"{type(made).__name__} of {len(made)}" if isinstance(made, (tuple, list)) else type(made).__name__)
+           found=f"{type(made).__name__} of {len(made)}" if isinstance(made, (tuple, list)) else _type_name(made))
     model, train_loader, test_loader, criterion, optimizer = made
-    expect(isinstance(model, nn.Module), "The model is an nn.Module.", expected="ConvNet", found=type(model).__name__)
-    channels = [layer.out_channels for layer in model.modules() if isinstance(layer, nn.Conv2d)]
+    expect(_is(model, "Module"), "The model is an nn.Module.", expected="ConvNet", found=_type_name(model))
+    channels = [m["attributes"].get("out_channels") for m in model.modules if _layer_is(m, "Conv2d")]
     expect_equal(channels, MAKE_CONFIG["kernels"], "The model's convolution channels (config['kernels'])",
-                 advice="Build ConvNet(config['kernels'], config['classes']), not a model with fixed channel "
+                 advice="Build the model from config['kernels'] and config['classes'], not with fixed channel "
                         "counts such as the walkthrough's [16, 32].")
-    classes = [layer.out_features for layer in model.modules() if isinstance(layer, nn.Linear)][-1:]
+    classes = [m["attributes"].get("out_features") for m in model.modules if _layer_is(m, "Linear")][-1:]
     expect_equal(classes, [MAKE_CONFIG["classes"]], "The model's number of outputs (config['classes'])")
-    devices = sorted({parameter.device.type for parameter in model.parameters()})
+    devices = sorted({parameter["device"] for parameter in model.parameters})
     expect_equal(devices, [torch.device(device).type], "Where the model's parameters live",
-                 advice="Move the model to the device: ConvNet(...).to(device).")
+                 advice="Move the model to the device you were given.")
     for loader, train, size in ((train_loader, True, 6000), (test_loader, False, 1000)):
         name = "train_loader" if train else "test_loader"
-        expect(isinstance(loader, DataLoader), f"{name} is a DataLoader.", expected="DataLoader",
-               found=type(loader).__name__)
-        expect_equal(len(loader.dataset), math.ceil(size / MAKE_CONFIG["slice"]), f"How many images {name} holds",
-                     advice="Keep every config['slice']-th image: Subset(dataset, range(0, len(dataset), config['slice'])).")
+        expect(_is(loader, "DataLoader"), f"{name} is a DataLoader.", expected="DataLoader", found=_type_name(loader))
+        expect_equal(loader.dataset_length, math.ceil(size / MAKE_CONFIG["slice"]), f"How many images {name} holds",
+                     advice="Keep every config['slice']-th image of the set (a Subset over a range with a step).")
         full = fashion_mnist(train=train, transform=normalize_transform())
-        image, label = loader.dataset[1]
+        sample = loader.samples[1] if len(loader.samples) > 1 else None
+        image, label = sample if isinstance(sample, tuple) and len(sample) == 2 else (None, None)
         expected_image, expected_label = full[MAKE_CONFIG["slice"]]
         expect(torch.is_tensor(image) and image.shape == expected_image.shape and torch.equal(image, expected_image)
                and label == expected_label, f"{name}'s second image should be image {MAKE_CONFIG['slice']} of the "
                f"{'training' if train else 'test'} set, normalised.",
-               advice="Use fashion_mnist(train=..., transform=normalize_transform()) and "
-                      "Subset(dataset, range(0, len(dataset), config['slice'])).")
+               advice="Use the course's fashion_mnist with the lessons' normalisation, then keep every "
+                      "config['slice']-th image.")
         expect_equal(loader.batch_size, MAKE_CONFIG["batch_size"], f"{name}'s batch size (config['batch_size'])")
-        sampler = RandomSampler if train else SequentialSampler
-        expect(isinstance(loader.sampler, sampler), f"{name} should {'shuffle' if train else 'not shuffle'}.",
-               expected=sampler.__name__, found=type(loader.sampler).__name__,
+        sampler = "RandomSampler" if train else "SequentialSampler"
+        expect(sampler in [t.rsplit(".", 1)[-1] for t in loader.sampler_types],
+               f"{name} should {'shuffle' if train else 'not shuffle'}.",
+               expected=sampler, found=loader.sampler_types[0].rsplit(".", 1)[-1],
                advice="shuffle=True for training, shuffle=False for testing.")
-    expect(isinstance(criterion, nn.CrossEntropyLoss), "The criterion is nn.CrossEntropyLoss().",
-           expected="CrossEntropyLoss", found=type(criterion).__name__)
-    expect(isinstance(optimizer, torch.optim.Adam), "The optimizer is torch.optim.Adam.", expected="Adam",
-           found=type(optimizer).__name__)
-    expect_equal(optimizer.param_groups[0]["lr"], MAKE_CONFIG["learning_rate"], "The optimizer's learning rate",
-                 advice="Adam(model.parameters(), lr=config['learning_rate']).")
-    optimized = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
-    expect(optimized == {id(parameter) for parameter in model.parameters()},
+    expect(_is(criterion, "CrossEntropyLoss"), "The criterion is nn.CrossEntropyLoss().",
+           expected="CrossEntropyLoss", found=_type_name(criterion))
+    expect(_is(optimizer, "Adam"), "The optimizer is torch.optim.Adam.", expected="Adam", found=_type_name(optimizer))
+    expect_equal(optimizer.groups[0]["hyperparameters"].get("lr"), MAKE_CONFIG["learning_rate"],
+                 "The optimizer's learning rate", advice="Give the optimizer lr=config['learning_rate'].")
+    optimized = {name for group in optimizer.groups for name in group["params"]}
+    expect(optimized == {p["owner"] for p in model.parameters} and "" not in optimized,
            "The optimizer updates exactly the model's parameters.",
-           advice="Build the optimizer from the model you return: Adam(model.parameters(), ...).")
+           advice="Build the optimizer from the parameters of the model you return.")
+
+
+def _is(value, class_name: str) -> bool:
+    return isinstance(value, Described) and value.is_a(class_name)
+
+
+def _type_name(value) -> str:
+    return value.type_name if isinstance(value, Described) else type(value).__name__
+
+
+def _layer_is(module: dict, class_name: str) -> bool:
+    return any(name.rsplit(".", 1)[-1] == class_name for name in module["types"])
 
 
 # ---------------------------------------------------------------- train
@@ -323,8 +326,8 @@ def _train_with_grader_run(lesson, device, wandb_runs):
     loader = _subset_loader(True, TRAIN_IMAGES, TRAIN_BATCH, shuffle=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     criterion = RecordingLoss(nn.CrossEntropyLoss())
-    with _grader_run(dict(TRAIN_CONFIG)):
-        lesson.train(model, loader, criterion, optimizer, dict(TRAIN_CONFIG), device)
+    lesson.train.inside("wandb_run", project=GRADER_PROJECT, config=dict(TRAIN_CONFIG))(
+        model, loader, criterion, optimizer, dict(TRAIN_CONFIG), device)
     return _the_run(wandb_runs, "train()"), model, criterion.values
 
 
@@ -349,8 +352,7 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
     model = Net().to(device)
     loader = _subset_loader(False, TEST_IMAGES, TEST_BATCH, shuffle=False)
     expected = _accuracy(model, loader, device)
-    with _grader_run({}):
-        returned = lesson.test(model, loader, device)
+    returned, _ = lesson.test.inside("wandb_run", project=GRADER_PROJECT, config={})(model, loader, device)
     run = _the_run(wandb_runs, "test()")
     _expect_summary_accuracy(run, expected)
     expect(isinstance(returned, float), "test() returns the accuracy as a Python float.", expected="float",
@@ -374,17 +376,15 @@ def _call_recognising_crashes(function, *args):
 
 @exercise("save_model_onnx")
 def test_save_model_onnx_saves_a_complete_model_with_the_run(lesson, device, wandb_runs, tmp_path):
-    import wandb
-
     torch.manual_seed(0)
     model = Net().to(device)
     images, _ = next(iter(_subset_loader(False, 4, 4, shuffle=False)))
     images = images.to(device)
     reference = copy.deepcopy(model)
-    with _grader_run({}) as run:
-        wandb.watch(model, log="all", log_freq=1)  # as after train(): watched, hooks on every forward
-        returned = _call_recognising_crashes(lesson.save_model_onnx, model, images)
-        expected_path = Path(run.dir) / "model.onnx"
+    # As after train(): the model is watched, with hooks on every forward pass.
+    returned, run = _call_recognising_crashes(
+        lesson.save_model_onnx.inside("wandb_run", project=GRADER_PROJECT, config={}, watch=True), model, images)
+    expected_path = Path(run["run_dir"]) / "model.onnx"
     saved = _the_run(wandb_runs, "save_model_onnx()")
     expect(isinstance(returned, (str, Path)) and Path(returned) == expected_path,
            "save_model_onnx() returns the path it exported to.", expected=str(expected_path), found=returned,
@@ -399,8 +399,8 @@ def test_save_model_onnx_saves_a_complete_model_with_the_run(lesson, device, wan
 def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp_path):
     criterion = RecordingLoss(nn.CrossEntropyLoss())
     torch.manual_seed(0)
-    model = _call_recognising_crashes(lesson.model_pipeline, PIPELINE_PROJECT, dict(PIPELINE_CONFIG),
-                                      criterion, device)
+    returned = _call_recognising_crashes(lesson.model_pipeline, PIPELINE_PROJECT, dict(PIPELINE_CONFIG),
+                                         criterion, device)
     runs = wandb_runs.read()
     expect(len(runs) == 1, "model_pipeline() writes exactly one run.", expected=1, found=len(runs),
            advice="One `with wandb.init(project=project, config=hyperparameters) as run:` around everything.")
@@ -416,8 +416,9 @@ def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp
     recorded = {key: run.config[key] for key in PIPELINE_CONFIG if key in run.config}
     expect(recorded == PIPELINE_CONFIG, "The run's config should hold every hyperparameter.",
            expected=PIPELINE_CONFIG, found=run.config or "an empty config", advice=advice)
-    expect(isinstance(model, nn.Module), "model_pipeline() returns the trained model.", expected="an nn.Module",
-           found=type(model).__name__, advice="Return the model after the with-block.")
+    expect(_is(returned, "Module"), "model_pipeline() returns the trained model.", expected="an nn.Module",
+           found=_type_name(returned), advice="Return the model after the with-block.")
+    model = _rebuilt_pipeline_model(returned, device)
     train_size = math.ceil(6000 / PIPELINE_CONFIG["slice"])
     _expect_training_logged(run, criterion.values, train_size, PIPELINE_CONFIG["batch_size"], PIPELINE_CONFIG)
     _expect_histograms(run, model, len(criterion.values))
@@ -427,6 +428,31 @@ def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp
     _expect_summary_accuracy(run, _accuracy(model, test_loader, device))
     images, _ = next(iter(test_loader))
     _expect_onnx_saved(run, model, images.to(device), tmp_path)
+
+
+class WalkthroughConvNet(nn.Module):
+    """The checker's own copy of the exercise's given ConvNet, to load a returned model's weights into."""
+
+    def __init__(self, kernels, classes=10):
+        super().__init__()
+        self.layer1 = nn.Sequential(nn.Conv2d(1, kernels[0], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.layer2 = nn.Sequential(nn.Conv2d(kernels[0], kernels[1], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.fc = nn.Linear(7 * 7 * kernels[1], classes)
+
+    def forward(self, x):
+        return self.fc(self.layer2(self.layer1(x)).flatten(1))
+
+
+def _rebuilt_pipeline_model(described, device: str) -> nn.Module:
+    """The trained model, rebuilt in the checker from its weights: the config's ConvNet."""
+    model = WalkthroughConvNet(PIPELINE_CONFIG["kernels"], PIPELINE_CONFIG["classes"]).to(device)
+    try:
+        model.load_state_dict(described.state)
+    except RuntimeError:
+        fail("model_pipeline() returns a model that is not the config's ConvNet.",
+             expected=f"ConvNet({PIPELINE_CONFIG['kernels']}, {PIPELINE_CONFIG['classes']})",
+             found=described.type_name, advice="Return the model that make() built and train() trained.")
+    return model.eval()
 
 
 # ---------------------------------------------------------------- compare_learning_rates

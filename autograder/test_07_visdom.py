@@ -18,6 +18,7 @@ from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading.crossing import Described
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.servers.ports import free_port
 
@@ -113,8 +114,8 @@ def test_connect_returns_a_client_of_the_local_server(lesson, visdom_server, vis
     from visdom import Visdom
 
     client = lesson.connect(visdom_server.port, visdom_env)
-    expect(isinstance(client, Visdom), "connect() must return the visdom.Visdom client.",
-           expected="a visdom.Visdom", found=type(client).__name__)
+    expect(isinstance(client, Described) and client.kind == "visdom", "connect() must return the visdom.Visdom client.",
+           expected="a visdom.Visdom", found=client.type_name if isinstance(client, Described) else type(client).__name__)
     expect(urlparse(client.server).hostname in ("127.0.0.1", "localhost"), "The client must talk to this machine.",
            expected="http://127.0.0.1", found=client.server)
     expect_equal(client.port, visdom_server.port, "The client's port")
@@ -125,7 +126,9 @@ def test_connect_returns_a_client_of_the_local_server(lesson, visdom_server, vis
     expect(not client.use_socket, "The client opened a websocket back-channel, which a script that only sends "
            "plots does not need.", expected=False, found=client.use_socket,
            advice="Pass use_incoming_socket=False to Visdom(...).")
-    client.text("connected", opts=dict(title="connect check"))
+    # The client, as the learner's settings make it, sends one window from the checker's side.
+    Visdom(server=client.server, port=client.port, env=client.env, raise_exceptions=True,
+           use_incoming_socket=False).text("connected", opts=dict(title="connect check"))
     _titled(_windows(visdom_server, visdom_env), "connect check", "text")
 
 
@@ -135,12 +138,11 @@ def test_connect_raises_when_no_server_answers(lesson, visdom_env):
     try:
         client = lesson.connect(port, visdom_env)
     except LearnerCrash as crash:
-        raised = crash.__context__
-        expect(isinstance(raised, ConnectionError), "With no server on the port, connect() must raise ConnectionError.",
+        expect(crash.raised("ConnectionError"), "With no server on the port, connect() must raise ConnectionError.",
                expected="ConnectionError", found=str(crash).splitlines()[0])
         return
     fail(f"connect() returned a client although no server listens on port {port}.",
-         expected="ConnectionError", found=type(client).__name__,
+         expected="ConnectionError", found=client.type_name if isinstance(client, Described) else type(client).__name__,
          advice="Check viz.check_connection() and raise ConnectionError when it is False: otherwise every plot "
                 "of a long training run is silently lost.")
 

@@ -16,6 +16,7 @@ from torch import nn
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.grading import exercise, expect, expect_equal, fail
+from watchtrain.grading.crossing import Described
 from watchtrain.models import DropoutNet, Net
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -58,22 +59,20 @@ def _leaf_output_shapes(model: nn.Module, batch: int, device: str) -> list[tuple
 
 
 def _summarize(lesson, tmp_path, model, batch, device):
-    import torchinfo
-
     path = tmp_path / "summary.txt"
     stats = lesson.summarize_model(model, IMAGE_SHAPE, batch, str(path), device)
-    if not isinstance(stats, torchinfo.ModelStatistics):
+    if not (isinstance(stats, Described) and stats.kind == "torchinfo"):
         advice = "Return what torchinfo.summary(...) returns."
         if stats is None:
             advice = ("torchsummary.summary only prints and returns None; "
                       "torchinfo.summary returns the statistics: return them.")
         fail("summarize_model must return torchinfo's statistics.", expected="a torchinfo.ModelStatistics",
-             found=type(stats).__name__, advice=advice)
+             found=stats.type_name if isinstance(stats, Described) else type(stats).__name__, advice=advice)
     return stats, path
 
 
 def _summary_shapes(stats) -> list[tuple[str, list[int]]]:
-    return [(layer.class_name, list(layer.output_size)) for layer in stats.summary_list if layer.is_leaf_layer]
+    return [(layer["class_name"], list(layer["output_size"])) for layer in stats.summary_list if layer["is_leaf_layer"]]
 
 
 @exercise("summarize_model")
@@ -160,16 +159,16 @@ def _labels(source: str) -> set[str]:
 
 
 def _draw(lesson, tmp_path, device):
-    import graphviz
-
     _require_dot()
     model = _model(Net, device)
     images = _images(2, device, seed=1)
     out_dir = tmp_path / "graph"
     out_dir.mkdir()
     graph = lesson.draw_autograd_graph(model, images, str(out_dir))
-    expect(isinstance(graph, graphviz.Digraph), "draw_autograd_graph must return the graph make_dot built.",
-           expected="a graphviz.Digraph", found=type(graph).__name__, advice="Return make_dot(...)'s result.")
+    expect(isinstance(graph, Described) and graph.is_a("graphviz.graphs.Digraph"),
+           "draw_autograd_graph must return the graph make_dot built.", expected="a graphviz.Digraph",
+           found=graph.type_name if isinstance(graph, Described) else type(graph).__name__,
+           advice="Return the graph object torchviz built, not the path it rendered to.")
     return model, images, out_dir, graph
 
 
@@ -232,7 +231,7 @@ _EXPORTS: dict = {}
 def _export(lesson, tmp_path_factory, device):
     """Export a DropoutNet left in train mode; return the file and a CPU copy of the model in eval mode."""
     function = lesson.export_onnx
-    key = (getattr(function, "__wrapped__", function), device)
+    key = (function.key, device)
     if key not in _EXPORTS:
         model = _model(DropoutNet, device).train()
         reference = DropoutNet()

@@ -10,7 +10,10 @@ is exactly what it would have been.
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+from watchtrain.models import Net
 
 
 class RecordingLoss(nn.Module):
@@ -25,3 +28,28 @@ class RecordingLoss(nn.Module):
         value = self.loss(*args, **kwargs)
         self.values.append(float(value.detach()))
         return value
+
+    # Across the worker boundary (the criterion runs in the learner worker; the checks read `values`).
+    def worker_record(self) -> dict:
+        return {"values": list(self.values)}
+
+    def restore_worker_record(self, record: dict) -> None:
+        self.values = [float(value) for value in record.get("values", [])]
+
+
+class WatchedNet(Net):
+    """The tutorial CNN, noting for every forward pass whether it ran in training mode and with autograd."""
+
+    def __init__(self):
+        super().__init__()
+        self.passes: list[tuple[bool, bool]] = []
+
+    def forward(self, x):
+        self.passes.append((self.training, torch.is_grad_enabled()))
+        return super().forward(x)
+
+    def worker_record(self) -> dict:
+        return {"passes": [[training, grad] for training, grad in self.passes]}
+
+    def restore_worker_record(self, record: dict) -> None:
+        self.passes = [(bool(training), bool(grad)) for training, grad in record.get("passes", [])]

@@ -69,23 +69,30 @@ class LessonModule:
             raise AttributeError(name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout)
+            return _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout)[0]
+
+        def inside(harness: str, **options: Any) -> Callable:
+            """The function called inside a worker-side harness (see worker/harnesses.py); the
+            call returns (value, the harness's facts)."""
+            return lambda *args, **kwargs: _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout,
+                                                 {"name": harness, "options": options})
 
         call.__name__ = call.__qualname__ = name
+        call.inside = inside
+        call.key = (str(self._worker.submission), self._lesson_dir, name)  # the same function in every test: cache on it
         return call
 
 
-def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float) -> Any:
+def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float,
+          harness: dict | None = None) -> tuple[Any, dict]:
     problem = missing_reason(worker.submission, lesson_dir)
     if problem:
         raise SubmissionError(problem)
     try:
         worker.prepare()
-        answer = load_answer(worker.call(lesson_dir, function, args, kwargs, timeout))
-        links = worker.remove_links()
-        if links:
-            raise LearnerCrash(f"{function}() created symbolic links, which grading refuses (they could point at "
-                               f"the grader's own files): {', '.join(links[:5])}. Write real files instead.")
+        answer = load_answer(worker.call(lesson_dir, function, args, kwargs, timeout, harness))
+        _note_open_wandb_runs(answer)
+        worker.remove_links()
         return _outcome(answer, function, args, kwargs)
     except WorkerFailed as failure:
         raise LearnerCrash(_did_not_answer(function, str(failure))) from None
@@ -111,7 +118,21 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
     if not isinstance(keywords, dict) or set(keywords) != set(kwargs):
         raise MalformedAnswer("the keyword arguments' state does not match")
     restore_arguments([kwargs[name] for name in keywords], list(keywords.values()))
-    return rebuild(answer.get("value"))
+    facts = answer.get("harness") or {}
+    if not isinstance(facts, dict) or not all(isinstance(v, str) for v in facts.values()):
+        raise MalformedAnswer("the harness's facts are not text")
+    return rebuild(answer.get("value")), facts
+
+
+# The W&B runs the last call left open: the W&B reader must read them as they are, unfinished.
+open_wandb_runs: set[str] = set()
+
+
+def _note_open_wandb_runs(answer: dict) -> None:
+    ids = answer.get("open_wandb_runs")
+    open_wandb_runs.clear()
+    if isinstance(ids, list):
+        open_wandb_runs.update(str(run_id) for run_id in ids)
 
 
 def _text(answer: dict, key: str) -> str:

@@ -149,12 +149,10 @@ def _read_when_written(path: Path, still_open: bool):
 
 
 def _open_run_ids() -> set[str]:
-    """The ids of the runs this process has started and not finished."""
-    import wandb
-    from wandb.sdk import wandb_setup
+    """The ids of the runs the learner's last call left open (the worker reports them)."""
+    from watchtrain.grading import submission
 
-    open_runs = [wandb.run, wandb_setup.singleton().most_recent_active_run]
-    return {run.id for run in open_runs if run is not None}
+    return set(submission.open_wandb_runs)
 
 
 @pytest.fixture(scope="session")

@@ -57,8 +57,8 @@ class LearnerWorker:
                 os.lchown(os.path.join(parent, name), self.uid, self.uid)
 
     def remove_links(self) -> list[str]:
-        """Remove the symbolic links the last call left in the work folder, and name them: the
-        checker reads what the worker wrote, and a link could make it read the grader's own files."""
+        """Remove the symbolic links the last call left in the work folder (W&B makes some; an
+        attacker could point one at the grader's own files): the checker never follows one."""
         found = []
         for parent, folders, files in os.walk(self._workspace):
             for name in folders + files:
@@ -83,9 +83,10 @@ class LearnerWorker:
         spawner_end.close()
         return cls(pid, checker_end, submission, course_files, workspace)
 
-    def call(self, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float) -> bytes:
+    def call(self, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float,
+             harness: dict | None = None) -> bytes:
         """The worker's raw answer to one call; raises WorkerFailed (and stops the host) when none comes."""
-        request = _request(self.submission, lesson_dir, function, args, kwargs)
+        request = _request(self.submission, lesson_dir, function, args, kwargs, harness)
         pid, channel = self._running_host()
         try:
             channel.settimeout(timeout)
@@ -153,7 +154,7 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwargs: dict) -> bytes:
+def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwargs: dict, harness: dict | None) -> bytes:
     import numpy
     import torch
 
@@ -163,7 +164,7 @@ def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwar
                    if name in WORKER_ENVIRONMENT or name.startswith(WORKER_ENVIRONMENT_PREFIXES)}
     return pickle.dumps({
         "submission": str(submission), "lesson": lesson_dir, "function": function, "cwd": os.getcwd(),
-        "environment": environment, "arguments": pickle_arguments(args, kwargs),
+        "environment": environment, "arguments": pickle_arguments(args, kwargs), "harness": harness,
         "random_state": random.getstate(), "numpy_state": numpy.random.get_state(),
         "torch_state": torch.get_rng_state(),
         "cuda_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,

@@ -11,6 +11,7 @@ It never holds a verdict: points, statuses and feedback are decided by the check
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
@@ -31,10 +32,14 @@ class Submission(Exception):
 
 def run_call(request_bytes: bytes) -> bytes:
     """Everything the checker asked for, answered; never raises."""
+    from watchtrain.worker.harnesses import flush_wandb, open_wandb_runs
+
     try:
         answer = _answer(pickle.loads(request_bytes))  # made by the checker, never by learner code
     except Submission as error:
         answer = {"status": "submission_error", "message": str(error)}
+    answer["open_wandb_runs"] = open_wandb_runs()
+    flush_wandb()
     return _encode(answer)
 
 
@@ -52,12 +57,14 @@ def _answer(request: dict) -> dict:
     if not callable(function):
         raise Submission(f"{path.name} has no function {request['function']}(); it is one of the exercises. "
                          f"Did you rename or delete it?")
-    args, kwargs = pickle.loads(request["arguments"])  # after the import: they may need the learner's module
+    args, kwargs = pickle.loads(request["arguments"])
     torch.set_rng_state(request["torch_state"])
     if torch.cuda.is_available() and request.get("cuda_states"):
         torch.cuda.set_rng_state_all(request["cuda_states"])
+    facts: dict = {}
     try:
-        value = function(*args, **kwargs)
+        with _harness(request, args, facts):
+            value = function(*args, **kwargs)
     except NotImplementedError as error:
         if _raised_in(error, path):
             return {"status": "not_started", "function": request["function"]}
@@ -73,7 +80,20 @@ def _answer(request: dict) -> dict:
     described = describer.describe(value)
     state = [_state(describer, argument) for argument in args]
     keywords = {name: _state(describer, argument) for name, argument in kwargs.items()}
-    return {"status": "returned", "value": described, "arguments": state, "keywords": keywords}
+    return {"status": "returned", "value": described, "arguments": state, "keywords": keywords, "harness": facts}
+
+
+@contextlib.contextmanager
+def _harness(request: dict, args: tuple, facts: dict):
+    harness = request.get("harness")
+    if not harness:
+        yield
+        return
+    from watchtrain.worker.harnesses import HARNESSES
+
+    with HARNESSES[harness["name"]](args, **harness["options"]) as found:
+        facts.update(found)
+        yield
 
 
 def _state(describer, argument: Any) -> Any:
