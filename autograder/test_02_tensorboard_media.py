@@ -11,6 +11,7 @@ from watchtrain.grading import exercise, expect, expect_close, expect_equal, fai
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.models import Net
 from watchtrain.grading.crashes import call_with_advice
+from watchtrain.grading import submission
 from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
 GREY_LEVELS = 1  # TensorBoard truncates x * 255 to uint8; allow one level for rounding instead
@@ -229,8 +230,8 @@ def test_log_class_histogram_figure_size(lesson, tmp_path):
 def test_log_class_histogram_figure_draws_the_counts_and_closes(lesson, tmp_path):
     plt.close("all")
     first = _logged_figure(lesson, tmp_path / "first", CLASS_COUNTS)
-    expect(not plt.get_fignums(), "Every matplotlib figure is closed once the figure is logged.",
-           expected="no open figure", found=f"{len(plt.get_fignums())} open",
+    expect(not submission.open_figures, "Every matplotlib figure is closed once the figure is logged.",
+           expected="no open figure", found=f"{submission.open_figures} open",
            advice="add_figure(tag, fig, step) closes the figure for you (unless close=False); a figure you create "
                   "but never log stays open and keeps its memory.")
     background = np.all(first.pixels[..., :3] >= 250, axis=2)

@@ -111,7 +111,7 @@ def render_check(check: LessonCheck, exercise_file: str, *, again: str) -> str:
         lines.append(f"Lesson {lesson.number} is done: every exercise passes.")
     elif problems:
         lines.append(f"Next: fix {problems[0].function} in {exercise_file}, then {again} to check again. "
-                     f"Stuck? `watchtrain hint {lesson.number}`.")
+                     f"Stuck? `watchtrain hint {lesson.number} {problems[0].function}`.")
     else:
         todo = next(r.function for r in check.exercises if r.status != PASSED)
         lines.append(f"Next: write {todo} in {exercise_file} (its docstring says exactly what to do), "

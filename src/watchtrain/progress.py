@@ -1,8 +1,8 @@
 """A learner's progress, kept on their machine: `.watchtrain/progress.json` in the course folder.
 
-`watchtrain check` records each lesson's latest result there, `watchtrain hint` how many hints
-were shown, and `watchtrain list` / `watch` read it back. Nothing leaves the machine, and deleting
-the file starts the course afresh. $WATCHTRAIN_PROGRESS points it somewhere else (tests do).
+`watchtrain check` records each lesson's latest result there, `watchtrain hint` how many rungs of
+each exercise's hint ladder were shown, and `watchtrain list` / `watch` read it back. Nothing
+leaves the machine, and deleting the file starts the course afresh. $WATCHTRAIN_PROGRESS points it somewhere else (tests do).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class LessonProgress:
     # The checked file's modification time, so `list` can say "changed since the last check".
     checked_mtime: float = 0.0
     exercises: dict[str, str] = field(default_factory=dict)  # function -> status
-    hints_shown: int = 0
+    rungs_shown: dict[str, int] = field(default_factory=dict)  # function -> rungs of its hint ladder shown
 
 
 class Progress:

@@ -7,24 +7,16 @@ a learner, with `fail` from `watchtrain.grading`.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
-from tensorboard.summary.writer import event_file_writer
-
 from watchtrain.artifacts.errors import ArtifactError
-from watchtrain.artifacts.tensorboard import event_files_still_open, find_runs
+from watchtrain.artifacts.tensorboard import find_runs
 from watchtrain.grading import fail
-
-_SETTLE_SECONDS = 5.0
-
 
 def read_run(reader: Callable[[str], Any], path: str | os.PathLike[str], *, what: str) -> Any:
     """`reader(path)` once every writer has written what it queued; a missing or damaged run fails
     with the reader's message, plus where the learner's events went instead when we can tell."""
-    settle_writers()
     try:
         return reader(os.fspath(path))
     except ArtifactError as error:
@@ -34,7 +26,10 @@ def read_run(reader: Callable[[str], Any], path: str | os.PathLike[str], *, what
 
 def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
     """Fail when a SummaryWriter that wrote under log_dir is still open after the learner returned."""
-    still_open = event_files_still_open(log_dir)
+    from watchtrain.grading import submission  # the learner's writers ran in the worker, which reported them
+
+    root = Path(log_dir).resolve()
+    still_open = sorted(Path(path) for path in submission.open_event_files if Path(path).is_relative_to(root))
     if still_open:
         names = [path.relative_to(Path(log_dir).resolve()).as_posix() for path in still_open]
         fail("Every SummaryWriter must be closed before your function returns.",
@@ -42,20 +37,6 @@ def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
              advice="Call writer.close() (or write inside `with SummaryWriter(log_dir) as writer:`). A writer "
                     "queues events in memory and a background thread writes them; when a script ends "
                     "before close() or flush(), the events still queued are lost.")
-
-
-def settle_writers() -> None:
-    """Wait (briefly) until every open writer's background thread has written what was queued.
-
-    A writer that was never closed still writes its queue, just later; waiting makes the grade
-    the same on every run. The missing close() itself is graded by expect_writers_closed.
-    """
-    thread_type = getattr(event_file_writer, "_AsyncWriterThread", ())
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    for thread in threading.enumerate():
-        queue = getattr(thread, "_queue", None) if isinstance(thread, thread_type) else None
-        while queue is not None and thread.is_alive() and queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.005)
 
 
 def _stray_runs_note(path: str | os.PathLike[str]) -> str:

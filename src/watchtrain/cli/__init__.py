@@ -7,6 +7,7 @@ write the module and list it in SUBCOMMANDS.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from watchtrain.cli import course_map_cmd, data_cmd, demo_cmd, netron_cmd
@@ -39,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return run(args) or 0
+        status = run(args) or 0
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit where it cannot be caught
+        return status
+    except BrokenPipeError:
+        # `watchtrain hint 01 | head -1`: the reader stopped reading, which is no error of ours.
+        # Point stdout at devnull so that the flush at exit does not complain again, and exit
+        # as a program killed by SIGPIPE would (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except EXPECTED_ERRORS as err:
         print(f"watchtrain: error: {err}", file=sys.stderr)
         return 1

@@ -91,7 +91,7 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
     try:
         worker.prepare()
         answer = load_answer(worker.call(lesson_dir, function, args, kwargs, timeout, harness))
-        _note_open_wandb_runs(answer)
+        _note_process_facts(answer)
         worker.remove_links()
         return _outcome(answer, function, args, kwargs)
     except WorkerFailed as failure:
@@ -124,15 +124,27 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
     return rebuild(answer.get("value")), facts
 
 
-# The W&B runs the last call left open: the W&B reader must read them as they are, unfinished.
+# What the learner's calls left open in the worker (worker/harnesses.py: process_facts):
+# the W&B runs and the number of figures of the last call, and the event files of every call
+# (each test writes in its own folder, so a check can look its own up by path).
 open_wandb_runs: set[str] = set()
+open_event_files: set[str] = set()
+open_figures = 0
 
 
-def _note_open_wandb_runs(answer: dict) -> None:
-    ids = answer.get("open_wandb_runs")
+def _note_process_facts(answer: dict) -> None:
+    global open_figures
+    facts = answer.get("process")
+    facts = facts if isinstance(facts, dict) else {}
     open_wandb_runs.clear()
-    if isinstance(ids, list):
-        open_wandb_runs.update(str(run_id) for run_id in ids)
+    open_wandb_runs.update(str(item) for item in _strings(facts.get("open_wandb_runs")))
+    open_event_files.update(_strings(facts.get("open_event_files")))
+    figures = facts.get("open_figures")
+    open_figures = figures if isinstance(figures, int) else 0
+
+
+def _strings(value) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def _text(answer: dict, key: str) -> str:

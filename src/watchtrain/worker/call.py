@@ -32,14 +32,13 @@ class Submission(Exception):
 
 def run_call(request_bytes: bytes) -> bytes:
     """Everything the checker asked for, answered; never raises."""
-    from watchtrain.worker.harnesses import flush_wandb, open_wandb_runs
+    from watchtrain.worker.harnesses import process_facts
 
     try:
         answer = _answer(pickle.loads(request_bytes))  # made by the checker, never by learner code
     except Submission as error:
         answer = {"status": "submission_error", "message": str(error)}
-    answer["open_wandb_runs"] = open_wandb_runs()
-    flush_wandb()
+    answer["process"] = process_facts()
     return _encode(answer)
 
 

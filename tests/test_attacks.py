@@ -1,0 +1,142 @@
+"""Attacks on the grade (tests/attacks/): each gets exactly its fair score, and nobody else is hurt.
+
+The batch runs as the grader runs in CI and on Gradescope (as root where this suite runs as root),
+with a fake secret in the grader's environment and HOME. See tests/attacks/README.md.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from test_batch_grading import Batch, tree_digest
+from test_gradescope import gradescope_layout, run_autograder
+
+COURSE = Path(__file__).resolve().parents[1]
+ATTACKS = COURSE / "tests" / "attacks"
+ATTACK_NAMES = sorted(path.parent.name for path in ATTACKS.glob("*/mutant.toml"))
+LESSON = "01_tensorboard_basics"
+SECRET_ENV, SECRET_FILE = "watchtrain-fake-secret-env-3f9a", "watchtrain-fake-secret-home-77c2"
+DAEMON_MARK = "watchtrain-attack-daemon"
+OUTLIVE_S = 8.0  # longer than the background rewriter's first pass
+
+
+def spec(name: str) -> dict:
+    return tomllib.loads((ATTACKS / name / "mutant.toml").read_text(encoding="utf-8"))
+
+
+def course_digest() -> str:
+    digest = hashlib.sha256()
+    for folder in ("src", "autograder", "solutions", "lessons"):
+        digest.update(tree_digest(COURSE / folder).encode())
+    return digest.hexdigest()
+
+
+def secret_environment(home: Path) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "credentials").write_text(SECRET_FILE)
+    return {**os.environ, "WATCHTRAIN_INSTRUCTOR_TOKEN": SECRET_ENV, "HOME": str(home)}
+
+
+def marked_processes() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and DAEMON_MARK.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    submissions, out = tmp_path_factory.mktemp("attacks"), tmp_path_factory.mktemp("attack-out") / "out"
+    for name in ATTACK_NAMES:
+        (submissions / name / LESSON).mkdir(parents=True)
+        (submissions / name / LESSON / "exercise.py").write_bytes((ATTACKS / name / "exercise.py").read_bytes())
+    (submissions / "reference" / LESSON).mkdir(parents=True)
+    (submissions / "reference" / LESSON / "exercise.py").write_bytes(
+        (COURSE / "solutions" / LESSON / "exercise.py").read_bytes())
+    (submissions / "stub" / LESSON).mkdir(parents=True)
+    (submissions / "stub" / LESSON / "exercise.py").write_bytes((COURSE / "lessons" / LESSON / "exercise.py").read_bytes())
+    before = course_digest()
+    command = [sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out", str(out),
+               "--lessons", LESSON, "--test-timeout", "30", "--submission-timeout", "200", "--jobs", "2"]
+    completed = subprocess.run(command, cwd=COURSE, capture_output=True, text=True, timeout=900,
+                               env=secret_environment(tmp_path_factory.mktemp("instructor-home")))
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    batch = Batch(out)
+    reports = {name: (out / "reports" / name).read_bytes() if (out / "reports" / name).exists() else None
+               for name in ("reference", "stub")}
+    snapshot = tree_digest(out)
+    time.sleep(OUTLIVE_S)  # a daemon that survived would strike now
+    return batch, out, completed, before, snapshot, reports
+
+
+def test_the_grader_says_which_protections_are_active(attacked):
+    _, _, completed, *_ = attacked
+    assert "own PID namespace" in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("name", ATTACK_NAMES)
+def test_every_attack_gets_exactly_its_fair_score(attacked, name):
+    batch = attacked[0]
+    row, expected = batch.rows[name], spec(name)
+    assert (row["status"], float(row["score"])) == (expected["status"], expected["score"]), (row, batch.report(name))
+
+
+def test_the_reference_keeps_full_marks_and_the_stub_is_not_started(attacked):
+    batch = attacked[0]
+    assert (batch.rows["reference"]["status"], float(batch.rows["reference"]["score"])) == ("graded", 10)
+    assert {test["status"] for test in batch.tests("reference")} == {"passed"}
+    assert float(batch.rows["stub"]["score"]) == 0
+    assert {test["status"] for test in batch.tests("stub")} == {"not started"}
+
+
+def test_nothing_changes_after_the_batch_and_nothing_is_left_running(attacked):
+    _, out, _, _, snapshot, _ = attacked
+    assert tree_digest(out) == snapshot, "a report or results file changed after the batch ended"
+    assert marked_processes() == [], "a process started by a submission outlived its run"
+
+
+def test_the_course_files_are_unchanged(attacked):
+    assert course_digest() == attacked[3]
+
+
+def test_no_secret_reaches_any_report(attacked):
+    out = attacked[1]
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes()
+            assert SECRET_ENV.encode() not in text and SECRET_FILE.encode() not in text, path
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("attack-bundle") / "autograder.zip"
+    completed = subprocess.run([sys.executable, "-m", "watchtrain.cli", "gradescope", "build", str(out),
+                                "--lessons", LESSON, "--test-timeout", "30", "--submission-timeout", "200"],
+                               cwd=COURSE, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    return out
+
+
+def test_every_attack_scores_zero_through_gradescopes_run_autograder(bundle, tmp_path):
+    def grade(name: str) -> tuple[str, dict]:
+        root = gradescope_layout(bundle, tmp_path / name)
+        (root / "submission" / LESSON).mkdir(parents=True)
+        (root / "submission" / LESSON / "exercise.py").write_bytes((ATTACKS / name / "exercise.py").read_bytes())
+        return name, run_autograder(root)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(pool.map(grade, ATTACK_NAMES))
+    for name, result in results.items():
+        public = [test for test in result["tests"] if "hidden" not in test.get("name", "").lower()]
+        assert sum(float(test.get("score", 0)) for test in public) == 0, (name, json.dumps(result)[:3000])
