@@ -1,10 +1,17 @@
 """Lesson 03: the model graph and the embedding projector.
 
-Fill in each function below. Its docstring says exactly what to write and where; the autograder
-opens what your code leaves behind (the graph in the event file, and the projector's
-projector_config.pbtxt, tensors.tsv, metadata.tsv and sprite.png) and checks it. Check your work with:
+Each function below states a contract: what must exist when it returns. The lesson's README.md
+teaches the API with other models and other data; your job is to apply it here. The autograder
+never looks at your code. It opens what your code leaves behind (the graph in the event file, and
+the projector's projector_config.pbtxt, tensors.tsv, metadata.tsv and sprite.png), reads it with
+TensorBoard's own readers, and says what it expected and what it found.
 
-    pytest autograder/test_03_graph_and_projector.py
+    watchtrain check 03     grade this lesson: points per exercise, and the first problem of each
+    watchtrain hint 03      stuck? one more hint each time: the idea, the API, an example, the code
+    watchtrain watch        re-check every time you save this file
+    pytest autograder/test_03_graph_and_projector.py     the same checks, as plain pytest
+
+Leave the function names and arguments as they are.
 """
 import torch
 from torch.utils.tensorboard import SummaryWriter
@@ -13,44 +20,60 @@ from watchtrain.data import CLASS_NAMES
 
 
 def log_model_graph(log_dir, net, loader):
-    """Draw the network's graph in TensorBoard's Graphs tab, traced on one real batch.
+    """Record the network's graph in `log_dir`, traced on the first batch of `loader`.
 
-    1. Take the first batch of `loader`: `images, labels = next(iter(loader))`. (The classic
-       tutorial's `dataiter.next()` no longer exists: DataLoader iterators only have the
-       built-in `next(...)`.)
-    2. With a `SummaryWriter(log_dir)`, call `add_graph(net, images)`: TensorBoard runs `net` once
-       on the whole batch and records every operation it performs, with the shapes it saw.
-    3. Close the writer.
+    When this function returns:
+    - `log_dir` holds one TensorBoard run, and its event file holds the graph of `net`'s whole
+      forward pass: for the tutorial CNN, 2 convolutions, 2 max-poolings, 3 linear layers and
+      4 ReLUs, each exactly once;
+    - the graph's input has the shape of that first batch, the whole batch: (4, 1, 28, 28) when
+      the grader's loader gives batches of 4;
+    - every writer you opened is closed, so every event is on disk.
+
+    Why: the Graphs tab is the quickest proof that the model you built is the model you meant,
+    and the shapes it shows are those of the example it was traced on.
     """
     raise NotImplementedError
 
 
 def select_n_random(data, labels, n=100):
-    """Pick `n` different images at random, each with its own label.
+    """Choose `n` different items at random, each with its own class.
 
-    `data` holds one image per row of its first dimension (such as `dataset.data`, shape
-    (N, 28, 28), uint8) and `labels` is the matching 1-D tensor of class indices
-    (`dataset.targets`). Draw ONE random permutation, `perm = torch.randperm(len(data))`, and
-    return `(data[perm][:n], labels[perm][:n])`: the same permutation for both, so every label
-    still belongs to its image, and no image is drawn twice.
+    `data` holds one item per row of its first dimension (for example the (N, 28, 28) uint8
+    pixels of a dataset), and row k of the 1-D tensor `labels` is the class of row k of `data`.
+
+    Return a tuple of two tensors, `(chosen_rows, chosen_classes)`:
+    - `chosen_rows` has shape (n, ...): n rows of `data`, unchanged (same dtype, same values);
+    - no row is chosen twice, and the choice is random, not the first n or any other fixed run;
+    - `chosen_classes` has shape (n,), and its entry k is the class of row k of `chosen_rows`.
+
+    Why: the projector shows each point with a class name. A class that has drifted away from its
+    picture does not crash anything; it makes the picture lie.
     """
     raise NotImplementedError
 
 
 def log_embedding(log_dir, data, labels, n=100):
-    """Show `n` random images in the embedding projector: points named by class, drawn as thumbnails.
+    """Show `n` random pictures in the embedding projector, each named by its class and drawn as a thumbnail.
 
-    `data` is `dataset.data`, the raw images: shape (N, 28, 28), uint8, values 0 to 255.
-    `labels` is `dataset.targets`, their class indices (0 to 9).
+    `data` holds a dataset's raw pictures: shape (N, 28, 28), uint8, grey values 0 to 255. `labels`
+    holds their class indices (0 to 9). Pick the `n` pictures with your `select_n_random`.
 
-    1. `images, chosen = select_n_random(data, labels, n)` (your function above).
-    2. Scale the pixels to floats in [0, 1]: `pixels = images.float() / 255`.
-    3. With a `SummaryWriter(log_dir)`, call `add_embedding` once, with the default tag and step:
-       - `mat`: one row of 28 * 28 = 784 features per image, `pixels.view(-1, 28 * 28)`;
-       - `metadata`: the class NAME of each chosen image, `[CLASS_NAMES[label] for label in chosen]`;
-       - `label_img`: the thumbnails, `pixels.unsqueeze(1)`, shape (n, 1, 28, 28), in [0, 1].
-         add_embedding multiplies them by 255 to build its 8-bit sprite, so uint8 images
-         (0 to 255) would come out white.
-    4. Close the writer. No TensorFlow is needed (the old `tf.io.gfile` hack is obsolete).
+    Make exactly one call to `add_embedding`, with the default tag and step, and let it write into
+    `log_dir` itself. The exercise is about its arguments. When this function returns, `log_dir`
+    holds projector_config.pbtxt, and the three files it names, in its sub-folder 00000/default:
+    - tensors.tsv: n rows of 784 features, one row per picked picture: its grey values, row by
+      row, divided by 255 (floats between 0 and 1);
+    - metadata.tsv: n lines, line k holding the class name of row k as `CLASS_NAMES` spells it
+      (such as "Sneaker", not 7), with no header line;
+    - sprite.png: the n thumbnails, thumbnail k showing the picture of row k in its true grey
+      levels. Give them as an (n, 1, 28, 28) tensor of the same floats between 0 and 1: the
+      sprite is built by multiplying each value by 255, so values that are already 0 to 255
+      turn white.
+    Close everything you opened, so every file is complete. TensorFlow is not needed, and not
+    installed.
+
+    Why: row k, line k and thumbnail k describe one point. If any of the three is in another
+    order, or scaled differently, the projector shows a cloud that looks right and is wrong.
     """
     raise NotImplementedError

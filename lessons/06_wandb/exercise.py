@@ -1,14 +1,21 @@
 """Lesson 06: Weights & Biases. Track a run offline, watch gradients, save the model with the run.
 
-Fill in each function below. Its docstring says exactly what to log, save and return; the
-autograder runs your code with W&B forced offline, opens the run file it leaves behind
-(wandb/offline-run-*/run-<id>.wandb) and checks the config, the history, the histograms, the
-summary, the saved files and the exit code. Check your work with:
+Write the six functions below; `ConvNet` is given. Each docstring is a contract: it says what the
+run must hold when the function returns (its config, history, histograms, summary, saved files and
+exit code) and why that matters. It does not say how: the lesson's README.md teaches W&B's API,
+with examples you adapt.
 
-    pytest autograder/test_06_wandb.py
+The autograder runs your code with W&B forced offline, opens the run file it leaves behind
+(wandb/offline-run-*/run-<id>.wandb) with the course's reader, and checks every record. Four
+commands help:
+
+    watchtrain check 06                  grade this lesson: points, and the first problem of each exercise
+    watchtrain hint 06 [FUNCTION]        one more hint each time: the idea, the API, an example, the code
+    watchtrain watch                     re-check every time you save this file
+    pytest autograder/test_06_wandb.py   the same checks, as plain pytest
 
 Everything works without an account or a network: run `export WANDB_MODE=offline` in your shell
-before trying the functions yourself (the lesson's README says more).
+before you try the functions yourself (the README says more).
 """
 import os
 
@@ -48,107 +55,157 @@ class ConvNet(nn.Module):
 
 
 def make(config, device="cpu"):
-    """Build everything a run needs from its config. Return (model, train_loader, test_loader, criterion, optimizer).
+    """Build everything one run needs from its config. Return a tuple of five:
+    (network, training batches, test batches, loss function, optimiser).
 
-    `config` is a mapping (a dict, or `run.config`); read it with `config["key"]`. Its keys:
-    "kernels" (two channel counts), "classes", "slice", "batch_size" and "learning_rate".
+    `config` is a mapping (a plain dict, or a W&B run's config) with the keys "kernels" (two
+    channel counts), "classes", "slice", "batch_size" and "learning_rate". Read every size from
+    it: the autograder passes odd values, so a hard-coded number shows.
 
-    - Data: `fashion_mnist(train=True, transform=normalize_transform())` and the same with
-      `train=False` (both from `watchtrain.data`). Keep every `config["slice"]`-th image of each:
-      `Subset(dataset, range(0, len(dataset), config["slice"]))`.
-    - Loaders: `DataLoader(subset, batch_size=config["batch_size"], shuffle=True)` for training,
-      and the same with `shuffle=False` for testing.
-    - Model: `ConvNet(config["kernels"], config["classes"])`, moved to `device`.
-    - Loss: `nn.CrossEntropyLoss()`.
-    - Optimizer: `torch.optim.Adam(model.parameters(), lr=config["learning_rate"])`.
+    - The network: a `ConvNet` (given above) with config["kernels"] channels and
+      config["classes"] outputs, its weights on `device`.
+    - The data: the course's bundled Fashion-MNIST, training set and test set, each with the
+      course's normalisation (pixels in [-1, 1]; both come from `watchtrain.data`,
+      imported above). Of each set keep every config["slice"]-th image, starting with the first:
+      images 0, slice, 2 * slice, ... in that order.
+    - The batches: two `DataLoader`s of config["batch_size"] images each. The training one
+      draws its images in a new random order every epoch; the test one keeps their order.
+    - The loss function: PyTorch's cross-entropy loss module.
+    - The optimiser: Adam, over exactly the network's weights and biases, at the learning rate
+      config["learning_rate"].
+
+    Why: when every choice comes from the config, the config that W&B records is the run's true
+    recipe, and a sweep can change any value without a change in your code.
     """
     raise NotImplementedError
 
 
 def train(model, loader, criterion, optimizer, config, device="cpu"):
-    """Train for `config["epochs"]` epochs inside the current run, logging as the W&B walkthrough does.
+    """Run config["epochs"] epochs of training inside the W&B run that is already open, and record
+    what the W&B walkthrough records.
 
-    A run is already started (`wandb.run`); do not start or finish one here.
+    Do not start or finish a run here: this run is not yours. Compute each batch's loss with the
+    `criterion` you are given, once per batch and for nothing else (the autograder's criterion
+    remembers every loss it computes). Each batch goes onto `device` first, and the optimiser
+    updates the weights once per batch, as in any training loop.
 
-    1. `wandb.watch(model, criterion, log="all", log_freq=config["log_interval"])`: histograms
-       of every parameter and every gradient, every `log_interval` batches. (The default
-       log_freq=1000 logs nothing in a run shorter than 1000 batches.)
-    2. `model.train()`. Keep two counters, starting at 0: `example_count` (images seen) and
-       `batch_count` (batches done, across epochs).
-    3. For each epoch `e` in `range(config["epochs"])`, for each `(images, labels)` of `loader`:
-       move both to `device`; `loss = criterion(model(images), labels)`; `zero_grad()`,
-       `backward()`, `step()`; then `example_count += len(images)` and `batch_count += 1`.
-    4. After every `log_interval`-th batch (`batch_count % config["log_interval"] == 0`):
-       `wandb.log({"epoch": e, "loss": loss.item()}, step=example_count)`. The step is the
-       number of images seen, so runs with different batch sizes line up on one chart.
+    When the function returns, the run holds:
+
+    - History rows: one after every config["log_interval"]-th batch, with batches counted across
+      epochs (1, 2, 3, ... with no restart at a new epoch), and no other rows. Each row has
+      "epoch" (the index of the current epoch, from 0) and "loss" (the loss of that very batch,
+      a Python float, not an average).
+    - The step of each row: the number of examples seen so far, counted batch by batch. The last
+      batch of an epoch may hold fewer examples than the others.
+    - Histograms: for every parameter of `model`, one of its values (parameters/<name>) and one of
+      its gradient (gradients/<name>), recorded every config["log_interval"] batches. By default
+      W&B records them once every 1000 batches, which in a short run means never.
+
+    Why: with examples seen as the step, runs with different batch sizes line up on one chart.
+    The histograms show whether the gradients vanish or explode.
     """
     raise NotImplementedError
 
 
 def test(model, test_loader, device="cpu"):
-    """Measure accuracy on `test_loader`, write it to the run's summary, and return it.
+    """Measure how often `model` is right on `test_loader`, write it into the open run's summary,
+    and return it.
 
-    A run is already started (`wandb.run`). `model.eval()`, then under `torch.no_grad()`: for
-    each batch, the predicted class is the index of the largest output (`outputs.argmax(dim=1)`);
-    count the correct predictions as a Python int (`.sum().item()`) and the images seen.
+    A run is already open; do not start or finish one. Each batch goes onto `device`. A
+    prediction is the class with the largest output, and the model runs in evaluation mode,
+    without autograd. The accuracy is the number of right predictions divided by the number of
+    examples, over every batch of `test_loader`: a fraction between 0 and 1, not a count or a
+    percentage.
 
-    accuracy = correct / total, a Python float. Store it with
-    `wandb.run.summary["test_accuracy"] = accuracy`, and return it.
+    When the function returns:
+
+    - the run's summary holds it under "test_accuracy";
+    - the function returns the same value, a Python float.
+
+    Both are compared with the autograder's own count, digit for digit. Count with Python
+    numbers: a float32 tensor rounds the result (0.57 becomes 0.5699999928474426).
+
+    Why: the summary holds one number per key for the whole run. The W&B runs table shows it and
+    sorts by it.
     """
     raise NotImplementedError
 
 
 def save_model_onnx(model, example_input):
-    """Export `model` to ONNX in the current run's folder and save the file with the run. Return its path.
+    """Write `model` as an ONNX file into the open run's files folder and keep it with the run.
+    Return where the file is.
 
-    A run is already started (`wandb.run`), and `model` may still be watched.
+    A run is already open, and `model` may still carry W&B's gradient hooks from training: the
+    autograder leaves them on, and exporting must work anyway. Do not start or finish a run.
 
-    1. `wandb.unwatch(model)`: the exporter traces the model, and wandb's hooks inside that trace
-       make it fail.
-    2. `model.eval()`.
-    3. `path = os.path.join(wandb.run.dir, "model.onnx")`, then
-       `torch.onnx.export(model, (example_input,), path, input_names=["images"],
-       output_names=["logits"], external_data=False, verbose=False)`. `external_data=False` keeps
-       the weights inside model.onnx; otherwise they go to a second file, model.onnx.data, that
-       the run would not carry. `verbose=False` keeps the exporter quiet.
-    4. `wandb.save(path, base_path=wandb.run.dir, policy="now")`, then return `path`.
+    When the function returns:
+
+    - The file model.onnx lies in the run's files folder (the folder the run object gives as its
+      directory).
+    - It is complete on its own: the weights are inside it, with no second file beside it, since
+      only model.onnx travels with the run.
+    - Its input is named "images" and its output "logits". Fed `example_input`, it computes what
+      `model` computes in evaluation mode.
+    - It is in the run's list of saved files as plain model.onnx (not under a folder),
+      marked complete at once, not at the end of the run.
+    - The return value is the file's full location, a str: <the run's files folder>/model.onnx.
+
+    Why: a model saved with its run stays next to the config and the metrics that produced it,
+    and Netron or onnxruntime open it without PyTorch.
     """
     raise NotImplementedError
 
 
 def model_pipeline(project, hyperparameters, criterion=None, device="cpu"):
-    """One complete, tracked run, as in the W&B walkthrough. Return the trained model.
+    """One complete, tracked run, as in the W&B walkthrough. Return the trained network.
 
-    `hyperparameters` is a dict with the keys `make` and `train` read.
+    `hyperparameters` is a dict with every key that your functions above read.
 
-    1. Start the run as a context manager, so it finishes (exit code 0) even if you return early:
-       `with wandb.init(project=project, config=hyperparameters) as run:`. Inside it:
-    2. `config = run.config`: from here on, read every setting from `config`, the copy W&B
-       records (never assign `wandb.config = ...`: that replaces the recorded config).
-    3. `model, train_loader, test_loader, made_criterion, optimizer = make(config, device)`.
-       Train with `criterion` when one is given (the autograder passes its own, which
-       records every loss), else with `made_criterion`:
-       `train(model, train_loader, criterion, optimizer, config, device)`.
-    4. `test(model, test_loader, device)`.
-    5. Export: take the first batch of test images, `images, _ = next(iter(test_loader))`, and
-       call `save_model_onnx(model, images.to(device))`.
+    When the function returns, exactly one W&B run exists, in the project `project`, finished
+    with exit code 0. It holds:
+
+    - Config: every key and value of `hyperparameters`. From the start of the run on, every
+      setting your code reads comes from the config W&B recorded, not from the dict you were
+      given, so that the run records what it really ran with.
+    - Everything your functions above leave behind, all built from that recorded config:
+      - the history and histograms that `train` describes. Train with `criterion` when it is not
+        None (the autograder passes its own, which remembers every loss), else with the loss
+        function that `make` built;
+      - the summary's "test_accuracy", measured on the test batches that `make` built;
+      - the ONNX file saved with the run, exported with the first batch of those test batches
+        (on `device`) as its example input.
+
+    Return the trained network, the same `ConvNet` the run trained.
+
+    Why: one run that holds its settings, its curves, its result and its network can be compared
+    with every other run, weeks later.
     """
     raise NotImplementedError
 
 
 def compare_learning_rates(project, x, y, learning_rates, epochs, criterion, device="cpu"):
-    """Fit a line once per learning rate, one W&B run per rate, grouped so they chart together.
+    """Fit a straight line once per learning rate: one W&B run per rate, grouped so that they
+    chart together.
 
-    `x` and `y` are float tensors of shape (N, 1); `criterion` is the loss to use (an MSE loss).
-    Move `x` and `y` to `device` first. Then for each `lr` in `learning_rates`:
+    `x` and `y` are float tensors of shape (N, 1), the points of the line. `criterion` is the loss (a
+    mean squared error): compute every loss with it, once per epoch of each rate, and for nothing
+    else. Move `x` and `y` onto `device`.
 
-    1. `run = wandb.init(project=project, group="learning-rates", name=f"lr_{lr}",
-       config={"learning_rate": lr, "epochs": epochs})`.
-    2. `torch.manual_seed(0)`, then `model = nn.Linear(1, 1).to(device)` and
-       `torch.optim.SGD(model.parameters(), lr=lr)`.
-    3. For each epoch `e` in `range(epochs)`: `loss = criterion(model(x), y)`;
-       `run.log({"loss": loss.item()}, step=e)`; then `zero_grad()`, `backward()`, `step()`.
-    4. `run.finish()` before the next rate: while a run is open, `wandb.init` hands back that
-       same run instead of starting a new one.
+    For each rate of `learning_rates`, in order, there is one run. When the function returns,
+    each is finished (exit code 0) and has:
+
+    - the project `project`; named "lr_<rate>" ("lr_0.1" for the rate 0.1); grouped under
+      "learning-rates";
+    - exactly this config: {"learning_rate": <rate>, "epochs": <epochs>};
+    - history: "loss" at steps 0, 1, ..., epochs - 1. Each value is the loss over all N points at
+      the start of that epoch, before that epoch's update, as a Python float.
+
+    The losses must equal the autograder's own training: a fresh linear layer with one input and
+    one output, created right after seeding PyTorch's random generator with 0, on `device`,
+    updated by plain stochastic gradient descent (no momentum) at that rate, once per epoch.
+
+    Why: runs grouped together that differ only in the rate show as one chart in the W&B app,
+    so you see which rate wins. A run left open swallows the next one: W&B hands back the open
+    run instead of starting a new one.
     """
     raise NotImplementedError

@@ -1,10 +1,16 @@
 """Lesson 08: model visualisation. Summaries, autograd graphs, and a saved graph for Netron.
 
-Fill in each function below. Its docstring says exactly what to write and where; the autograder
-recomputes every number on its own, opens your summary with torchinfo's own objects, your graph
-with graphviz, and your ONNX file with onnx and onnxruntime. Check your work with:
+Each function below states a contract: what must exist when it returns (a returned object, the
+files it wrote and what they hold) and why that matters. It does not say which calls to make:
+README.md teaches the tools, with examples on other models and other names. The autograder
+recomputes every number on its own, and opens what you made with torchinfo's own objects,
+graphviz, onnx and onnxruntime. Keep each function's name and arguments, and replace
+`raise NotImplementedError` with your code.
 
-    pytest autograder/test_08_model_visualisation.py
+    watchtrain check 08                                 grade this lesson: points, expected and found
+    watchtrain hint 08                                  one more hint each time: idea, API, example, code
+    watchtrain watch                                    check again every time you save this file
+    pytest autograder/test_08_model_visualisation.py    the same checks, with pytest's full output
 """
 import os
 
@@ -15,71 +21,95 @@ from torchviz import make_dot
 
 
 def summarize_model(model, image_shape, batch_size, path, device):
-    """Summarise `model` with torchinfo for a batch of `batch_size` images; save the table; return the stats.
+    """Summarise `model` for a batch of `batch_size` images, save the table, and give back the statistics.
 
-    `image_shape` is the shape of ONE image, (channels, height, width), e.g. (1, 28, 28): the
-    input size torchsummary wants. torchinfo wants the whole input, batch dimension first.
-    `device` ("cpu" or "cuda") is where the model already is.
+    `image_shape` is the shape of ONE image, (channels, height, width), such as (1, 28, 28): the
+    input size that torchsummary wants. `device` ("cpu" or "cuda") is where the model already is.
 
-    1. `stats = torchinfo.summary(model, input_size=(batch_size, *image_shape), device=device, verbose=0)`
-       - verbose=0: compute the summary, print nothing.
-       - device=device: without it, torchinfo 1.8 moves a model that is on the CPU to the GPU
-         whenever one is visible (and leaves it there).
-    2. Write `str(stats)`, the table (layers, output shapes, parameter counts, memory estimate),
-       to the text file `path` (UTF-8).
-    3. Return `stats` (a torchinfo.ModelStatistics).
+    When it returns:
+    - the result is torchinfo's statistics object, a `torchinfo.ModelStatistics`, for one forward
+      pass on a batch of `batch_size` images of `image_shape`. So every layer's output shape
+      starts with `batch_size`: for the course's `Net` and a batch of 4, the first convolution
+      puts out [4, 6, 24, 24];
+    - its parameter counts are those of `model` itself: all parameters, and the trainable ones
+      (a frozen tensor, with requires_grad off, is not trainable);
+    - the model is still on `device`. (Told nothing, torchinfo 1.8 moves a CPU model to the GPU
+      whenever one is visible.)
+    - `path` holds, as UTF-8 text, torchinfo's whole table, as printing the statistics shows it:
+      the layers with their output shapes and parameter counts, "Total params: ...", and the
+      memory estimate down to "Estimated Total Size (MB)";
+    - nothing was printed on the screen.
+
+    Why: the table tells you, before any training, whether the shapes fit together, how many
+    weights the model has, and about how much memory it needs. Returned as an object, the
+    numbers can also be checked by a script, which torchsummary's printout cannot.
     """
     raise NotImplementedError
 
 
 def draw_autograd_graph(model, images, out_dir):
-    """Draw the autograd graph of one forward pass with torchviz, render it as SVG and PNG, return it.
+    """Draw the autograd graph of one forward pass, save it as SVG and PNG, and give it back.
 
     `images` is a batch on the model's device; `out_dir` is an existing folder.
 
-    1. `logits = model(images)`: the forward pass records the graph that backward() will walk.
-    2. `graph = make_dot(logits, params=dict(model.named_parameters()))`. With `params` the blue
-       boxes of the weights carry their names (conv1.weight, fc1.bias, ...); without it they are blank.
-    3. Render it with Graphviz's `dot` program, twice, into `out_dir` under the name "autograd_graph":
-       `graph.render(os.path.join(out_dir, "autograd_graph"), format="svg")` writes
-       `autograd_graph.svg`, and the same call with format="png" writes `autograd_graph.png`.
-       (Each call also saves the DOT source, the file `autograd_graph`, beside them.)
-    4. Return `graph` (a graphviz.Digraph).
+    When it returns:
+    - the result is the `graphviz.Digraph` that torchviz drew for the model's output on
+      `images` (its raw class scores, not a loss). It holds every backward node of that forward pass, such
+      as ConvolutionBackward0 and AddmmBackward0;
+    - the box of each parameter of the model carries the parameter's name, as the model names
+      it: conv1.weight, conv1.bias, ..., fc3.bias;
+    - `out_dir` holds that drawing twice, rendered by Graphviz's `dot` program:
+      "autograd_graph.svg" (an SVG with every node of the graph) and "autograd_graph.png" (a PNG
+      of the whole graph). The DOT source file that Graphviz leaves beside them may stay.
+
+    Graphviz's `dot` must be installed to draw the files (README section 2 says how).
+
+    Why: the graph shows what backward() walks through, layer by layer, and where each gradient
+    lands. Without the parameter names, the weight boxes are blank and you cannot tell fc1 from fc2.
     """
     raise NotImplementedError
 
 
 def export_onnx(model, example_images, path):
-    """Save `model` (graph and weights) as ONNX at `path`, for batches of any size.
+    """Save `model`, graph and weights, as ONNX at `path`, for batches of any size.
 
-    `model` may still be in train mode (it has just trained) and on any device; `example_images`
-    is a batch on the same device, used only to trace the forward pass.
+    `model` may still be in train mode (it has just trained) and may be on any device;
+    `example_images` is a batch on the same device, used only to trace the forward pass.
 
-    1. `model.eval()`: in train mode Dropout is exported as a Dropout node that drops values at
-       random, so onnxruntime would not compute what the trained model computes.
-    2. Export with the dynamo exporter (the default since torch 2.9; it needs onnx and onnxscript):
-       `torch.onnx.export(model, (example_images,), path, dynamo=True, input_names=["images"],
-       output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)`
-       - input_names / output_names name the graph's input and output: Netron shows these names,
-         and onnxruntime is fed by them.
-       - dynamic_shapes: dimension 0 of the first input, the batch, may take any size. Without it
-         the batch size of example_images is frozen into the file.
-       - verbose=False silences the exporter's progress messages.
-    It writes `path` (the graph) and `path + ".data"` (the weights, "external data"). The two are
-    one model: leave both where they are. Return nothing.
+    When it returns:
+    - `path` holds the ONNX graph, and a second file beside it, named like `path` with ".data"
+      added, holds the weights (the exporter's "external data"). The two are one model: leave
+      both where they are;
+    - the ONNX checker accepts the file;
+    - the graph's only input is called "images" and its only output "logits";
+    - their first dimension, the batch, is symbolic: the input is (batch, 1, 28, 28) and the
+      output (batch, 10), so the file accepts batches of 1, of 5, of any size, and not only the
+      size of `example_images`;
+    - run exactly as written, the graph computes what the model computes in evaluation mode:
+      its logits match the model's to 1e-4, and no node drops values at random;
+    - the function gives back nothing.
+
+    Why: a .pth file holds weights only. ONNX holds the computation itself, so Netron can show
+    it and onnxruntime can run it without your Python class. A file frozen to one batch size, or
+    with training-time Dropout inside, is a trap for whoever uses it next.
     """
     raise NotImplementedError
 
 
 def onnx_predict(path, images):
-    """Run the ONNX model at `path` on `images` with onnxruntime; return its first output (a NumPy array).
+    """Compute the ONNX model at `path` on `images` with onnxruntime, and give back its first output.
 
-    `images` is a float32 torch tensor, maybe on the GPU. onnxruntime wants NumPy arrays in CPU memory.
+    `path` is an ONNX file, its weights in the ".data" file beside it. `images` is a float32
+    torch tensor, maybe on the GPU.
 
-    1. `session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])`
-       (it reads the weights from the .onnx.data file beside `path` by itself).
-    2. Look the input's name up, `session.get_inputs()[0].name`: every model names it differently.
-    3. `outputs = session.run(None, {name: images.detach().cpu().numpy()})` (None: every output).
-    4. `outputs` is a list with one array per output: return `outputs[0]`.
+    When it returns, the result is a NumPy array (not a list, not a tensor): the model's first
+    output for `images`, computed by onnxruntime on the CPU. For a classifier and 6 images,
+    that is an array of shape (6, 10).
+
+    The file decides what its input is called: look the name up in the file, and do not assume
+    the one your own export uses.
+
+    Why: this is how a model is used once it has left PyTorch, in a server, a phone app or a
+    browser. It is also the check that an export computes what the model computed.
     """
     raise NotImplementedError

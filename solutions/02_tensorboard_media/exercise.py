@@ -1,10 +1,20 @@
 """Lesson 02: TensorBoard media. Images, figures, histograms, text, meshes and hparams.
 
-Fill in each function below. Its docstring says exactly what to write and where; the autograder
-opens the event files your code leaves behind with TensorBoard's own reader and checks tags,
-steps, pixels, statistics and values. Check your work with:
+Each function below is one exercise. Its docstring is a contract: it says what must be on disk
+when the function returns (the tags, the steps, the image sizes and pixel values, the histograms,
+the runs) and why that matters. It does not say how to write it: README.md in this folder teaches
+the API, with examples on other data. Keep the names and the arguments as they are, and replace
+`raise NotImplementedError` with your code.
 
-    pytest autograder/test_02_tensorboard_media.py
+The autograder reads the event files your code leaves behind with TensorBoard's own reader. It
+rebuilds the expected images and compares them pixel by pixel (within one grey level), and it
+compares each histogram's count, minimum, maximum and sum. Four commands help, run from the
+course folder:
+
+    watchtrain check 02      grade this lesson: points, and what was expected versus found
+    watchtrain hint 02       one more hint each time you ask: the idea, the API, an example, the code
+    watchtrain watch         re-check the lesson every time you save this file (Ctrl-C stops it)
+    pytest autograder/test_02_tensorboard_media.py       the same checks, through pytest
 """
 import matplotlib.pyplot as plt
 import torch
@@ -15,15 +25,22 @@ from watchtrain.data import CLASS_NAMES
 
 
 def log_image_grid(log_dir, images):
-    """Log a grid of Fashion-MNIST images that looks like the real clothes.
+    """Show a batch of Fashion-MNIST images the way the clothes really look.
 
-    `images` is a float tensor of shape (N, 1, 28, 28) made by `normalize_transform()`, so its
-    pixels lie in [-1, 1] (Normalize((0.5,), (0.5,)) computed (x - 0.5) / 0.5).
+    Input: `images` is a float tensor of shape (N, 1, 28, 28) made with `normalize_transform()`.
+    So its pixels lie in [-1, 1], not in the [0, 1] they had before normalisation.
 
-    1. Undo the normalisation so the pixels are back in [0, 1]: `images * 0.5 + 0.5`.
-    2. Build one grid image with `torchvision.utils.make_grid(...)` and its defaults
-       (8 images per row, 2 pixels of padding).
-    3. `add_image("fashion_mnist_images", grid, 0)` with a `SummaryWriter(log_dir)`, then close it.
+    When the function returns, `log_dir` holds a closed event file with one image, under the tag
+    "fashion_mnist_images", at step 0:
+
+    - the picture tiles all N images in their order, 8 to a row, with 2 pixels of padding around
+      each one (the standard tiling). It is stored in RGB, the grey repeated in each channel:
+      16 images give a (3, 62, 242) picture, 62 pixels high and 242 wide;
+    - inside each tile, the pixel values are the image's values from before normalisation, in
+      [0, 1]. The colour of the padding does not matter.
+
+    Why it matters: TensorBoard stores images as 8-bit PNGs and clips every value below 0 to black.
+    An image left in [-1, 1] loses its whole dark half, and you judge your data by a wrong picture.
     """
     grid = torchvision.utils.make_grid(images * 0.5 + 0.5)
     with SummaryWriter(log_dir) as writer:
@@ -31,27 +48,44 @@ def log_image_grid(log_dir, images):
 
 
 def log_channels_last_batch(log_dir, batch):
-    """Log a batch of channels-last colour images, the layout of PIL, OpenCV and matplotlib.
+    """Log colour pictures stored channels-last, the layout of PIL, OpenCV and matplotlib.
 
-    `batch` is a float32 NumPy array of shape (N, H, W, 3) with values in [0, 1].
-    Log it as is with `add_images("channels_last_batch", batch, 0, dataformats=...)`, telling
-    TensorBoard the layout; do not reorder or reshape the array yourself. Use a
-    `SummaryWriter(log_dir)` and close it.
+    Input: a float32 NumPy array of shape (N, H, W, 3): N pictures, H pixels high, W wide, with
+    the three colours (RGB) on the last axis. The values lie in [0, 1].
+
+    When the function returns, `log_dir` holds a closed event file with one image, under the tag
+    "channels_last_batch", at step 0. It shows the N pictures side by side, in order (up to 8 to a
+    row, no padding), each H high and W wide, with their colours unchanged. An input of shape
+    (4, 12, 20, 3) gives one RGB image 12 pixels high and 80 wide.
+
+    Leave the array as it is: do not move, reshape or copy its axes yourself. The exercise is to
+    tell TensorBoard which layout you hand it (README.md, section 2).
+
+    Why it matters: TensorBoard assumes channels come first. Told nothing, it takes the height for
+    the channels and fails, and a reshape that "fixes" the shape scrambles the pixels.
     """
     with SummaryWriter(log_dir) as writer:
         writer.add_images("channels_last_batch", batch, 0, dataformats="NHWC")
 
 
 def log_class_histogram_figure(log_dir, labels):
-    """Draw a bar chart of how many images each class has and log it as a figure.
+    """Draw how many images each class has, as a bar chart, and log the figure.
 
-    `labels` is a 1-D integer tensor of class indices (0 to 9).
+    Input: `labels` is a 1-D integer tensor of class indices, from 0 to 9.
 
-    1. Count the images per class (`torch.bincount(labels, minlength=10)`).
-    2. `fig, ax = plt.subplots(figsize=(10, 4))` (the default 100 dpi makes it 1000 x 400 pixels),
-       then `ax.bar(CLASS_NAMES, counts)`; add a title or axis labels if you like.
-    3. `add_figure("class_counts", fig, 0)` with a `SummaryWriter(log_dir)`, then close the writer.
-       add_figure renders the figure and closes it, so no figure is left open afterwards.
+    When the function returns:
+
+    - `log_dir` holds a closed event file with one image, under the tag "class_counts", at step
+      0: the rendered figure, 1000 pixels wide and 400 high (10 by 4 inches at matplotlib's
+      default of 100 dots per inch);
+    - the figure is a bar chart with one bar per class, labelled with the names in `CLASS_NAMES`.
+      A bar's height is how often that class occurs in `labels`; a class that never occurs gets a
+      bar of height 0. Other labels give another figure. A title and labels on the axes are up to you;
+    - no matplotlib figure is left open.
+
+    Why it matters: a class with few training images is a class the model rarely predicts. One
+    look at this chart shows it, before any training. And figures left open pile up in memory
+    when you log one every epoch.
     """
     counts = torch.bincount(torch.as_tensor(labels), minlength=len(CLASS_NAMES))
     fig, ax = plt.subplots(figsize=(10, 4))
@@ -64,12 +98,18 @@ def log_class_histogram_figure(log_dir, labels):
 
 
 def log_weight_histograms(log_dir, snapshots):
-    """Log how every parameter's values are distributed, snapshot after snapshot.
+    """Show how the numbers in every parameter are spread, snapshot after snapshot.
 
-    `snapshots` is a list of dicts, each mapping a parameter name (such as "conv1.weight") to a
-    tensor: copies of `model.state_dict()` taken during training. For snapshot `i` and each
-    name in it, call `add_histogram(name, tensor, i)`: the tag is the parameter's name as given,
-    the step is the snapshot's index. Use a `SummaryWriter(log_dir)` and close it.
+    Input: `snapshots` is a list of dicts. Each dict is a copy of a model's `state_dict()` taken
+    during training: it maps keys such as "conv1.weight" to tensors.
+
+    When the function returns, `log_dir` holds a closed event file with one histogram tag per key
+    of the dicts and no other tags. The tag is the key exactly as given ("conv1.weight", with
+    nothing added). Each tag has one histogram per snapshot: the histogram of snapshot i's tensor
+    sits at step i (0, 1, 2, ...).
+
+    Why it matters: a stack of histograms over steps shows what no loss curve can: weights that
+    stop moving, drift away or blow up.
     """
     with SummaryWriter(log_dir) as writer:
         for step, snapshot in enumerate(snapshots):
@@ -80,13 +120,19 @@ def log_weight_histograms(log_dir, snapshots):
 def log_text_and_mesh(log_dir, notes, vertices, faces, colors):
     """Log a Markdown note and a small coloured 3-D mesh.
 
-    - `notes` is a Markdown string: `add_text("notes", notes, 0)`.
-    - `vertices` (V, 3) float32, `faces` (F, 3) int32 (three vertex indices per triangle) and
-      `colors` (V, 3) uint8 tensors describe one mesh. add_mesh wants a batch of meshes, so add a
-      leading batch dimension to each (shapes (1, V, 3), (1, F, 3), (1, V, 3)), then
-      `add_mesh("shape", vertices=..., faces=..., colors=..., global_step=0)`.
+    Input: `notes` is a Markdown string. The last three arguments, in order, describe one mesh:
+    the corner points, a float32 tensor of shape (V, 3); the triangles, an int32 tensor of shape
+    (F, 3) holding three corner indices each; and one RGB colour per corner, a uint8 tensor of
+    shape (V, 3).
 
-    Use one `SummaryWriter(log_dir)` and close it.
+    When the function returns, `log_dir` holds a closed event file with:
+
+    - the note, exactly as given, as text under the tag "notes", at step 0;
+    - one mesh under the tag "shape", at step 0, with exactly those corners, triangles and
+      colours. TensorBoard's mesh record holds a batch of meshes, so this one is a batch of one.
+
+    Why it matters: a note of what a run is (its settings, its purpose) sits next to what it did,
+    and the Mesh tab shows 3-D data you can turn around.
     """
     with SummaryWriter(log_dir) as writer:
         writer.add_text("notes", notes, 0)
@@ -95,16 +141,24 @@ def log_text_and_mesh(log_dir, notes, vertices, faces, colors):
 
 
 def log_hparam_sweep(log_root, trials):
-    """Record a small hyper-parameter sweep for TensorBoard's HPARAMS tab.
+    """Record a small hyper-parameter sweep for TensorBoard's HParams tab.
 
-    `trials` is a list of `(hparams, metrics)` pairs: `hparams` maps names such as "lr",
-    "batch_size" and "optimizer" to numbers or strings; `metrics` has the keys "accuracy" and
-    "loss". With one `SummaryWriter(log_root)`, for trial `i` call
+    Input: a list of (settings, results) pairs, one per trial. `settings` maps names such as "lr",
+    "batch_size" and "optimizer" to numbers or strings. `results` has two floats, under the keys
+    "accuracy" and "loss".
 
-        add_hparams(hparams, {"hparam/accuracy": ..., "hparam/loss": ...}, run_name=f"trial_{i}")
+    When the function returns, `log_root` holds one run per trial, directly under it (not nested
+    deeper): the run of trial i (counting from 0) is the folder `trial_<i>`, so `trial_0`,
+    `trial_1`, ... Each run records:
 
-    add_hparams writes its own run, in a sub-directory of the writer's directory named by
-    run_name: here `log_root/trial_0`, `log_root/trial_1`, ... Close the writer.
+    - the trial's settings, exactly as given, as its hyper-parameters;
+    - its results as exactly two values, named "hparam/accuracy" and "hparam/loss".
+
+    Every file is closed.
+
+    Why it matters: the HParams table (one row per run, sorted and filtered by any column) is only
+    useful when you can tell the runs apart. A run named after a timestamp cannot be matched with
+    its trial or with its training curves.
     """
     with SummaryWriter(log_root) as writer:
         for index, (hparams, metrics) in enumerate(trials):

@@ -1,10 +1,17 @@
 """Lesson 04: tracking a training run. Running loss, prediction figures and accuracy per epoch.
 
-Fill in each function below. Its docstring says exactly what to compute and log; the autograder
-records every loss your training loop computes, recomputes the running averages and their steps
-from them, and compares them with what your event file holds. Check your work with:
+Each function below states a contract: what must exist when it returns. The lesson's README.md
+teaches the API with the tutorial's loop and with other figures and metrics; your job is to apply
+it here. The autograder never looks at your code. It trains your loop with a loss function that
+records every loss it computes, recomputes from them the running averages and their steps, and
+compares them, point by point, with what your event file holds.
 
-    pytest autograder/test_04_training_run.py
+    watchtrain check 04     grade this lesson: points per exercise, and the first problem of each
+    watchtrain hint 04      stuck? one more hint each time: the idea, the API, an example, the code
+    watchtrain watch        re-check every time you save this file
+    pytest autograder/test_04_training_run.py     the same checks, as plain pytest
+
+Leave the function names and arguments as they are.
 """
 import matplotlib.pyplot as plt
 import torch
@@ -16,22 +23,28 @@ from watchtrain.data import CLASS_NAMES
 
 
 def plot_classes_preds(net, images, labels):
-    """Draw a "predictions vs. actuals" figure: each image with the network's guess and the truth.
+    """Draw a "predictions vs. actuals" figure: each picture with the network's guess and the truth.
 
-    `images` is a batch (B, 1, 28, 28) normalised by `normalize_transform()` (pixels in [-1, 1]),
-    on the same device as `net`; `labels` holds their true classes, shape (B,).
+    `images` is a batch of B pictures, shape (B, 1, 28, 28), normalised by `normalize_transform()`
+    (values in [-1, 1]) and on the same device as `net`. Entry k of `labels` (shape (B,)) is the
+    true class of picture k.
 
-    1. Under `torch.no_grad()`: `probs = F.softmax(net(images), dim=1)`. The prediction for
-       image i is `pred = probs[i].argmax()`, and the network's confidence in it is `probs[i, pred]`.
-    2. `fig = plt.figure(figsize=(12, 3))`, then for each image i (in batch order):
-       - `ax = fig.add_subplot(1, B, i + 1, xticks=[], yticks=[])`;
-       - `ax.imshow(img, cmap="gray")` with `img = (images[i] * 0.5 + 0.5).squeeze().cpu().numpy()`,
-         the (28, 28) image with its normalisation undone;
-       - `ax.set_title(title, color=...)` with exactly this title (the confidence in percent, one
-         decimal):
-             f"{CLASS_NAMES[pred]}, {confidence * 100:.1f}%\\n(label: {CLASS_NAMES[label]})"
-         and `color="green"` when the prediction is right, `color="red"` when it is wrong.
-    3. Return `fig` without closing it (add_figure closes it after drawing it).
+    Return a matplotlib Figure, still open (TensorBoard closes it after drawing it), with B
+    subplots in one row, subplot k for picture k in batch order. Subplot k:
+    - shows exactly one image: picture k as a (28, 28) array on the CPU, with the normalisation
+      undone, so its values are back in [0, 1];
+    - has the title "<guess>, <confidence>%" and, on a second line, "(label: <truth>)", where
+      <guess> and <truth> are class names as `CLASS_NAMES` spells them, the guess is the class
+      the network finds most probable, and <confidence> is the network's probability for that
+      guess, in percent, with one decimal. For example:
+          Sneaker, 87.3%
+          (label: Sandal)
+    - has its title in the matplotlib colour "green" when the guess is right, and "red" when it
+      is wrong.
+    Computing the guesses needs no gradients: do not build an autograd graph for them.
+
+    Why: the loss says how much the model errs, this picture says how. Fixed pictures, watched
+    over training, turn from red to green as the network learns.
     """
     with torch.no_grad():
         probs = F.softmax(net(images), dim=1)
@@ -47,12 +60,18 @@ def plot_classes_preds(net, images, labels):
 
 
 def accuracy(net, loader, device="cpu"):
-    """The fraction of the images in `loader` that `net` classifies correctly, as a Python float.
+    """Return the fraction of the pictures in `loader` that `net` classifies right, as a Python float.
 
-    Switch to evaluation mode with `net.eval()`, and under `torch.no_grad()` count, batch by batch
-    (moved to `device`), the images whose largest output is their label: `net(images).argmax(dim=1)
-    == labels`. Switch back with `net.train()` before returning `correct / total`, a float in
-    [0, 1] (not a percentage, not a tensor: use `.item()` on the counts).
+    A picture counts as right when the class with the largest output of `net` is its true class.
+    Count over every batch of `loader`, moved to `device`, and divide once at the end: the last
+    batch may be smaller, and it must not weigh more than its pictures.
+
+    - The result is a plain Python number between 0 and 1: not a percentage, not a tensor.
+    - Every forward pass runs in evaluation mode, and without autograd.
+    - When the function returns, `net` is back in training mode, so training can go on.
+
+    Why: the loss is what the optimiser sees; accuracy is what you report. Layers such as dropout
+    and batch norm behave differently in evaluation mode, and a graph nobody uses wastes memory.
     """
     net.eval()
     correct = total = 0
@@ -67,30 +86,32 @@ def accuracy(net, loader, device="cpu"):
 
 def train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer, epochs=1, log_every=1000,
                   figure_every=5000, device="cpu"):
-    """Train `net` and watch it in TensorBoard: running loss, prediction figures, accuracy per epoch.
+    """Train `net` for `epochs` epochs and record the run in one TensorBoard run, `log_dir`.
 
-    Use one `SummaryWriter(log_dir)`, closed before returning. Move `net` to `device`
-    (`net.to(device)`) and every batch too.
+    Train on `device`: the network and every batch go there. Each mini-batch of `train_loader` is
+    one step of `optimizer` on the loss from `criterion`. Call `criterion` exactly once per
+    mini-batch, and for nothing else (the grader's `criterion` records every loss it computes).
+    Show a progress bar while an epoch runs.
 
-    1. Before training, take four test images to watch: `images, labels = next(iter(test_loader))`,
-       then keep `images[:4]` and `labels[:4]` (on `device`). The classic tutorial's
-       `dataiter.next()` no longer exists; `next(...)` is the built-in.
-    2. For each epoch (counting from 0), start with `running_loss = 0.0`, then for each mini-batch
-       `i, (inputs, targets)` of `enumerate(tqdm(train_loader))` (tqdm draws a progress bar):
-       - `optimizer.zero_grad()`, `loss = criterion(net(inputs), targets)`, `loss.backward()`,
-         `optimizer.step()`. Call `criterion` exactly once per mini-batch and for nothing else;
-       - `running_loss += loss.item()` (the classic tutorial forgot this line, and logged zeros);
-       - every `log_every` mini-batches, that is when `(i + 1) % log_every == 0`, with
-         `step = epoch * len(train_loader) + i` (mini-batches since the start: it never restarts):
-         `add_scalar("training loss", running_loss / log_every, step)`, then `running_loss = 0.0`;
-       - and at those logging steps where also `(i + 1) % figure_every == 0` (`figure_every` is a
-         multiple of `log_every`), before the reset:
-         `add_figure("predictions vs. actuals", plot_classes_preds(net, images, labels), global_step=step)`
-         for the four watched images. A figure costs as much as about 40 training steps, a scalar
-         next to nothing, so the figures come less often than the loss.
-    3. After each epoch: `add_scalar("test accuracy", accuracy(net, test_loader, device), epoch)`.
+    Below, a mini-batch's "global step" is the number of mini-batches trained before it since
+    training began: the very first mini-batch has global step 0. It never restarts at a new epoch.
 
-    Return the list of the per-epoch test accuracies.
+    When this function returns, `log_dir` holds, in closed event files:
+    - "training loss": count the mini-batches of each epoch from 1. After mini-batch number
+      `log_every`, 2 x `log_every`, 3 x `log_every`, ..., one point at the global step of that
+      mini-batch. Its value is the mean of the losses of the last `log_every` mini-batches.
+    - "predictions vs. actuals": the figure your `plot_classes_preds` draws for four test pictures
+      chosen before training (the first four of `test_loader`'s first batch, on `device`). One
+      figure at each of the loss's points whose mini-batch number is a multiple of `figure_every`
+      (itself a multiple of `log_every`), at the same step, and no figure anywhere else.
+    - "test accuracy": after each epoch, the fraction of `test_loader` the network now classifies
+      right, at the step given by the epoch's number, counted from zero.
+
+    Return a list: the values you logged under "test accuracy", one per epoch, in order.
+
+    Why: a running mean draws a readable curve out of noisy mini-batch losses, and a step that
+    counts mini-batches puts every epoch after the one before. A figure costs about as much as
+    40 training steps and a scalar almost nothing, so the figures come less often than the loss.
     """
     net.to(device)
     images, labels = next(iter(test_loader))

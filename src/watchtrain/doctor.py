@@ -181,6 +181,21 @@ def free_ports(ports: dict[int, str] = DASHBOARD_PORTS) -> list[Finding]:
     return findings
 
 
+def grading_isolation() -> list[Finding]:
+    """The layers around the learner worker (classroom/isolation/jail.py), and what is unprotected."""
+    from watchtrain.classroom.isolation.jail import probe_layers, unprotected
+
+    layers = probe_layers()
+    findings = [Finding(OK if line.startswith("  [on ") else WARN, line.strip()) for line in layers.describe()
+                if not line.strip().startswith("note:")]
+    missing = unprotected(layers)
+    if missing:
+        findings.append(Finding(INFO, "Grading still works; without these layers " + "; ".join(missing) + ".",
+                                "Grade untrusted submissions as root (CI, Gradescope, or `sudo watchtrain grade`) on "
+                                "Linux, or where user namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1)"))
+    return findings
+
+
 def run_checks(course_root: Path) -> list[tuple[str, list[Finding]]]:
     """Every check, in the order they are shown, as (section, findings)."""
     return [
@@ -191,6 +206,7 @@ def run_checks(course_root: Path) -> list[tuple[str, list[Finding]]]:
         ("Visdom", visdom_assets()),
         ("TensorBoard", tensorflow_trap()),
         ("Ports", free_ports()),
+        ("Grading isolation (the learner worker's sandbox)", grading_isolation()),
     ]
 
 

@@ -46,6 +46,17 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def _say_isolation() -> None:
+    """The first lines of a batch: which layers keep submissions from the grader and each other."""
+    from watchtrain.classroom.isolation.jail import probe_layers, unprotected
+
+    layers = probe_layers()
+    print("Each submission's code runs in a learner worker, apart from the checks that grade it:", file=sys.stderr)
+    print("\n".join(line for line in layers.describe() if "note:" not in line), file=sys.stderr)
+    for gap in unprotected(layers):
+        print(f"  not protected here: {gap}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from watchtrain.classroom.batch import grade_batch
     from watchtrain.classroom.reports import summary_table
@@ -73,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out.resolve()
     print(f"Grading {len(entries)} submission(s) in {args.submissions}, {jobs} at a time"
           f"{' with hidden tests' if args.hidden else ''}; results in {out}", file=sys.stderr)
+    _say_isolation()
     started = time.monotonic()
     progress = _Progress(len(entries))
     try:

@@ -62,6 +62,9 @@ def run_spawner(control: socket.socket) -> None:
     """In the process forked from the checker: preload, then start one jailed host per request
     ({"submission", "workspace", "environment", "limits"} as JSON), sending back its pid, its
     socket and the layers that are active."""
+    from watchtrain.classroom.isolation.jail import die_with_parent
+
+    die_with_parent()
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
     for name in PRELOAD:

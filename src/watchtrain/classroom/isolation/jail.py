@@ -144,6 +144,7 @@ def enter_jail(plan: JailPlan, on_child_pid=None) -> Layers:
     layers.pid_namespace = True
     pid = os.fork()
     if pid:  # the waiter: outside the PID namespace, it only reports PID 1's exit
+        die_with_parent()
         if on_child_pid is not None:
             on_child_pid(pid)
         _, status = os.waitpid(pid, 0)
@@ -164,6 +165,13 @@ def enter_jail(plan: JailPlan, on_child_pid=None) -> Layers:
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # after setuid, which clears it: the checker kills the waiter, so us
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     return layers
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when the one that forked it ends: the checker, then the spawner, then
+    the jail's waiter and PID 1 go down in a chain, so nothing a submission started outlives it."""
+    if sys.platform.startswith("linux"):
+        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
 
 def _map_to_self(uid: int, gid: int) -> None:
@@ -221,3 +229,49 @@ def _bind_or_link(source: Path, new_root: Path, *, read_only: bool) -> None:
         # A remount must keep the flags the source mount already has (a user namespace may not drop them).
         kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
         _mount(None, str(target), None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | kept)
+
+
+def probe_layers() -> Layers:
+    """Which layers a learner worker started from this process would get, found by building a jail
+    in a throwaway child (network as the checker would make it: its own namespace when root)."""
+    import json
+
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        layers = Layers()
+        try:
+            network = isolate_network()
+            layers = enter_jail(JailPlan(read_only=(), read_write=()), on_child_pid=lambda _: os.close(writer))
+            layers.network_namespace = network
+        except JailUnavailable as error:
+            layers.problems.append(f"no namespaces: {error}")
+        except Exception as error:  # noqa: BLE001  a probe reports, never raises
+            layers.problems.append(f"{type(error).__name__}: {error}")
+        os.write(writer, json.dumps(vars(layers)).encode())
+        os._exit(0)
+    os.close(writer)
+    chunks = []
+    while chunk := os.read(reader, 65536):
+        chunks.append(chunk)
+    os.close(reader)
+    os.waitpid(pid, 0)
+    try:
+        return Layers(**json.loads(b"".join(chunks)))
+    except (ValueError, TypeError):
+        return Layers(problems=["the isolation probe did not answer"])
+
+
+def unprotected(layers: Layers) -> list[str]:
+    """What grading does not protect, in a learner's or instructor's words, for the layers missing."""
+    missing = []
+    if not layers.pid_namespace:
+        missing.append("a submission can see and signal the grader's processes")
+    if not layers.mount_namespace:
+        missing.append("a submission can read the files your user can read (solutions/, hidden tests, HOME)")
+    if not layers.separate_uid:
+        missing.append("a submission runs as your user")
+    if not layers.network_namespace:
+        missing.append("a submission can reach other local services and the network")
+    return missing
