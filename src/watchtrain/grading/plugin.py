@@ -24,7 +24,7 @@ from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPP
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, ResultsLog
 from watchtrain.grading.submission import (LearnerCrash, NotStarted, SubmissionError, lesson_module,
                                            missing_reason)
-from watchtrain.grading.worker_client import LearnerWorker
+from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import TimeLimitExceeded, time_limit
 
@@ -64,9 +64,25 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     # Before any test is collected: the worker is forked from a process that holds no test and no result.
     isolate_network()
-    worker = LearnerWorker.fork(submission, [course.root / "data"], lambda: config._tmp_path_factory.getbasetemp())
+    worker = LearnerWorker.fork(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp())
     config.stash[_state] = {"course": course, "submission": submission, "results": {}, "worker": worker,
                             "set_aside": [], "log": ResultsLog(Path(log_path)) if log_path else None}
+
+
+def _start_worker(worker: LearnerWorker) -> None:
+    try:
+        worker.prepare()
+    except WorkerFailed:
+        pass  # the first call tries again, and its test reports the failure
+
+
+def _data_folder(course: Course) -> Path:
+    from watchtrain.data import DataError, data_dir
+
+    try:
+        return data_dir()
+    except DataError:
+        return course.root / "data"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -188,10 +204,12 @@ def _missing_reason(config: pytest.Config, lesson_dir: str) -> str:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash[_state]
     if session.config.getoption("--test-timeout"):
         import numpy  # noqa: F401  (isolated_run's imports, paid before any test's clock starts)
         import torch  # noqa: F401
-    state = session.config.stash[_state]
+    if any(item.get_closest_marker("exercise") for item in session.items):
+        _start_worker(state["worker"])  # its imports, too, before any test's clock starts
     if state["log"] is None:
         return
     state["log"].write(COLLECTED, tests=[r.as_dict() for r in state["results"].values()])

@@ -1,6 +1,6 @@
 """Checker side: the learner worker, started and spoken to from the grading process.
 
-    worker = LearnerWorker.fork(submission, workspace)   # at pytest_configure, before collection
+    worker = LearnerWorker.fork(submission, data, workspace)   # at pytest_configure, before collection
     answer = worker.call("04_training_run", "accuracy", args, kwargs, timeout=120)
     worker.layers                                        # which isolation layers are active
     worker.close()
@@ -37,10 +37,10 @@ class WorkerFailed(Exception):
 class LearnerWorker:
     """The spawner process (forked now, pristine) and the jailed host it starts on first use."""
 
-    def __init__(self, spawner_pid: int, control: socket.socket, submission: Path, course_files: list[Path],
+    def __init__(self, spawner_pid: int, control: socket.socket, submission: Path, data: Path,
                  workspace: Callable[[], Path]):
         self._spawner_pid, self._control = spawner_pid, control
-        self.submission, self.course_files, self.workspace = submission, course_files, workspace
+        self.submission, self.data, self.workspace = submission, data, workspace
         self._host: tuple[int, socket.socket] | None = None
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
@@ -69,7 +69,7 @@ class LearnerWorker:
         return found
 
     @classmethod
-    def fork(cls, submission: Path, course_files: list[Path], workspace: Callable[[], Path]) -> "LearnerWorker":
+    def fork(cls, submission: Path, data: Path, workspace: Callable[[], Path]) -> "LearnerWorker":
         checker_end, spawner_end = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -81,7 +81,7 @@ class LearnerWorker:
             finally:
                 os._exit(0)
         spawner_end.close()
-        return cls(pid, checker_end, submission, course_files, workspace)
+        return cls(pid, checker_end, submission, data, workspace)
 
     def call(self, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float,
              harness: dict | None = None) -> bytes:
@@ -98,6 +98,9 @@ class LearnerWorker:
         except (ChannelClosed, OSError) as error:
             self._stop_host()
             raise WorkerFailed(f"the process running {function}() ended without an answer ({error})") from None
+        except BaseException:  # the test's own time limit, or Ctrl-C: that call's host is of no further use
+            self._stop_host()
+            raise
 
     def _running_host(self) -> tuple[int, socket.socket]:
         if self._host is None:
@@ -107,8 +110,8 @@ class LearnerWorker:
     def _start_host(self) -> tuple[int, socket.socket]:
         workspace = self._workspace = self.workspace()
         workspace.mkdir(parents=True, exist_ok=True)
-        request = {"read_only": [str(p) for p in (self.submission, *self.course_files, *_python_folders())],
-                   "read_write": [str(workspace)], "environment": _host_environment(self.course_files),
+        request = {"read_only": [str(p) for p in (self.submission, self.data, *_python_folders())],
+                   "read_write": [str(workspace)], "environment": _host_environment(self.data),
                    "fallback_folders": {"HOME": str(workspace / "learner-home"), "TMPDIR": str(workspace / "learner-tmp"),
                                         "MPLCONFIGDIR": str(workspace / "learner-home" / ".matplotlib")},
                    "gpu_devices": _gpu_devices(), "uid": self.uid, "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
@@ -180,17 +183,16 @@ def _python_folders() -> list[Path]:
     return sorted(folders)
 
 
-def _host_environment(course_files: list[Path]) -> dict[str, str]:
+def _host_environment(data: Path) -> dict[str, str]:
     from watchtrain.classroom.isolation.sandbox import FIXED, PASSED_THROUGH
 
     env = {key: value for key, value in os.environ.items() if key in PASSED_THROUGH}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
-    data = [p for p in course_files if p.name == "data"]
     return env | FIXED | {
         "HOME": "/home/learner", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/home/learner/.matplotlib",
         "XDG_CACHE_HOME": "/home/learner/.cache", "XDG_CONFIG_HOME": "/home/learner/.config",
-        **({"WATCHTRAIN_DATA_DIR": str(data[0])} if data else {}),
+        "WATCHTRAIN_DATA_DIR": str(data),
     }
 
 
