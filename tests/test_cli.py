@@ -34,11 +34,11 @@ hints = ["Python has an operator for that.", "It is the plus sign."]
 [[lessons.exercises]]
 function = "add"
 points = 3
-hint = "return a + b"
+hints = ["Addition.", "The + operator takes two numbers.", "1 + 2 is 3.", "return a + b"]
 [[lessons.exercises]]
 function = "double"
 points = 1
-hint = "return 2 * x"
+hints = ["Doubling is multiplying.", "The * operator.", "return 2 * x"]
 [[lessons]]
 dir = "02_tiny"
 title = "Greeting"
@@ -174,7 +174,8 @@ def test_check_shows_points_and_the_first_failure_then_list_shows_progress(tiny_
     assert "[!] add" in out and "0/3  failed" in out
     assert "[x] double" in out and "1/1  passed" in out
     assert "1/4 points, in progress" in out
-    assert "expected: 3" in out and "found:    -1" in out and "Hint: return a + b" in out
+    assert "expected: 3" in out and "found:    -1" in out
+    assert "Hint: Addition.\n    More: `watchtrain hint 01 add`" in out and "return a + b" not in out
     assert "Next: fix add in lessons/01_tiny/exercise.py" in out
     assert progress(tiny_course)["01_tiny"]["status"] == "in progress"
     assert progress(tiny_course)["01_tiny"]["exercises"] == {"add": "failed", "double": "passed"}
@@ -208,19 +209,72 @@ def test_check_of_a_lesson_without_tests_is_a_clear_error(tiny_course, capsys):
     assert "lesson 02 has no autograder tests yet" in capsys.readouterr().err
 
 
-def test_hint_shows_one_more_each_time_then_says_that_was_all(tiny_course, capsys):
+def test_hint_climbs_the_first_exercises_ladder_one_rung_at_a_time(tiny_course, capsys):
     shown = []
     for _ in range(5):
         assert main(["hint", "01"]) == 0
         shown.append(capsys.readouterr().out)
-    assert "Hints 1 of 4" in shown[0] and "1. Python has an operator" in shown[0] and "2." not in shown[0]
-    assert "Hints 2 of 4" in shown[1] and "2. It is the plus sign." in shown[1]
-    assert "3. add: return a + b" in shown[2] and "4. double: return 2 * x" in shown[3]
-    assert "Those are all the hints" in shown[3] and "Hints 4 of 4" in shown[4]
+    assert "add, hint 1 of 4" in shown[0] and "1. concept: Addition." in shown[0] and "2. API:" not in shown[0]
+    assert "About the whole lesson" in shown[0] and "Python has an operator for that." in shown[0]
+    assert "next rung: 2. API" in shown[0]
+    assert "add, hint 2 of 4" in shown[1] and "2. API: The + operator" in shown[1]
+    assert "About the whole lesson" not in shown[1]
+    assert "3. example: 1 + 2 is 3." in shown[2] and "4. code: return a + b" in shown[3]
+    assert "Those are all the hints for add" in shown[3]
+    # No check recorded yet: with add's ladder all shown, the next exercise's begins.
+    assert "double, hint 1 of 3" in shown[4] and "1. concept: Doubling is multiplying." in shown[4]
     assert main(["hint", "01", "--reset"]) == 0
     capsys.readouterr()
     main(["hint", "01"])
-    assert "Hints 1 of 4" in capsys.readouterr().out
+    assert "add, hint 1 of 4" in capsys.readouterr().out
+
+
+def test_hint_follows_the_first_exercise_that_does_not_pass(tiny_course, capsys):
+    write_exercise(tiny_course, "01_tiny", """
+        def add(a, b):
+            return a + b
+
+        def double(x):
+            return x
+    """)
+    main(["check", "01"])
+    assert progress(tiny_course)["01_tiny"]["exercises"] == {"add": "passed", "double": "failed"}, capsys.readouterr()
+    capsys.readouterr()
+    for _ in range(4):
+        assert main(["hint", "01"]) == 0
+    out = capsys.readouterr().out
+    assert "add" not in out and "double, hint 3 of 3" in out and "3. code: return 2 * x" in out
+
+
+def test_hint_for_a_named_exercise_and_its_reset(tiny_course, capsys):
+    main(["hint", "01", "double"])
+    main(["hint", "01", "double"])
+    out = capsys.readouterr().out
+    assert "double, hint 2 of 3" in out and "`watchtrain hint 01 double` again shows the next rung: 3. code" in out
+    assert main(["hint", "01", "double", "--reset"]) == 0
+    capsys.readouterr()
+    main(["hint", "01", "double"])
+    assert "double, hint 1 of 3" in capsys.readouterr().out
+    main(["hint", "01"])
+    assert "add, hint 1 of 4" in capsys.readouterr().out  # add's own ladder was untouched
+    assert main(["hint", "01", "triple"]) == 1
+    assert "lesson 01_tiny has no exercise 'triple'" in capsys.readouterr().err
+
+
+def test_an_old_single_hint_is_a_one_rung_ladder(tiny_course, capsys):
+    assert main(["hint", "02"]) == 0
+    out = capsys.readouterr().out
+    assert "greet, hint 1 of 1" in out and "1. hint: an f-string" in out
+
+
+def test_hint_into_a_closed_pipe_ends_quietly(tiny_course):
+    """`watchtrain hint 01 | head -1`: the reader goes away before the hint is written."""
+    process = subprocess.Popen([*CLI, "hint", "01"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    _, errors = process.communicate(timeout=60)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert process.returncode == 141
+    assert progress(tiny_course)["01_tiny"]["rungs_shown"] == {"add": 1}
 
 
 # --- watch ----------------------------------------------------------------------------------------

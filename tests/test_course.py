@@ -1,5 +1,6 @@
 """The course's structure: the manifest, lessons/ and solutions/ mirroring each other, the README."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,16 @@ def test_every_manifest_exercise_is_a_stub_with_a_graded_test(lesson_dir):
         assert isinstance(body[-1], ast.Raise) and ast.unparse(body[-1]) == "raise NotImplementedError", \
             f"{exercise.function}: the stub must end in `raise NotImplementedError`"
         assert exercise.function in tested, f"{exercise.function} has no autograder test"
-        assert exercise.points > 0 and exercise.hint, f"{exercise.function} needs points and a hint"
+        assert exercise.points > 0 and exercise.hints, f"{exercise.function} needs points and hints"
     assert tested <= {e.function for e in lesson.exercises}
+
+
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_every_exercise_has_a_hint_ladder(lesson_dir):
+    """concept, API, a worked example on other data, the code: at least three rungs (DESIGN.md)."""
+    for exercise in COURSE.lesson(lesson_dir).exercises:
+        assert len(exercise.hints) >= 3, \
+            f"{exercise.function}: course.toml gives {len(exercise.hints)} hint(s); write a ladder hints = [concept, API, example, code]"
 
 
 def test_lessons_are_numbered_in_order():
@@ -68,3 +77,17 @@ def test_lesson_lookup_names_the_valid_lessons():
 def test_readme_course_map_matches_the_manifest():
     assert readme_course_map(COURSE_ROOT / "README.md") == render_course_map(COURSE), \
         "README.md's course map is stale: run `watchtrain course-map --write`"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_links_into_the_course_readme_name_its_sections(lesson_dir):
+    readme = (COURSE_ROOT / "README.md").read_text(encoding="utf-8")
+    anchors = {github_anchor(line.lstrip("#")) for line in readme.splitlines() if line.startswith("#")}
+    text = (COURSE_ROOT / "lessons" / lesson_dir / "README.md").read_text(encoding="utf-8")
+    for anchor in re.findall(r"\.\./\.\./README\.md#([\w-]+)", text):
+        assert anchor in anchors, f"lessons/{lesson_dir}/README.md links to README.md#{anchor}, which has no such section"

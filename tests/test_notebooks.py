@@ -1,9 +1,16 @@
 """The lessons' notebooks: in step with their sources, and runnable from top to bottom in a real kernel.
 
 Each notebook is executed headless (nbclient, an ipykernel) with the reference solution in its
-exercise cells; its check cell must then report the lesson done. `%tensorboard` starts no server
-here: an IPython start-up file makes it only say what it would show.
+exercise cells; its check cell must then report the lesson done. `%tensorboard` is the real magic:
+it starts a real TensorBoard server, from a kernel whose PATH lacks the course's environment (as
+when Jupyter is started from elsewhere), and the test fetches the page it reports, then stops it.
 """
+import os
+import re
+import signal
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -20,8 +27,7 @@ COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
 LESSONS = [lesson.dir for lesson in notebook_lessons(COURSE)]
 CELL_TIMEOUT_S = 300
-HEADLESS_STARTUP = "from watchtrain.notebooks import install_headless_tensorboard\n" \
-                   "install_headless_tensorboard(get_ipython())\n"
+TENSORBOARD_LESSONS = [lesson.dir for lesson in notebook_lessons(COURSE) if lesson.tool == "TensorBoard"]
 
 
 def test_every_notebook_matches_its_readme_and_exercise():
@@ -70,16 +76,53 @@ def test_snippets_that_cannot_run_where_they_stand_stay_text():
     assert not any("notebook: skip" in source for _, source in readme_cells(readme))
 
 
+def code_cells(notebook) -> list[str]:
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def built(lesson_dir: str):
+    return build_notebook(COURSE.lesson(lesson_dir), COURSE_ROOT / "lessons" / lesson_dir)
+
+
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_tensorboard_is_loaded_once_and_only_where_the_lesson_uses_it(lesson_dir):
+    cells = code_cells(built(lesson_dir))
+    loads = [line for cell in cells for line in cell.splitlines() if line.strip() == "%load_ext tensorboard"]
+    magic = [index for index, cell in enumerate(cells) if "%tensorboard" in cell]
+    if lesson_dir not in TENSORBOARD_LESSONS:
+        assert loads == [] and magic == [], f"{lesson_dir} writes no TensorBoard runs: no TensorBoard cells"
+        return
+    assert len(loads) == 1 and magic, f"{lesson_dir}: one `%load_ext tensorboard` and a `%tensorboard` cell"
+    first = cells[magic[0]]
+    assert "%load_ext tensorboard" in first and "TENSORBOARD_BINARY" in first, \
+        "the first %tensorboard cell loads TensorBoard and points it at the kernel's own tensorboard"
+
+
+def test_a_server_stops_only_after_everything_that_shows_it():
+    cells = code_cells(built("07_visdom"))
+    iframe = next(index for index, cell in enumerate(cells) if "IFrame(" in cell)
+    stops = [index for index, cell in enumerate(cells) if re.search(r"^\w+\.stop\(\)", cell, re.MULTILINE)]
+    assert stops == [len(cells) - 1] and iframe < stops[0], "server.stop() is the notebook's last cell, alone"
+    assert "check_exercises" in cells[-2]
+
+
+def test_the_wandb_notebook_runs_wandb_offline():
+    cells = code_cells(built("06_wandb"))
+    first_run = next(index for index, cell in enumerate(cells) if "wandb.init(" in cell)
+    before = "\n".join(cells[:first_run + 1])
+    assert re.search(r"""WANDB_MODE\s*=\s*["']offline|mode\s*=\s*["']offline""", before), \
+        "the first W&B run is offline (WANDB_MODE or mode=), so the notebook runs without an account"
+    assert re.search(r"WANDB_DIR|dir\s*=", before), "the runs go to a folder of the lesson's (WANDB_DIR or dir=)"
+
+
 @pytest.fixture(scope="module")
 def kernel_env(tmp_path_factory):
-    """Environment for the notebooks' kernels: headless %tensorboard, offline W&B, progress kept aside,
-    one torch thread."""
-    ipython_dir = tmp_path_factory.mktemp("ipython")
-    startup = ipython_dir / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-watchtrain-headless.py").write_text(HEADLESS_STARTUP)
-    env = {"IPYTHONDIR": str(ipython_dir), "WATCHTRAIN_COURSE_ROOT": str(COURSE_ROOT),
+    """Environment for the notebooks' kernels: offline W&B, progress kept aside, one torch thread, and
+    a PATH without this environment's scripts (as when Jupyter runs from elsewhere)."""
+    scripts = str(Path(sys.executable).parent)
+    env = {"WATCHTRAIN_COURSE_ROOT": str(COURSE_ROOT),
            "WATCHTRAIN_PROGRESS": str(tmp_path_factory.mktemp("progress") / "progress.json"),
+           "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != scripts),
            "MPLBACKEND": "Agg", "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_CONSOLE": "off",
            "WANDB_DISABLE_GIT": "true", "WANDB_DISABLE_CODE": "true", "WANDB_X_DISABLE_STATS": "true",
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JUPYTER_PLATFORM_DIRS": "1",
@@ -96,20 +139,69 @@ def outputs_text(notebook) -> str:
                      for output in cell.get("outputs", []) if output.get("output_type") == "stream")
 
 
+def shown(cell) -> str:
+    """Everything a cell displayed: streams, and the text and HTML of its displays."""
+    return "\n".join(output.get("text", "") + output.get("data", {}).get("text/plain", "")
+                     + output.get("data", {}).get("text/html", "") for output in cell.get("outputs", []))
+
+
+def served_tensorboard_port(cell) -> int:
+    """The port of the TensorBoard that `%tensorboard`'s output frames."""
+    output = shown(cell)
+    port = re.search(r"const port = (\d+);", output)
+    assert port, f"%tensorboard showed no TensorBoard frame:\n{output[-2000:]}"
+    return int(port.group(1))
+
+
+def fetch_page(port: int) -> str:
+    with urllib.request.urlopen(f"http://localhost:{port}/", timeout=30) as response:
+        return response.read().decode("utf-8", "replace")
+
+
+def stop_tensorboard(port: int) -> None:
+    """Stop the server the magic started: TensorBoard lists its servers, with their pids."""
+    from tensorboard import manager
+
+    for info in manager.get_all():
+        if info.port == port:
+            os.kill(info.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _alive(info.pid):
+                time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_notebook_runs_top_to_bottom_with_the_reference_solution(lesson_dir, kernel_env, tmp_path):
     lesson = COURSE.lesson(lesson_dir)
-    notebook = nbformat.read(COURSE_ROOT / "lessons" / lesson_dir / NOTEBOOK_NAME, as_version=4)
-    notebook = with_sources_of(notebook, COURSE_ROOT / "solutions" / lesson_dir / "exercise.py", lesson)
+    notebook = with_sources_of(built(lesson_dir), COURSE_ROOT / "solutions" / lesson_dir / "exercise.py", lesson)
+    ports, pages = [], []
+
+    def on_cell_executed(cell, **_):
+        if "%tensorboard" in cell.source:  # fetched now, while the kernel that started it runs
+            ports.append(served_tensorboard_port(cell))
+            pages.append(fetch_page(ports[-1]))
+
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
+                            resources={"metadata": {"path": str(tmp_path)}}, on_cell_executed=on_cell_executed)
     try:
         client.execute()
     except CellExecutionError as err:
         pytest.fail(f"lessons/{lesson_dir}/{NOTEBOOK_NAME} failed in a cell:\n{str(err)[-3000:]}", pytrace=False)
     finally:
+        for port in ports:
+            stop_tensorboard(port)
         nbformat.write(notebook, tmp_path / f"executed_{NOTEBOOK_NAME}")
+    if lesson_dir in TENSORBOARD_LESSONS:
+        assert pages and all("<title>TensorBoard</title>" in page for page in pages), \
+            "the real %tensorboard magic served TensorBoard's page"
     text = outputs_text(notebook)
     assert f"Lesson {lesson.number} is done: every exercise passes." in text, text[-3000:]
-    assert "headless run: TensorBoard not started" in text

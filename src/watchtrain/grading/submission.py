@@ -11,6 +11,7 @@ other exception in the learner's code becomes LearnerCrash, with their own lines
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -111,6 +112,8 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
         types = answer.get("exception_types")
         raise LearnerCrash(f"{_text(answer, 'headline')}\n{_text(answer, 'traceback')}",
                            [str(t) for t in types] if isinstance(types, list) else [])
+    if status == "died":
+        raise LearnerCrash(_died(function, answer.get("exit_code")))
     if status != "returned":
         raise MalformedAnswer(f"unknown status {status[:40]!r}")
     restore_arguments(list(args), answer.get("arguments"))
@@ -152,6 +155,22 @@ def _text(answer: dict, key: str) -> str:
     if not isinstance(value, str):
         raise MalformedAnswer(f"{key} is not text")
     return value.strip("\n")[:5000]
+
+
+def _died(function: str, code) -> str:
+    code = code if isinstance(code, int) else 0
+    if code >= 0:
+        return (f"crashed: {function}() ended its process (the process exited (exit code {code})) before returning. "
+                f"An exercise must return; os._exit() or exit() would end a training script too.")
+    reasons = {signal.SIGSEGV: "a segmentation fault (SIGSEGV) in native code, which read or wrote memory it does "
+                               "not own (ctypes with a bad address, a C extension given a wrong argument)",
+               signal.SIGBUS: "a bus error (SIGBUS) in native code", signal.SIGABRT: "native code aborted (SIGABRT)",
+               signal.SIGKILL: "the process was killed (SIGKILL), most likely for running out of memory"}
+    try:
+        reason = reasons.get(signal.Signals(-code), f"the process was killed by {signal.Signals(-code).name}")
+    except ValueError:
+        reason = f"the process was killed by signal {-code}"
+    return f"crashed: {function}() did not return: {reason}."
 
 
 def _did_not_answer(function: str, reason: str) -> str:

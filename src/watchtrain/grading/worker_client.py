@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -23,9 +24,10 @@ from typing import Callable
 from watchtrain.classroom.isolation.jail import WORKER_UID_BASE
 from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
 
+EXERCISE_FILE = "exercise.py"
 HOST_START_TIMEOUT_S = 120.0
 WORKER_ENVIRONMENT_PREFIXES = ("WANDB_",)
-WORKER_ENVIRONMENT = ("MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+WORKER_ENVIRONMENT = ("WATCHTRAIN_SANDBOX", "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                       "LANG", "LC_ALL", "TZ")
 DATA_BYTES, FILE_BYTES = 6 * 2**30, 1 * 2**30
 
@@ -86,8 +88,8 @@ class LearnerWorker:
     def call(self, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float,
              harness: dict | None = None) -> bytes:
         """The worker's raw answer to one call; raises WorkerFailed (and stops the host) when none comes."""
-        request = _request(self.submission, lesson_dir, function, args, kwargs, harness)
         pid, channel = self._running_host()
+        request = _request(self._submission_seen, lesson_dir, function, args, kwargs, harness)
         try:
             channel.settimeout(timeout)
             send_frame(channel, request)
@@ -110,7 +112,8 @@ class LearnerWorker:
     def _start_host(self) -> tuple[int, socket.socket]:
         workspace = self._workspace = self.workspace()
         workspace.mkdir(parents=True, exist_ok=True)
-        request = {"read_only": [str(p) for p in (self.submission, self.data, *_python_folders())],
+        self._submission_seen = self._readable_submission(workspace)
+        request = {"read_only": [str(p) for p in (self._submission_seen, self.data, *_python_folders())],
                    "read_write": [str(workspace)], "environment": _host_environment(self.data),
                    "fallback_folders": {"HOME": str(workspace / "learner-home"), "TMPDIR": str(workspace / "learner-tmp"),
                                         "MPLCONFIGDIR": str(workspace / "learner-home" / ".matplotlib")},
@@ -129,6 +132,25 @@ class LearnerWorker:
             raise WorkerFailed(f"the learner worker could not start: {error}") from None
         return pid, channel
 
+    def _readable_submission(self, workspace: Path) -> Path:
+        """The submission as the worker reads it. As root the worker is another uid, which may not
+        read the submission's own folders (a 0700 temporary folder, a umask of 077): it gets a copy
+        of each lesson's exercise.py, owned by root and readable by all, outside its writable folder."""
+        if os.geteuid() != 0:
+            return self.submission
+        copy = workspace.parent / f"{workspace.name}-submission"
+        shutil.rmtree(copy, ignore_errors=True)
+        for source in sorted(self.submission.glob(f"*/{EXERCISE_FILE}")):
+            if source.is_file() and not source.is_symlink() and not source.parent.is_symlink():
+                target = copy / source.parent.name / EXERCISE_FILE
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+                target.chmod(0o644)
+                target.parent.chmod(0o755)
+        copy.mkdir(exist_ok=True)
+        copy.chmod(0o755)
+        return copy
+
     def _stop_host(self) -> None:
         if self._host is None:
             return
@@ -141,6 +163,9 @@ class LearnerWorker:
         self._stop_host()
         self._control.close()
         _kill(self._spawner_pid)
+        seen = getattr(self, "_submission_seen", self.submission)
+        if seen != self.submission:
+            shutil.rmtree(seen, ignore_errors=True)
 
 
 def _pytest_link(path: str, workspace: Path) -> bool:

@@ -183,18 +183,29 @@ def _one_call(channel: socket.socket, request: bytes) -> bytes:
             finally:
                 os._exit(0)
     os.close(writer)
-    answer = _read_until_exit(reader, pid)
+    answer, status = _read_until_exit(reader, pid)
     os.close(reader)
-    return answer
+    return answer or _death_notice(status)
 
 
-def _read_until_exit(reader: int, pid: int) -> bytes:
+def _death_notice(status: int) -> bytes:
+    """The answer for a call whose process ended without one (os._exit, a signal, a crash in C)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"status": "died", "exit_code": os.waitstatus_to_exitcode(status)}, buffer)
+    return buffer.getvalue()
+
+
+def _read_until_exit(reader: int, pid: int) -> tuple[bytes, int]:
     """The child's answer; stops at end of file, or once the child has exited and the processes it
     left behind (which may hold the pipe open) are killed."""
     chunks, size = [], 0
     selector = selectors.DefaultSelector()
     selector.register(reader, selectors.EVENT_READ)
-    exited = False
+    exited, status = False, 0
     while True:
         if selector.select(timeout=0.05):
             chunk = os.read(reader, 1 << 20)
@@ -205,13 +216,15 @@ def _read_until_exit(reader: int, pid: int) -> bytes:
                 break
             chunks.append(chunk)
             continue
-        if not exited and os.waitpid(pid, os.WNOHANG)[0] == pid:
-            exited = True
-            _kill_leftovers(pid)
+        if not exited:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                exited = True
+                _kill_leftovers(pid)
     if not exited:
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
     _kill_leftovers(pid)
-    return b"".join(chunks)
+    return b"".join(chunks), status
 
 
 def _write_all(fd: int, data: bytes) -> None:
