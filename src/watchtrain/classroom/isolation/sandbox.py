@@ -1,11 +1,9 @@
 """One graded run's sandbox: its own HOME and tmp, a scrubbed environment, resource limits, a
 process group, and a clean-up that also finds the processes that left that group.
 
-What it guards against: accidents and ordinary bad code (endless loops, huge allocations, floods of
-output, crashes, stray servers, files written anywhere under HOME or tmp, an API key in the
-grader's environment). What it does not: a submission written to attack the grader, which runs as
-the same user. For untrusted code at scale use Gradescope, which grades each submission in its own
-container, or run `watchtrain grade` as a separate user or inside a container.
+This wraps the grading process (the checker), which never runs a student's code itself: that code
+runs in the learner worker, jailed in namespaces of its own (jail.py, worker/). The sandbox keeps a
+misbehaving run (the checker's, and through it the worker's) inside its limits and cleans up after it.
 """
 from __future__ import annotations
 
