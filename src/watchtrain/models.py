@@ -5,6 +5,7 @@ TensorBoard" (pytorch.org/tutorials/intermediate/tensorboard_tutorial.html), lay
 two 5x5 convolutions with 2x2 max pooling, then three fully connected layers, for 1x28x28
 Fashion-MNIST images and 10 classes. It has 44,426 parameters.
 """
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -45,3 +46,41 @@ class DropoutNet(Net):
         x = self.dropout(F.relu(self.fc1(x)))
         x = self.dropout(F.relu(self.fc2(x)))
         return self.fc3(x)
+
+
+class MLP(nn.Module):
+    """A fully connected network for flattened 28x28 images: fc1, fc2, ... with `activation`
+    ("relu", "sigmoid" or "tanh") between them and none after the last. Lesson 09's runs train it
+    shallow and healthy, or deep and sigmoid so that the gradients vanish.
+
+        MLP([784, 64, 10])                             # fc1: 784 -> 64, ReLU, fc2: 64 -> 10
+        MLP([784] + [32] * 8 + [10], "sigmoid")       # fc1 ... fc9
+    """
+
+    ACTIVATIONS = {"relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+
+    def __init__(self, sizes=(784, 64, 10), activation: str = "relu"):
+        super().__init__()
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(self.ACTIVATIONS)}, not {activation!r}")
+        self.sizes, self.activation = tuple(sizes), activation
+        for index, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:]), 1):
+            setattr(self, f"fc{index}", nn.Linear(fan_in, fan_out))
+
+    @property
+    def layers(self) -> list[nn.Linear]:
+        return [getattr(self, f"fc{index}") for index in range(1, len(self.sizes))]
+
+    def hidden_activations(self, x) -> list:
+        """What each hidden layer outputs, after its activation, for the batch x."""
+        outputs, x = [], x.flatten(1)
+        for layer in self.layers[:-1]:
+            x = self.ACTIVATIONS[self.activation](layer(x))
+            outputs.append(x)
+        return outputs
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for layer in self.layers[:-1]:
+            x = self.ACTIVATIONS[self.activation](layer(x))
+        return self.layers[-1](x)

@@ -1,9 +1,12 @@
 """`watchtrain handout`: the student release of the course, and the check that nothing leaks into it.
 
-The handout is the course minus everything a student must not see: solutions/, the hidden tests,
-the project's own tests (mutants included) and CI. It gets a README and a Makefile written for
-students, and a GitHub Classroom workflow. Before it is kept, every file in it is searched for the
-body of any reference solution and for any hidden test; a leak deletes the handout and says where.
+The handout is the course as git committed it at HEAD, never the working tree (where an instructor
+may have tried the exercises), minus everything a student must not see: solutions/, the hidden
+tests, the project's own tests (mutants included) and CI. It gets a README and a Makefile written
+for students, and a GitHub Classroom workflow. It is refused when a stub no longer raises
+NotImplementedError or differs from the committed one. Before it is kept, every file in it is
+searched for the body of any reference solution and for any hidden test; a leak deletes the
+handout and says where.
 """
 from __future__ import annotations
 
@@ -11,10 +14,13 @@ import ast
 import json
 import re
 import shutil
+import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
+from watchtrain.classroom.committed import NotCommitted, extract_head
 from watchtrain.classroom.course_files import course_files, fill
-from watchtrain.course import Course
+from watchtrain.course import Course, load_course
 from watchtrain.course_map import render_course_map
 from watchtrain.grading.plugin import HIDDEN_DIR
 from watchtrain.grading.submission import EXERCISE_FILE
@@ -31,8 +37,13 @@ class HandoutError(Exception):
     """The handout cannot be written, or would leak; the message says what and where."""
 
 
-def write_handout(course: Course, out: Path, *, force: bool = False, grade_options: str = "") -> list[str]:
-    """Write the student release into `out`; return the files written, relative to it."""
+class Handout(NamedTuple):
+    commit: str  # the commit it was built from
+    files: list[str]  # relative to the handout
+
+
+def write_handout(course: Course, out: Path, *, force: bool = False, grade_options: str = "") -> Handout:
+    """Write the student release of what `course` has committed at HEAD into `out`."""
     out = out.resolve()
     if out == course.root or course.root.is_relative_to(out):
         raise HandoutError(f"{out} holds the course itself; choose a new folder for the handout")
@@ -40,6 +51,24 @@ def write_handout(course: Course, out: Path, *, force: bool = False, grade_optio
         if not force:
             raise HandoutError(f"{out} is not empty; choose a new folder, or add --force to replace it")
         shutil.rmtree(out)
+    with tempfile.TemporaryDirectory(prefix="watchtrain-handout-") as snapshot:
+        try:
+            commit = extract_head(course.root, Path(snapshot))
+        except NotCommitted as err:
+            raise HandoutError(str(err)) from None
+        committed = load_course(Path(snapshot))
+        problems = unsafe_stubs(committed, course.root)
+        if problems:
+            raise HandoutError("the handout was not written:\n  " + "\n  ".join(problems))
+        written = _write_files(committed, out, grade_options)
+        leaks = find_leaks(out, committed)
+    if leaks:
+        shutil.rmtree(out)
+        raise HandoutError("the handout would leak, so it was not written:\n  " + "\n  ".join(leaks))
+    return Handout(commit, written)
+
+
+def _write_files(course: Course, out: Path, grade_options: str) -> list[str]:
     written = []
     for relative, source in course_files(course.root, HANDOUT_PARTS, skip=(f"autograder/{HIDDEN_DIR}",)):
         target = out / relative
@@ -52,11 +81,43 @@ def write_handout(course: Course, out: Path, *, force: bool = False, grade_optio
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         (out / relative).write_text(text, encoding="utf-8")
         written.append(relative)
-    leaks = find_leaks(out, course)
-    if leaks:
-        shutil.rmtree(out)
-        raise HandoutError("the handout would leak, so it was not written:\n  " + "\n  ".join(leaks))
     return sorted(written)
+
+
+def unsafe_stubs(committed: Course, working_tree: Path) -> list[str]:
+    """Why each committed stub may not be handed out: a function that no longer raises
+    NotImplementedError, or a working-tree copy that differs from it (someone tried the exercise
+    there). Empty when every stub is safe."""
+    problems = []
+    for lesson in committed.lessons:
+        relative = f"lessons/{lesson.dir}/{EXERCISE_FILE}"
+        stub, tried = committed.root / relative, working_tree / relative
+        if not stub.is_file():
+            problems.append(f"{relative} is not committed")
+            continue
+        answered = [e.function for e in lesson.exercises if not _raises_not_implemented(stub, e.function)]
+        if answered:
+            problems.append(f"{relative}: {', '.join(answered)} no longer raise(s) NotImplementedError in the "
+                            f"committed stub; restore the stub and commit it")
+        if not tried.is_file() or tried.read_bytes() != stub.read_bytes():
+            problems.append(f"{relative} differs from the committed one (were the exercises tried here?): "
+                            f"`git diff -- {relative}` shows how; `git checkout -- {relative}` restores it")
+    return problems
+
+
+def _raises_not_implemented(path: Path, function: str) -> bool:
+    """Whether `function` in `path` is a stub: one of its statements is `raise NotImplementedError`."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return any(isinstance(statement, ast.Raise) and statement.exc is not None
+                       and _name(statement.exc) == "NotImplementedError" for statement in node.body)
+    return False
+
+
+def _name(expression: ast.expr) -> str:
+    """`X` for `X` and `X(...)`."""
+    target = expression.func if isinstance(expression, ast.Call) else expression
+    return target.id if isinstance(target, ast.Name) else ""
 
 
 def student_readme(course: Course) -> str:
@@ -94,14 +155,18 @@ def student_makefile(course: Course) -> str:
 
 def find_leaks(handout: Path, course: Course) -> list[str]:
     """Everything in `handout` a student must not see: a forbidden folder, a mutant, the body of a
-    reference solution, or a hidden test. Empty when the handout is clean."""
+    reference solution, or a hidden test. Empty when the handout is clean. The hint ladders are
+    handed out on purpose (`watchtrain hint` shows their last rung, the code), so their text is no leak."""
     problems = [f"{name}/ is in the handout" for name in NEVER_SHIPPED if (handout / name).exists()]
     problems += [f"{path.relative_to(handout)} is a mutant" for path in handout.rglob("mutant.toml")]
     secrets = _secrets(course)
+    hints = [_normalise(rung) for lesson in course.lessons for exercise in lesson.exercises for rung in exercise.hints]
     for path in sorted(handout.rglob("*")):
         text = _searchable_text(path)
         if text is None:
             continue
+        for rung in hints:
+            text = text.replace(rung, "")
         for label, block in secrets:
             if block in text:
                 problems.append(f"{path.relative_to(handout)} contains {label}")

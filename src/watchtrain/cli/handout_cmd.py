@@ -1,8 +1,10 @@
 """`watchtrain handout OUT_DIR`: write the student release of the course.
 
-No solutions, no hidden tests, no mutants or project tests; the exercise stubs as in lessons/, a
-README and a Makefile for students, and a GitHub Classroom workflow. Every file is checked for
-leaked solution bodies and hidden tests before the handout is kept.
+Built from what git has committed at HEAD, never from the working tree: no solutions, no hidden
+tests, no mutants or project tests, no run folders; the committed exercise stubs (refused when one
+no longer raises NotImplementedError or differs from lessons/), a README and a Makefile for
+students, and a GitHub Classroom workflow. Every file is checked for leaked solution bodies and
+hidden tests before the handout is kept.
 """
 from __future__ import annotations
 
@@ -27,13 +29,15 @@ def run(args: argparse.Namespace) -> int:
 
     course = load_course()
     try:
-        written = write_handout(course, args.out, force=args.force, grade_options=args.grade_options)
+        handout = write_handout(course, args.out, force=args.force, grade_options=args.grade_options)
     except HandoutError as err:
         print(f"watchtrain handout: {err}", file=sys.stderr)
         return 1
     out = args.out.resolve()
-    print(f"Wrote the student handout to {out} ({len(written)} files): {len(course.lessons)} lessons with their "
-          f"stubs, the public autograder, README.md and Makefile for students, and {WORKFLOW}.\n"
+    lessons = sum(path.startswith("lessons/") and path.endswith("/exercise.py") for path in handout.files)
+    print(f"Wrote the student handout to {out} ({len(handout.files)} files) from commit {handout.commit}: "
+          f"{lessons} lessons with their stubs, the public autograder, README.md and Makefile for "
+          f"students, and {WORKFLOW}. Uncommitted changes are not in it.\n"
           f"Checked: no solution body and no hidden test in any file.\n"
-          f"Try it as a student would:  cd {out} && make setup && .venv/bin/pytest autograder")
+          f"Try it as a student would:  cd {out} && make test")
     return 0

@@ -25,6 +25,7 @@ from watchtrain.classroom.isolation.jail import WORKER_UID_BASE
 from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
 
 EXERCISE_FILE = "exercise.py"
+SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
 HOST_START_TIMEOUT_S = 120.0
 WORKER_ENVIRONMENT_PREFIXES = ("WANDB_",)
 WORKER_ENVIRONMENT = ("WATCHTRAIN_SANDBOX", "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -55,6 +56,8 @@ class LearnerWorker:
             return
         os.chmod(self._workspace, 0o711)  # the worker may pass through, not list it
         for parent, folders, files in os.walk(self._workspace):
+            if parent == str(self._workspace):
+                folders[:] = [name for name in folders if name != SUBMISSION_COPY]  # stays root's, read-only
             for name in folders + files:
                 os.lchown(os.path.join(parent, name), self.uid, self.uid)
 
@@ -117,7 +120,7 @@ class LearnerWorker:
                    "read_write": [str(workspace)], "environment": _host_environment(self.data),
                    "fallback_folders": {"HOME": str(workspace / "learner-home"), "TMPDIR": str(workspace / "learner-tmp"),
                                         "MPLCONFIGDIR": str(workspace / "learner-home" / ".matplotlib")},
-                   "gpu_devices": _gpu_devices(), "uid": self.uid, "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
+                   "gpu_devices": _gpu_devices(), "uid": self.uid, "preload": _imported_by(self.submission), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)
             send_frame(self._control, json.dumps(request).encode())
@@ -138,7 +141,7 @@ class LearnerWorker:
         of each lesson's exercise.py, owned by root and readable by all, outside its writable folder."""
         if os.geteuid() != 0:
             return self.submission
-        copy = workspace.parent / f"{workspace.name}-submission"
+        copy = workspace / SUBMISSION_COPY
         shutil.rmtree(copy, ignore_errors=True)
         for source in sorted(self.submission.glob(f"*/{EXERCISE_FILE}")):
             if source.is_file() and not source.is_symlink() and not source.parent.is_symlink():
@@ -163,9 +166,7 @@ class LearnerWorker:
         self._stop_host()
         self._control.close()
         _kill(self._spawner_pid)
-        seen = getattr(self, "_submission_seen", self.submission)
-        if seen != self.submission:
-            shutil.rmtree(seen, ignore_errors=True)
+
 
 
 def _pytest_link(path: str, workspace: Path) -> bool:
@@ -197,6 +198,27 @@ def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwar
         "torch_state": torch.get_rng_state(),
         "cuda_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     })
+
+
+def _imported_by(submission: Path) -> list[str]:
+    """The optional libraries the submission's files import, for the host to import before the
+    first call. Read with ast, never run; the host imports only names on its own list."""
+    import ast
+
+    from watchtrain.worker.host import OPTIONAL
+
+    found = set()
+    for path in submission.glob(f"*/{EXERCISE_FILE}"):
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, RecursionError, OSError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for name in names:
+                found |= {option for option in OPTIONAL if name == option or name.startswith(option + ".")}
+    return sorted(found)
 
 
 def _python_folders() -> list[Path]:

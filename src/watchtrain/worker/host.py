@@ -24,10 +24,12 @@ import sys
 from pathlib import Path
 
 MAX_FRAME = 1 << 30
-PRELOAD = ("numpy", "torch", "torchvision", "matplotlib.pyplot", "torch.utils.tensorboard", "wandb", "onnx",
-           "onnxscript", "torch.onnx", "visdom", "graphviz", "torchinfo", "torchviz", "onnxruntime",
-           "watchtrain.worker.call", "watchtrain.worker.describe", "watchtrain.grading.recording",
-           "watchtrain.models", "watchtrain.data")
+# What every worker needs, imported once by the spawner (free when the checker has them already).
+PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "torch.utils.tensorboard", "watchtrain.worker.call",
+           "watchtrain.worker.describe", "watchtrain.grading.recording", "watchtrain.models", "watchtrain.data")
+# What some lessons need, imported by the host when the submission's files import it.
+OPTIONAL = ("torchvision", "wandb", "onnx", "onnxscript", "torch.onnx", "onnxruntime", "visdom", "graphviz",
+            "torchinfo", "torchviz", "torchsummary")
 
 
 class ChannelClosed(Exception):
@@ -67,11 +69,7 @@ def run_spawner(control: socket.socket) -> None:
     die_with_parent()
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # an optional library: the learner's import will say what is missing
-            pass
+    _import_quietly(PRELOAD)
     while True:
         try:
             request = json.loads(receive_frame(control))
@@ -87,6 +85,14 @@ def run_spawner(control: socket.socket) -> None:
         socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [checker_end.fileno()])
         checker_end.close()
         _reap()
+
+
+def _import_quietly(names) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional library: the learner's import will say what is missing
+            pass
 
 
 def _reap() -> None:
@@ -124,6 +130,7 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         import tempfile
 
         tempfile.tempdir = None
+        _import_quietly([name for name in request.get("preload", ()) if name in OPTIONAL])
         send_frame(channel, json.dumps({"layers": vars(layers), "pid_one": os.getpid() == 1}).encode())
         serve(channel)
     except BaseException:  # noqa: BLE001  the checker sees the closed channel and reports it
