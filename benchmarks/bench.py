@@ -10,6 +10,9 @@ recorded with them.
 - autograder: `pytest autograder --solutions`, the whole course on the reference solutions;
 - check: `watchtrain check NN --solutions`, one lesson, as a learner runs it (CLI start-up included);
 - batch: `watchtrain grade` on copies of the reference solutions, in submissions per minute;
+- batch_vs_main: the same batch graded by this checkout and by `--baseline` (main before the
+  checker/worker split), interleaved in one run, each on its own reference solutions: the median
+  throughput of this checkout over the baseline's (the grading split's target: >= 0.85);
 - logging: lesson 04's `train_and_log` (the reference) with its TensorBoard logging at the lesson's
   recommended intervals (the function's defaults), against the same loop with the logging taken
   out (a SummaryWriter that does nothing, no figures drawn): the median time with logging over the
@@ -45,6 +48,7 @@ TARGETS = {  # DESIGN.md, "Performance"
     "autograder": ("<=", 30.0, "s"),
     "check": ("<=", 4.0, "s"),
     "batch": (">=", 10.0, "submissions/min"),
+    "batch_vs_main": (">=", 0.85, "x baseline"),
     "logging": ("<=", 3.0, "%"),
 }
 
@@ -90,6 +94,51 @@ def bench_batch(repeat: int, submissions: int, jobs: int | None) -> dict | None:
     return {"what": f"watchtrain grade: {submissions} copies of the reference solutions, whole course each"
                     + (f", --jobs {jobs}" if jobs else ", default --jobs"),
             "unit": "submissions/min", "runs": runs, "median": statistics.median(runs)}
+
+
+BASELINE = "f72ca77"  # main before the checker/worker split (issue 12's "today's main")
+
+
+def bench_batch_against(baseline: str, repeat: int, submissions: int, jobs: int | None) -> dict:
+    """Throughput of this checkout over the baseline's, batches interleaved (baseline, this, ...)."""
+    with tempfile.TemporaryDirectory(prefix="watchtrain-bench-") as scratch:
+        tree = Path(scratch) / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), baseline], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            runs = {"baseline": [], "this": []}
+            for _ in range(repeat):
+                for name, root in (("baseline", tree), ("this", ROOT)):
+                    runs[name].append(_batch_throughput(root, Path(scratch) / name, submissions, jobs))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    ratios = [this / base for this, base in zip(runs["this"], runs["baseline"])]
+    return {"what": f"watchtrain grade, {submissions} reference copies: this checkout over {baseline}, interleaved",
+            "unit": "x baseline", "runs": ratios, "median": medians["this"] / medians["baseline"],
+            "detail": f"submissions/min: this {medians['this']:.2f} (runs {_listed(runs['this'])}), "
+                      f"baseline {medians['baseline']:.2f} (runs {_listed(runs['baseline'])})"}
+
+
+def _listed(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
+def _batch_throughput(root: Path, scratch: Path, submissions: int, jobs: int | None) -> float:
+    folder, out = scratch / "submissions", scratch / "results"
+    if not folder.is_dir():
+        for index in range(submissions):
+            shutil.copytree(root / "solutions", folder / f"student_{index:03d}")
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    command = [sys.executable, "-m", "watchtrain.cli", "grade", str(folder), "--out", str(out), "--regrade",
+               *(["--jobs", str(jobs)] if jobs else [])]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"grading in {root} exited with {done.returncode}:\n{(done.stdout + done.stderr)[-2000:]}")
+    return submissions / seconds * 60
 
 
 class NullWriter:
@@ -219,6 +268,7 @@ def main() -> int:
     parser.add_argument("--lesson", default="01", help="the lesson `check` is timed on (default: 01)")
     parser.add_argument("--submissions", type=int, default=6, help="submissions in the batch (default: 6)")
     parser.add_argument("--jobs", type=int, help="--jobs for the batch (default: watchtrain grade's own)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"batch_vs_main: the commit to compare with (default: {BASELINE})")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default: {RESULTS.relative_to(ROOT)})")
     args = parser.parse_args()
     wanted = args.only or list(TARGETS)
@@ -226,6 +276,7 @@ def main() -> int:
         "autograder": lambda: bench_autograder(args.repeat),
         "check": lambda: bench_check(args.repeat, args.lesson),
         "batch": lambda: bench_batch(args.repeat, args.submissions, args.jobs),
+        "batch_vs_main": lambda: bench_batch_against(args.baseline, args.repeat, args.submissions, args.jobs),
         "logging": lambda: bench_logging(args.pairs),
     }
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),

@@ -1,0 +1,159 @@
+"""The checker/worker boundary: learner code runs only in the worker, and what comes back is data.
+
+These tests drive the boundary directly (grading/submission.py, grading/crossing.py,
+grading/worker_client.py), without pytest-in-pytest, so that each property is shown on its own.
+"""
+import io
+import os
+import pickle
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from watchtrain.grading.crossing import Described, MalformedAnswer, load_answer, rebuild, restore_arguments
+from watchtrain.grading.submission import LearnerCrash, NotStarted, SubmissionError, lesson_module
+from watchtrain.grading.worker_client import LearnerWorker
+
+LESSON = "01_boundary"
+EXERCISE = '''
+import os
+from pathlib import Path
+
+Path("import-pid").write_text(str(os.getpid()))  # where the import ran (cwd: the checker's, shipped)
+
+def add(a, b):
+    return a + b
+
+def stub():
+    raise NotImplementedError
+
+def crash():
+    raise ConnectionRefusedError("no server on port 9")
+
+def leave(code):
+    os._exit(code)
+
+def forever():
+    while True:
+        pass
+
+def train(net, steps):
+    import torch
+    for _ in range(steps):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(1.0)
+    net.eval()
+    return {"done": steps, "shape": (2, 3)}
+
+def figure():
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(4, 2))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_title("hello", color="green")
+    return fig
+
+def whoami():
+    return [os.getuid(), os.getpid(), sorted(os.listdir("/proc"))[:3], Path("/proc/1/cmdline").exists()]
+'''
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    submission = tmp_path_factory.mktemp("submission")
+    (submission / LESSON).mkdir()
+    (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
+    workspace = tmp_path_factory.mktemp("workspace")
+    worker = LearnerWorker.fork(submission, Path("/nonexistent-data"), lambda: workspace)
+    yield worker, workspace
+    worker.close()
+
+
+@pytest.fixture
+def lesson(worker, monkeypatch):
+    learner, workspace = worker
+    probe = workspace / "probe"
+    probe.mkdir(exist_ok=True)
+    monkeypatch.chdir(probe)
+    return lesson_module(learner, LESSON, timeout=20)
+
+
+def test_a_call_runs_in_another_process_and_the_checker_never_imports_the_exercise(lesson):
+    assert lesson.add(2, 3) == 5
+    assert int(Path("import-pid").read_text()) != os.getpid()
+    assert not any(name.startswith("exercise_") for name in sys.modules)
+
+
+def test_results_and_states_come_back_as_data(lesson):
+    net = nn.Linear(3, 2)
+    before = [p.detach().clone() for p in net.parameters()]
+    value = lesson.train(net, 2)
+    assert value == {"done": 2, "shape": (2, 3)}
+    assert all(torch.equal(after, old + 2) for after, old in zip(net.parameters(), before))
+    assert net.training is False  # the call's net.eval() crossed back
+
+
+def test_objects_that_cannot_cross_are_described(lesson):
+    figure = lesson.figure()
+    assert isinstance(figure, Described) and figure.kind == "figure" and figure.is_a("Figure")
+    assert figure.axes[0]["title"] == "hello" and figure.size_inches == [4.0, 2.0]
+
+
+def test_a_stub_is_not_started_and_a_crash_names_its_type(lesson):
+    with pytest.raises(NotStarted):
+        lesson.stub()
+    with pytest.raises(LearnerCrash) as crash:
+        lesson.crash()
+    assert crash.value.raised("ConnectionError") and "no server on port 9" in str(crash.value)
+
+
+def test_a_call_that_ends_its_process_or_never_returns_costs_that_call_only(lesson):
+    with pytest.raises(LearnerCrash, match=r"exited \(exit code 3\)"):
+        lesson.leave(3)
+    with pytest.raises(LearnerCrash, match="timed out"):
+        lesson_module(lesson._worker, LESSON, timeout=2).forever()
+    assert lesson.add(1, 1) == 2  # a fresh host answers the next call
+
+
+def test_a_missing_function_is_a_submission_error(lesson):
+    with pytest.raises(SubmissionError, match="has no function renamed"):
+        lesson.renamed()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the separate uid and the namespaces are checked as root")
+def test_as_root_the_worker_is_another_uid_in_its_own_pid_namespace(lesson, worker):
+    uid, pid, _, _ = lesson.whoami()
+    assert uid != 0 and pid != os.getpid() and pid < 10
+    assert worker[0].layers["pid_namespace"] and worker[0].layers["mount_namespace"]
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/watchtrain-exploit-ran",))
+
+
+def test_an_answer_is_never_unpickled():
+    payload = pickle.dumps({"status": "returned", "value": Exploit()})
+    with pytest.raises(MalformedAnswer):
+        load_answer(payload)
+    buffer = io.BytesIO()
+    torch.save({"status": "returned", "value": Exploit()}, buffer)
+    with pytest.raises(MalformedAnswer):
+        load_answer(buffer.getvalue())
+    assert not Path("/tmp/watchtrain-exploit-ran").exists()
+
+
+def test_malformed_descriptions_and_states_are_refused():
+    with pytest.raises(MalformedAnswer):
+        rebuild({"kind": "tensor", "tensor": "not a tensor"})
+    with pytest.raises(MalformedAnswer):
+        rebuild({"no kind": 1})
+    with pytest.raises(MalformedAnswer):
+        restore_arguments([nn.Linear(2, 2)], [{"kind": "module", "state": {"weight": torch.zeros(5)},
+                                               "parameters": [], "modules": []}])
+    with pytest.raises(MalformedAnswer):
+        restore_arguments([1, 2], [None])
