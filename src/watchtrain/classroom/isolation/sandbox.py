@@ -119,7 +119,10 @@ class Sandbox:
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            process.wait()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass  # a zygote that no longer reports (stopped, say): the run is killed, its exit status is lost
         deadline = time.monotonic() + 5
         while (stragglers := _marked_processes(self.marker)) and time.monotonic() < deadline:
             for pid in stragglers:
