@@ -69,10 +69,11 @@ def attacked(tmp_path_factory):
     before = course_digest()
     command = [sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out", str(out),
                "--lessons", LESSON, "--test-timeout", "30", "--submission-timeout", "200", "--jobs", "2"]
+    started = time.monotonic()
     completed = subprocess.run(command, cwd=COURSE, capture_output=True, text=True, timeout=900,
                                env=secret_environment(tmp_path_factory.mktemp("instructor-home")))
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    batch = Batch(out)
+    batch = Batch(out, completed, time.monotonic() - started, "")
     reports = {name: (out / "reports" / name).read_bytes() if (out / "reports" / name).exists() else None
                for name in ("reference", "stub")}
     snapshot = tree_digest(out)
@@ -107,6 +108,9 @@ def test_nothing_changes_after_the_batch_and_nothing_is_left_running(attacked):
 
 
 def test_the_course_files_are_unchanged(attacked):
+    for folder in ("src", "autograder", "solutions", "lessons"):
+        for path in (COURSE / folder).rglob("*.py"):
+            assert b"watchtrain-attack" not in path.read_bytes(), path
     assert course_digest() == attacked[3]
 
 
@@ -129,14 +133,13 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def test_every_attack_scores_zero_through_gradescopes_run_autograder(bundle, tmp_path):
-    def grade(name: str) -> tuple[str, dict]:
-        root = gradescope_layout(bundle, tmp_path / name)
-        (root / "submission" / LESSON).mkdir(parents=True)
-        (root / "submission" / LESSON / "exercise.py").write_bytes((ATTACKS / name / "exercise.py").read_bytes())
-        return name, run_autograder(root)
-
+    roots = {}
+    for name in ATTACK_NAMES:  # laid out first: a script being written cannot be run by another thread
+        roots[name] = gradescope_layout(bundle, tmp_path / name)
+        (roots[name] / "submission" / LESSON).mkdir(parents=True)
+        (roots[name] / "submission" / LESSON / "exercise.py").write_bytes((ATTACKS / name / "exercise.py").read_bytes())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(pool.map(grade, ATTACK_NAMES))
+        results = dict(zip(roots, pool.map(run_autograder, roots.values())))
     for name, result in results.items():
         public = [test for test in result["tests"] if "hidden" not in test.get("name", "").lower()]
         assert sum(float(test.get("score", 0)) for test in public) == 0, (name, json.dumps(result)[:3000])

@@ -157,3 +157,42 @@ def test_malformed_descriptions_and_states_are_refused():
                                                "parameters": [], "modules": []}])
     with pytest.raises(MalformedAnswer):
         restore_arguments([1, 2], [None])
+
+
+def test_descriptions_that_could_break_a_check_are_refused():
+    with pytest.raises(MalformedAnswer):  # a field that would shadow the checker's own method
+        rebuild({"kind": "object", "types": [], "repr": "x", "is_a": "gotcha"})
+    with pytest.raises(MalformedAnswer):  # a figure whose axes are not what the checks read
+        rebuild({"kind": "figure", "types": [], "size_inches": [1.0, 1.0], "axes": ["not a dict"]})
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(MalformedAnswer):
+        rebuild(nested)
+
+
+def test_a_trickling_answer_cannot_hold_the_checker_past_its_deadline():
+    import socket
+    import threading
+    import time
+
+    from watchtrain.worker.host import receive_frame
+
+    ours, theirs = socket.socketpair()
+
+    def trickle():
+        theirs.sendall((1000).to_bytes(8, "big"))
+        for _ in range(50):
+            try:
+                theirs.send(b"x")
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(socket.timeout):
+        receive_frame(ours, deadline=time.monotonic() + 1.0)
+    assert time.monotonic() - started < 2.0
+    ours.close()
+    theirs.close()

@@ -26,8 +26,14 @@ class Described:
     """An object that could not cross, as the worker's harness described it."""
 
     def __init__(self, kind: str, fields: dict):
-        self.kind = kind
-        self.types = [str(name) for name in fields.pop("types", [])]
+        types = fields.pop("types", [])
+        if not isinstance(types, list) or not all(isinstance(name, str) for name in types):
+            raise MalformedAnswer("a description's types are not names")
+        clashes = [key for key in fields if not isinstance(key, str) or key.startswith("_") or hasattr(Described, key)]
+        if clashes:
+            raise MalformedAnswer(f"a description has a field it may not have: {str(clashes[0])[:40]!r}")
+        _check_fields(kind, fields)
+        self.kind, self.types = kind, types[:50]
         self.__dict__.update(fields)
 
     @property
@@ -40,6 +46,36 @@ class Described:
 
     def __repr__(self) -> str:
         return f"<described {self.kind}: {self.type_name}>"
+
+
+# The fields the checks read, with their types: a description that lacks one, or carries another
+# type, is refused here rather than failing inside a check as if the grader were wrong.
+_FIELDS = {
+    "figure": {"size_inches": list, "axes": list},
+    "module": {"state": dict, "modules": list, "parameters": list, "recorded": dict},
+    "optimizer": {"groups": list, "state": dict},
+    "dataloader": {"batch_size": (int, type(None)), "dataset_length": int, "sampler_types": list, "samples": list},
+    "graphviz": {"source": str},
+    "torchinfo": {"total_params": int, "trainable_params": int, "summary_list": list, "text": str},
+    "visdom": {"server": str, "port": int, "env": str, "raise_exceptions": bool, "use_socket": bool},
+    "object": {"repr": str},
+}
+_ITEMS = {  # what the lists above hold: dicts with these keys and types
+    ("figure", "axes"): {"title": str, "title_color": list, "images": list},
+    ("module", "modules"): {"name": str, "types": list, "training": bool, "attributes": dict},
+    ("module", "parameters"): {"name": str, "device": str, "owner": str},
+    ("optimizer", "groups"): {"hyperparameters": dict, "params": list},
+    ("torchinfo", "summary_list"): {"class_name": str, "output_size": list, "is_leaf_layer": bool},
+}
+
+
+def _check_fields(kind: str, fields: dict) -> None:
+    for key, kinds in _FIELDS.get(kind, {}).items():
+        if not isinstance(fields.get(key), kinds):
+            raise MalformedAnswer(f"a {kind} description's {key} is missing or of the wrong type")
+        for item in fields[key] if (kind, key) in _ITEMS else ():
+            if not isinstance(item, dict) or any(not isinstance(item.get(k), t) for k, t in _ITEMS[kind, key].items()):
+                raise MalformedAnswer(f"a {kind} description's {key} holds a malformed entry")
 
 
 # ---------------------------------------------------------------- out
@@ -85,10 +121,17 @@ def _map_location():
 def rebuild(value: Any) -> Any:
     """A described return value as the checker inspects it: plain values as themselves, tensors
     and arrays as such, other objects as Described."""
+    try:
+        return _rebuild(value)
+    except RecursionError:
+        raise MalformedAnswer("the answer is nested too deeply") from None
+
+
+def _rebuild(value: Any) -> Any:
     if isinstance(value, (bool, int, float, str, type(None))):
         return value
     if isinstance(value, list):
-        return [rebuild(item) for item in value]
+        return [_rebuild(item) for item in value]
     if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
         raise MalformedAnswer(f"an unexpected {type(value).__name__} in the answer")
     kind = value["kind"]
@@ -97,16 +140,19 @@ def rebuild(value: Any) -> Any:
     if kind == "ndarray":
         return _tensor(value, "tensor").numpy()
     if kind == "numpy_scalar":
-        return np.dtype(str(value["dtype"])).type(value["value"])
+        try:
+            return np.dtype(str(value["dtype"])).type(value["value"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedAnswer("a numpy scalar that is not one") from None
     if kind == "tuple":
-        return tuple(rebuild(item) for item in _list(value, "items"))
+        return tuple(_rebuild(item) for item in _list(value, "items"))
     if kind == "dict":
         keys, values = _list(value, "keys"), _list(value, "values")
-        return {key: rebuild(item) for key, item in zip(keys, values)}
+        return {key: _rebuild(item) for key, item in zip(keys, values)}
     fields = dict(value)
     fields.pop("kind")
     if kind == "dataloader":
-        fields["samples"] = [rebuild(sample) for sample in _list(fields, "samples")]
+        fields["samples"] = [_rebuild(sample) for sample in _list(fields, "samples")]
     return Described(kind, fields)
 
 

@@ -2,7 +2,8 @@
 
 One Gradescope test per graded check: its name says lesson, exercise and check, its output is the
 feedback the learner would see locally. Skipped checks (GPU re-runs without a GPU) are left out.
-Hidden tests carry their feedback, never their code, under the visibility the instructor chose.
+Hidden tests carry their feedback, never their code, under the visibility the instructor chose, and
+their points are labelled as hidden: the public points of each lesson are the course map's.
 """
 from __future__ import annotations
 
@@ -32,8 +33,7 @@ def gradescope_results(report: dict, *, hidden_visibility: str = DEFAULT_HIDDEN_
                 "tags": [lesson["dir"], test["exercise"]],
                 "visibility": hidden_visibility if test.get("hidden") else "visible",
             })
-    summary = "\n".join(f"{lesson['dir']}: {lesson['earned']:g}/{lesson['possible']:g} ({lesson['status']})"
-                        for lesson in report.get("lessons", []))
+    summary = _summary(report.get("lessons", []))
     return {
         "score": report.get("score", 0),
         "output": "\n\n".join(part for part in (output, summary) if part),
@@ -47,3 +47,25 @@ def _test_output(test: dict) -> str:
         return "passed"
     label = {"not started": "NOT STARTED", "error": "ERROR", "failed": "FAILED"}.get(test["status"], test["status"])
     return f"{label}: {test['feedback']}" if test["feedback"] else label
+
+
+def _summary(lessons: list[dict]) -> str:
+    """One line per lesson, its public points apart from its hidden ones; then the total, when hidden
+    tests count, so that "12/12" is never read against a course map that gives the lesson 10."""
+    lines, totals = [], {False: [], True: []}
+    for lesson in lessons:
+        parts = {hidden: [t for t in lesson["tests"] if t["status"] != SKIPPED and bool(t.get("hidden")) == hidden]
+                 for hidden in (False, True)}
+        line = f"{lesson['dir']}: {_points(parts[False])} ({lesson['status']})"
+        lines.append(line + (f"; hidden tests: {_points(parts[True])} more" if parts[True] else ""))
+        for hidden, tests in parts.items():
+            totals[hidden] += tests
+    if totals[True]:
+        lines.append(f"total: {_points(totals[False])} public + {_points(totals[True])} hidden "
+                     f"= {_points(totals[False] + totals[True])}")
+    return "\n".join(lines)
+
+
+def _points(tests: list[dict]) -> str:
+    earned, possible = (round(sum(t[key] for t in tests), 6) for key in ("points", "max_points"))
+    return f"{earned:g}/{possible:g}"

@@ -11,6 +11,7 @@ other exception in the learner's code becomes LearnerCrash, with their own lines
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any, Callable
@@ -150,11 +151,15 @@ def _strings(value) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _text(answer: dict, key: str) -> str:
+    """Text from the worker, as it may appear in a report: no colour codes or terminal controls."""
     value = answer.get(key)
     if not isinstance(value, str):
         raise MalformedAnswer(f"{key} is not text")
-    return value.strip("\n")[:5000]
+    return _CONTROL.sub("", value).strip("\n")[:5000]
 
 
 def _died(function: str, code) -> str:

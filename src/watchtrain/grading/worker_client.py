@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +28,7 @@ from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, se
 EXERCISE_FILE = "exercise.py"
 SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
 HOST_START_TIMEOUT_S = 120.0
+MAX_ANSWER_BYTES = 256 * 2**20  # far above any lesson's answer (a few MB of weights), far below harm
 WORKER_ENVIRONMENT_PREFIXES = ("WANDB_",)
 WORKER_ENVIRONMENT = ("WATCHTRAIN_SANDBOX", "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                       "LANG", "LC_ALL", "TZ")
@@ -63,12 +65,16 @@ class LearnerWorker:
 
     def remove_links(self) -> list[str]:
         """Remove the symbolic links the last call left in the work folder (W&B makes some; an
-        attacker could point one at the grader's own files): the checker never follows one."""
+        attacker could point one at the grader's own files), and any FIFO, socket or device:
+        the checker never follows a link or blocks on a pipe."""
         found = []
         for parent, folders, files in os.walk(self._workspace):
             for name in folders + files:
                 path = os.path.join(parent, name)
                 if os.path.islink(path) and not _pytest_link(path, self._workspace):
+                    found.append(os.path.relpath(path, self._workspace))
+                    os.unlink(path)
+                elif not os.path.islink(path) and _special(path):  # a FIFO would block the checker's read
                     found.append(os.path.relpath(path, self._workspace))
                     os.unlink(path)
         return found
@@ -96,7 +102,7 @@ class LearnerWorker:
         try:
             channel.settimeout(timeout)
             send_frame(channel, request)
-            return receive_frame(channel)
+            return receive_frame(channel, limit=MAX_ANSWER_BYTES, deadline=time.monotonic() + timeout)
         except socket.timeout:
             self._stop_host()
             raise WorkerFailed(f"{function}() did not return within {timeout:g} s") from None
@@ -167,6 +173,14 @@ class LearnerWorker:
         self._control.close()
         _kill(self._spawner_pid)
 
+
+
+def _special(path: str) -> bool:
+    """A FIFO, socket or device: nothing a lesson writes, and something a reader could block on."""
+    import stat
+
+    mode = os.lstat(path).st_mode
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _pytest_link(path: str, workspace: Path) -> bool:

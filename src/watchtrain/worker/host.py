@@ -21,6 +21,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 
 MAX_FRAME = 1 << 30
@@ -40,16 +41,23 @@ def send_frame(sock: socket.socket, data: bytes) -> None:
     sock.sendall(struct.pack(">Q", len(data)) + data)
 
 
-def receive_frame(sock: socket.socket, limit: int = MAX_FRAME) -> bytes:
-    (length,) = struct.unpack(">Q", _receive_exactly(sock, 8))
+def receive_frame(sock: socket.socket, limit: int = MAX_FRAME, deadline: float | None = None) -> bytes:
+    """One frame; with a `deadline` (time.monotonic()), socket.timeout once it passes, however
+    slowly the other side trickles its bytes."""
+    (length,) = struct.unpack(">Q", _receive_exactly(sock, 8, deadline))
     if length > limit:
         raise ChannelClosed(f"a frame of {length} bytes is over the limit of {limit}")
-    return _receive_exactly(sock, length)
+    return _receive_exactly(sock, length, deadline)
 
 
-def _receive_exactly(sock: socket.socket, count: int) -> bytes:
+def _receive_exactly(sock: socket.socket, count: int, deadline: float | None) -> bytes:
     chunks, left = [], count
     while left:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("the frame did not arrive in time")
+            sock.settimeout(remaining)
         chunk = sock.recv(min(left, 1 << 20))
         if not chunk:
             raise ChannelClosed("the other side closed the channel")

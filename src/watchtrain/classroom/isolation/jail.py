@@ -36,6 +36,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE = 1024, 2048, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG = 38, 1
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
+MAX_PROCESSES = 256  # per worker uid: DataLoader workers and wandb's service fit, a fork bomb does not
 WORKER_UID_BASE = 200_000  # far from any real account: the worker owns nothing of the grader's
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
@@ -160,6 +161,9 @@ def enter_jail(plan: JailPlan, on_child_pid=None) -> Layers:
         os.setgid(uid)
         os.setuid(uid)
         layers.separate_uid = True
+        import resource  # the uid is this run's alone, so its process count is too: no fork bomb
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
     else:
         layers.problems.append("not root, so the worker keeps your uid (its view of the files is still private)")
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # after setuid, which clears it: the checker kills the waiter, so us
