@@ -93,7 +93,7 @@ def test_results_and_states_come_back_as_data(lesson):
     before = [p.detach().clone() for p in net.parameters()]
     value = lesson.train(net, 2)
     assert value == {"done": 2, "shape": (2, 3)}
-    assert all(torch.equal(after, old + 2) for after, old in zip(net.parameters(), before))
+    assert all(torch.allclose(after, old + 2) for after, old in zip(net.parameters(), before))
     assert net.training is False  # the call's net.eval() crossed back
 
 
