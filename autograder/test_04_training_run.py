@@ -214,6 +214,7 @@ class TrainingRun:
     final_accuracy: float  # the grader's own accuracy of the trained network
     loss_before: float  # the grader's loss on the training images, before and after training
     loss_after: float
+    summed_with_graph: bool  # the loop added the loss tensors up with autograd on
 
 
 _RUNS: dict = {}
@@ -249,7 +250,7 @@ def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
                         epochs=EPOCHS, log_every=LOG_EVERY, figure_every=FIGURE_EVERY, device=device)
     net.to(device)
     return TrainingRun(log_dir, list(criterion.values), returned, _expected_accuracy(net, test_loader, device),
-                       loss_before, _mean_loss(net, train_set, device))
+                       loss_before, _mean_loss(net, train_set, device), criterion.summed_with_graph)
 
 
 def _mean_loss(net, dataset: TensorDataset, device: str) -> float:
@@ -330,6 +331,11 @@ def test_train_and_log_running_loss_values(lesson, tmp_path, device):
     expect_close(values, expected, f"The running losses logged under {LOSS_TAG!r}, recomputed from the "
                                    f"losses your criterion returned", tol=1e-6,
                  advice=_value_advice(values, expected, losses))
+    expect(not run.summed_with_graph, "The running loss adds up the loss tensors themselves, with autograd on. The "
+           "numbers come out the same, but each sum keeps the autograd graph of every loss in it, so memory grows "
+           f"with every mini-batch until the sum is reset (or for ever, on a long run).",
+           expected="a Python float: the sum of each loss's number", found="a tensor carrying the losses' graphs",
+           advice="Add the loss's value, not the tensor: Tensor.item() gives the number.")
 
 
 def _value_advice(values: list[float], expected: list[float], losses: list[float]) -> str | None:

@@ -16,25 +16,46 @@ from torch import Tensor, nn
 from watchtrain.models import Net
 
 
+# Set when code adds up the losses as tensors while autograd is on (`running_loss += loss`): each
+# sum then carries the graph of every loss in it, which stays in memory until the sum is dropped.
+_graph_kept = {"by_a_sum": False}
+_SUMS = {Tensor.__add__, Tensor.__radd__, Tensor.__iadd__, Tensor.add, Tensor.add_, torch.add, torch.sum, Tensor.sum}
+
+
+class _LossTensor(Tensor):
+    """The loss as returned to the learner's loop: an ordinary tensor that notices one thing, being
+    summed with its graph; every operation runs and returns exactly as on a plain tensor."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in _SUMS and torch.is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
+            _graph_kept["by_a_sum"] = True
+        with torch._C.DisableTorchFunctionSubclass():
+            return func(*args, **(kwargs or {}))
+
+
 class RecordingLoss(nn.Module):
-    """Wraps a loss module; `values[i]` is `float()` of what the i-th call returned."""
+    """Wraps a loss module; `values[i]` is `float()` of what the i-th call returned, and
+    `summed_with_graph` says whether the loop added the losses up as tensors with autograd on."""
 
     def __init__(self, loss: nn.Module):
         super().__init__()
         self.loss = loss
         self.values: list[float] = []
+        self.summed_with_graph = False
 
     def forward(self, *args, **kwargs) -> Tensor:
         value = self.loss(*args, **kwargs)
         self.values.append(float(value.detach()))
-        return value
+        return value.as_subclass(_LossTensor) if value.requires_grad else value
 
     # Across the worker boundary (the criterion runs in the learner worker; the checks read `values`).
     def worker_record(self) -> dict:
-        return {"values": list(self.values)}
+        return {"values": list(self.values), "summed_with_graph": _graph_kept["by_a_sum"]}
 
     def restore_worker_record(self, record: dict) -> None:
         self.values = [float(value) for value in record.get("values", [])]
+        self.summed_with_graph = record.get("summed_with_graph") is True
 
 
 class WatchedNet(Net):
