@@ -106,15 +106,17 @@ def bench_batch_against(baseline: str, repeat: int, submissions: int, jobs: int 
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), baseline], cwd=ROOT, check=True,
                        capture_output=True)
         try:
+            lessons = sorted(_lesson_dirs(tree) & _lesson_dirs(ROOT))  # the same work on both sides
             runs = {"baseline": [], "this": []}
             for _ in range(repeat):
                 for name, root in (("baseline", tree), ("this", ROOT)):
-                    runs[name].append(_batch_throughput(root, Path(scratch) / name, submissions, jobs))
+                    runs[name].append(_batch_throughput(root, Path(scratch) / name, submissions, jobs, lessons))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
     medians = {name: statistics.median(values) for name, values in runs.items()}
     ratios = [this / base for this, base in zip(runs["this"], runs["baseline"])]
-    return {"what": f"watchtrain grade, {submissions} reference copies: this checkout over {baseline}, interleaved",
+    return {"what": f"watchtrain grade, {submissions} reference copies of lessons {', '.join(lessons)}: this "
+                    f"checkout over {baseline}, interleaved",
             "unit": "x baseline", "runs": ratios, "median": medians["this"] / medians["baseline"],
             "detail": f"submissions/min: this {medians['this']:.2f} (runs {_listed(runs['this'])}), "
                       f"baseline {medians['baseline']:.2f} (runs {_listed(runs['baseline'])})"}
@@ -124,7 +126,13 @@ def _listed(values: list[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
 
-def _batch_throughput(root: Path, scratch: Path, submissions: int, jobs: int | None) -> float:
+def _lesson_dirs(root: Path) -> set[str]:
+    import tomllib
+
+    return {lesson["dir"] for lesson in tomllib.loads((root / "course.toml").read_text())["lessons"]}
+
+
+def _batch_throughput(root: Path, scratch: Path, submissions: int, jobs: int | None, lessons: list[str]) -> float:
     folder, out = scratch / "submissions", scratch / "results"
     if not folder.is_dir():
         for index in range(submissions):
@@ -132,7 +140,7 @@ def _batch_throughput(root: Path, scratch: Path, submissions: int, jobs: int | N
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
     command = [sys.executable, "-m", "watchtrain.cli", "grade", str(folder), "--out", str(out), "--regrade",
-               *(["--jobs", str(jobs)] if jobs else [])]
+               "--lessons", *lessons, *(["--jobs", str(jobs)] if jobs else [])]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from test_batch_grading import Batch, tree_digest
-from test_gradescope import gradescope_layout, run_autograder
+from test_gradescope import bundle, gradescope_layout, run_autograder  # noqa: F401  (bundle: a fixture)
 
 COURSE = Path(__file__).resolve().parents[1]
 ATTACKS = COURSE / "tests" / "attacks"
@@ -120,16 +120,6 @@ def test_no_secret_reaches_any_report(attacked):
         if path.is_file():
             text = path.read_bytes()
             assert SECRET_ENV.encode() not in text and SECRET_FILE.encode() not in text, path
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("attack-bundle") / "autograder.zip"
-    completed = subprocess.run([sys.executable, "-m", "watchtrain.cli", "gradescope", "build", str(out),
-                                "--lessons", LESSON, "--test-timeout", "30", "--submission-timeout", "200"],
-                               cwd=COURSE, capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr
-    return out
 
 
 def test_every_attack_scores_zero_through_gradescopes_run_autograder(bundle, tmp_path):
