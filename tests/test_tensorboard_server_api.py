@@ -13,7 +13,7 @@ import pytest
 from watchtrain.course import load_course
 from watchtrain.data import CLASS_NAMES
 from watchtrain.demos import lesson_demo
-from watchtrain.grading.submission import load_lesson
+from watchtrain.reference import load_reference
 from watchtrain.servers.tensorboard import start_tensorboard
 
 COURSE = load_course(Path(__file__).resolve().parents[1])
@@ -32,7 +32,7 @@ def server(tmp_path_factory):
         warnings.simplefilter("ignore", FutureWarning)  # add_graph's torch.jit.trace
         for lesson, options in (("03_graph_and_projector", {}), ("04_training_run", {"train_images": 2000}),
                                 ("05_pr_curves", {})):
-            lesson_demo(lesson).run(load_lesson(solutions, lesson), runs / lesson, **options)
+            lesson_demo(lesson).run(load_reference(solutions, lesson), runs / lesson, **options)
     with start_tensorboard(runs) as tensorboard:
         yield tensorboard
 

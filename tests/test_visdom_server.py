@@ -1,7 +1,8 @@
 """The offline Visdom server: start, stop, ports, errors, the CLI, its web files, and its page showing
-a plotted line in a real headless Chromium. The screenshot is kept under test-artifacts/ (or
-$WATCHTRAIN_TEST_ARTIFACTS)."""
+a plotted line, and the demo's env, in a real headless Chromium. The screenshots are kept under
+test-artifacts/ (or $WATCHTRAIN_TEST_ARTIFACTS)."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -121,7 +122,8 @@ def test_a_server_that_dies_at_start_is_reported_with_its_log(tmp_path, monkeypa
         start_visdom(tmp_path)
 
 
-def test_cli_serves_until_interrupted(tmp_path):
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_cli_serves_until_interrupted_killed_or_hung_up(tmp_path, stop_with):
     with socket.socket() as probe:
         probe.bind((LOCALHOST, 0))
         port = probe.getsockname()[1]
@@ -130,7 +132,7 @@ def test_cli_serves_until_interrupted(tmp_path):
         assert banner.startswith("Visdom is running"), banner
 
     code, stdout, stderr = serve_then_interrupt(["visdom", "--port", str(port), "--env-path", str(tmp_path / "envs")],
-                                                port, "Ctrl-C stops it", while_serving)
+                                                port, "Ctrl-C stops it", while_serving, stop_with)
     assert code == 0, stderr
     assert f"open http://{LOCALHOST}:{port}" in stdout and "stopped Visdom" in stdout
     assert_port_closes(port, "the Visdom server")
@@ -178,12 +180,16 @@ def test_asset_install_without_npm_says_what_to_do(tmp_path, monkeypatch):
         install_assets(tmp_path)
 
 
-def test_web_page_shows_a_plotted_line_in_chromium(server):
+def _require_a_browser_page() -> None:
     _require(not missing_assets(), "Visdom's web files are not installed: `watchtrain visdom --install-assets`")
     try:
         chromium_path()
     except BrowserUnavailable as err:
         _require(False, str(err))
+
+
+def test_web_page_shows_a_plotted_line_in_chromium(server):
+    _require_a_browser_page()
     viz = server.client(env="ui_check")
     viz.text("the page renders offline", opts=dict(title="note"))
     viz.line(X=LINE_X, Y=LINE_Y, opts=dict(title="ui check"))
@@ -207,3 +213,24 @@ def test_web_page_shows_a_plotted_line_in_chromium(server):
     assert path.startswith("M") and path.count("L") == len(LINE_X) - 1, f"not a {len(LINE_X)}-point line: {path}"
     assert text == 1
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_demos_first_image_is_readable_in_chromium(tmp_path):
+    """Visdom sizes an image window to its picture; the demo shows its 28-pixel first image larger."""
+    from watchtrain.course import load_course
+    from watchtrain.demos import lesson_demo
+    from watchtrain.demos.lesson_07_visdom import ENV, FIRST_IMAGE_PX
+    from watchtrain.reference import load_reference
+
+    _require_a_browser_page()
+    lesson = "07_visdom"
+    lesson_demo(lesson).run(load_reference(load_course().root / "solutions", lesson), tmp_path)
+    with start_visdom(tmp_path) as server, headless_page(width=1200, height=800) as page:
+        page.goto(server.env_url(ENV))
+        window = page.locator(".window", has_text="first image")
+        picture = window.locator("img.content-image")
+        picture.wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts_dir() / "visdom_demo_env.png"))
+        width, natural_width = picture.evaluate("image => [image.width, image.naturalWidth]")
+    assert natural_width == 28, "the picture itself stays the 28 x 28 image"
+    assert width >= FIRST_IMAGE_PX * 0.8, f"the 'first image' window shows it {width} px wide: unreadable"

@@ -27,7 +27,7 @@ class DemoOutput:
 def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable[[str], None] = print) -> list[DemoOutput]:
     """Run every step; a step that fails is reported (ok=False) and the others still run."""
     from watchtrain.demos import lesson_demo
-    from watchtrain.grading.submission import load_lesson
+    from watchtrain.reference import load_reference
 
     outputs = []
 
@@ -49,7 +49,7 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
             options = {"device": device} if "device" in inspect.signature(demo.run).parameters else {}
             step(f"lesson {lesson.number}: {lesson.title}", target,
                  lambda demo=demo, target=target, lesson=lesson, options=options:
-                 demo.run(load_lesson(solutions, lesson.dir), target, **options))
+                 demo.run(load_reference(solutions, lesson.dir), target, **options))
     return outputs
 
 
@@ -79,7 +79,8 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
 
     dashboards = Dashboards()
 
-    def start(name: str, what: str, starter: Callable[[int | None], object], default_port: int) -> None:
+    def start(name: str, what: str, starter: Callable[[int | None], object], default_port: int,
+              page: Callable[[object], str] = lambda server: server.url) -> None:
         try:
             server = starter(default_port if port_is_free(default_port) else None)
         except (ServerError, ImportError) as err:
@@ -87,15 +88,17 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
             return
         stack.callback(server.stop)
         dashboards.servers.append(server)
-        dashboards.running.append((name, server.url, what))
+        dashboards.running.append((name, page(server), what))
 
     with ExitStack() as stack:
         from watchtrain.servers.tensorboard import start_tensorboard
 
         start("TensorBoard", f"every run under {out}", lambda port: start_tensorboard(out, port), TENSORBOARD_PORT)
-        env_dir = visdom_env_dir(out)
-        start("Visdom", f"the envs saved in {env_dir}" if env_dir else "an empty Visdom, ready for live plots",
-              lambda port: _start_visdom(env_dir or out / "visdom", port), VISDOM_PORT)
+        env = saved_visdom_env(out)
+        # The URL opens the saved env itself: Visdom's front page shows its empty `main` env.
+        start("Visdom", f"the env {env.stem!r} saved in {env.parent}" if env else "an empty Visdom for live plots",
+              lambda port: _start_visdom(env.parent if env else out / "visdom", port), VISDOM_PORT,
+              page=lambda server: server.env_url(env.stem) if env else server.url)
         # The model a lesson exported, rather than the copies W&B keeps with its runs.
         models = sorted(out.rglob("*.onnx"), key=lambda path: ("wandb" in path.parts, len(path.parts), path))
         if models:
@@ -106,15 +109,15 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
         yield dashboards
 
 
-def visdom_env_dir(out: Path) -> Path | None:
-    """The first folder under `out` holding saved Visdom envs (`<env>.json` with "jsons" and "reload")."""
+def saved_visdom_env(out: Path) -> Path | None:
+    """The first Visdom env saved under `out`: a `<env>.json` with "jsons" and "reload"."""
     for candidate in sorted(out.rglob("*.json")):
         try:
             data = json.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(data, dict) and {"jsons", "reload"} <= data.keys():
-            return candidate.parent
+            return candidate
     return None
 
 

@@ -45,11 +45,11 @@ def run(solution, out: Path, *, device: str = "cpu", train_images: int | None = 
 def trained_net(out: Path):
     """The network this demo trained into `out`, training it first when its weights are not there."""
     from watchtrain.course import load_course
-    from watchtrain.grading.submission import load_lesson
+    from watchtrain.reference import load_reference
     from watchtrain.models import Net
 
     if not (out / WEIGHTS).is_file():
-        run(load_lesson(load_course().root / "solutions", LESSON), out)
+        run(load_reference(load_course().root / "solutions", LESSON), out)
     net = Net()
     net.load_state_dict(torch.load(out / WEIGHTS, weights_only=True))
     return net

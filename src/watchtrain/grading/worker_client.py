@@ -49,34 +49,32 @@ class LearnerWorker:
         self._host: tuple[int, socket.socket] | None = None
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
+        self._handed_over: set[str] = set()
 
     def prepare(self) -> None:
         """Start the host if needed, and let it write in the run's work folder: when the checker is
-        root the worker runs as another uid, which must own the tmp dirs it is asked to write into."""
+        root the worker runs as another uid, which must own the tmp dirs it is asked to write into.
+        Each folder the checker made at the top of the work folder (a test's tmp_path, a fixture's)
+        is handed over once, with all it holds."""
         self._running_host()
         if os.geteuid() != 0 or not (self.layers or {}).get("separate_uid"):
             return
         os.chmod(self._workspace, 0o711)  # the worker may pass through, not list it
-        for parent, folders, files in os.walk(self._workspace):
-            if parent == str(self._workspace):
-                folders[:] = [name for name in folders if name != SUBMISSION_COPY]  # stays root's, read-only
-            for name in folders + files:
-                os.lchown(os.path.join(parent, name), self.uid, self.uid)
+        for entry in os.scandir(self._workspace):
+            if entry.name != SUBMISSION_COPY and entry.name not in self._handed_over and not entry.is_symlink():
+                for path in [entry.path, *_tree(entry.path)]:
+                    os.lchown(path, self.uid, self.uid)
+                self._handed_over.add(entry.name)
 
     def remove_links(self) -> list[str]:
         """Remove the symbolic links the last call left in the work folder (W&B makes some; an
         attacker could point one at the grader's own files), and any FIFO, socket or device:
         the checker never follows a link or blocks on a pipe."""
         found = []
-        for parent, folders, files in os.walk(self._workspace):
-            for name in folders + files:
-                path = os.path.join(parent, name)
-                if os.path.islink(path) and not _pytest_link(path, self._workspace):
-                    found.append(os.path.relpath(path, self._workspace))
-                    os.unlink(path)
-                elif not os.path.islink(path) and _special(path):  # a FIFO would block the checker's read
-                    found.append(os.path.relpath(path, self._workspace))
-                    os.unlink(path)
+        for path in _tree(str(self._workspace)):
+            if _unsafe(path, self._workspace):
+                found.append(os.path.relpath(path, self._workspace))
+                os.unlink(path)
         return found
 
     @classmethod
@@ -175,11 +173,25 @@ class LearnerWorker:
 
 
 
-def _special(path: str) -> bool:
-    """A FIFO, socket or device: nothing a lesson writes, and something a reader could block on."""
+def _tree(folder: str):
+    """Every path below `folder`, links not followed (scandir: no extra system call per entry)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        yield entry.path
+        if entry.is_dir(follow_symlinks=False):
+            yield from _tree(entry.path)
+
+
+def _unsafe(path: str, workspace: Path) -> bool:
+    """A link (but pytest's own), FIFO, socket or device: a reader could be sent elsewhere, or block."""
     import stat
 
     mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        return not _pytest_link(path, workspace)
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
@@ -230,6 +242,8 @@ def _imported_by(submission: Path) -> list[str]:
         for node in ast.walk(tree):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):  # torch.onnx.export(...)
+                names = [f"{node.value.id}.{node.attr}"]
             for name in names:
                 found |= {option for option in OPTIONAL if name == option or name.startswith(option + ".")}
     return sorted(found)

@@ -138,12 +138,30 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         import tempfile
 
         tempfile.tempdir = None
-        _import_quietly([name for name in request.get("preload", ()) if name in OPTIONAL])
+        preload = [name for name in request.get("preload", ()) if name in OPTIONAL]
+        _import_quietly(preload)
+        if "torch.onnx" in preload:
+            _warm_onnx_exporter()
         send_frame(channel, json.dumps({"layers": vars(layers), "pid_one": os.getpid() == 1}).encode())
         serve(channel)
     except BaseException:  # noqa: BLE001  the checker sees the closed channel and reports it
         code = 1
     os._exit(code)
+
+
+def _warm_onnx_exporter() -> None:
+    """One tiny export, so that each call's first export does not pay the exporter's set-up
+    (seconds: it imports and registers most of torch.export) again."""
+    import tempfile
+
+    import torch
+
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            torch.onnx.export(torch.nn.Linear(2, 1), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
+                              external_data=False, verbose=False)
+    except Exception:  # the learner's own export will say what is wrong
+        pass
 
 
 def _close_other_files(keep: set[int]) -> None:

@@ -19,7 +19,7 @@ from typing import NoReturn
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 # What every graded run imports; a module missing here is simply imported by the run itself.
 PRELOAD = ("torch", "torchvision", "matplotlib.pyplot", "torch.utils.tensorboard", "wandb", "onnx",
-           "onnxscript", "torch.onnx", "pytest")
+           "onnxscript", "torch.onnx", "onnxruntime", "visdom", "graphviz", "torchinfo", "torchviz", "pytest")
 START_TIMEOUT_S = 120.0
 
 
