@@ -7,6 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VISDOM_WEB := $(VENV)/.visdom-web
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# `make setup TORCH=cpu` (on a fresh clone, or after `rm -rf .venv`): PyTorch's CPU-only build from
+# PyTorch's own index, without the CUDA libraries. The default is the build constraints.txt pins from
+# PyPI, with CUDA on Linux, which CI installs. Where the CPU index is out of reach, the default is used.
+TORCH  ?= default
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup system-deps demo test test-autograder test-project data bench notebooks clean
@@ -16,6 +21,8 @@ setup: $(STAMP) system-deps $(VISDOM_WEB)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt "setuptools<81" wheel
+	@if [ "$(TORCH)" = cpu ]; then $(PIP) install -q -c constraints.txt --index-url $(TORCH_CPU_INDEX) torch torchvision \
+	  || echo "note: PyTorch's CPU index ($(TORCH_CPU_INDEX)) is out of reach; installing the default build"; fi
 	$(PIP) install -q -c constraints.txt --no-build-isolation -e ".[all,dev,notebooks]"
 	# visdom 0.2.4's sdist imports pkg_resources at build time (see constraints.txt).
 	$(PIP) install -q -c constraints.txt --no-build-isolation visdom

@@ -1,5 +1,6 @@
 """Drive a serving `watchtrain` command (visdom, netron) as a person would: start it, wait until it
-prints its banner, press Ctrl-C, and check that its server is gone afterwards."""
+prints its banner, press Ctrl-C (or `kill` it, or close its terminal), and check that its server is
+gone afterwards."""
 import os
 import signal
 import subprocess
@@ -13,9 +14,11 @@ CLI = [sys.executable, "-c", "import sys; from watchtrain.cli import main; sys.e
 
 
 def serve_then_interrupt(args: list[str], port: int, banner_end: str,
-                         while_serving: Callable[[str], None] = lambda banner: None) -> tuple[int, str, str]:
+                         while_serving: Callable[[str], None] = lambda banner: None,
+                         stop_with: signal.Signals = signal.SIGINT) -> tuple[int, str, str]:
     """Run `watchtrain ARGS`, which should serve on `port`; once its banner (up to the line holding
-    `banner_end`) is out, call `while_serving(banner)`, then press Ctrl-C. (exit code, stdout, stderr)."""
+    `banner_end`) is out, call `while_serving(banner)`, then send `stop_with`: SIGINT is Ctrl-C,
+    SIGTERM a plain `kill`, SIGHUP a closed terminal. (exit code, stdout, stderr)."""
     process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -26,7 +29,7 @@ def serve_then_interrupt(args: list[str], port: int, banner_end: str,
         while lines[-1] and banner_end not in lines[-1]:
             lines.append(process.stdout.readline())
         while_serving("".join(lines))
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_with)
         process.wait(timeout=15)
         # Read through the same buffered streams: communicate() would skip what readline() buffered.
         return process.returncode, "".join(lines) + process.stdout.read(), process.stderr.read()

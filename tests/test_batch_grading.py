@@ -245,15 +245,18 @@ def test_an_interrupted_batch_resumes_without_regrading(tmp_path):
     command = [sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out", str(out),
                "--lessons", LESSON, "--jobs", "1"]
     process = subprocess.Popen(command, cwd=COURSE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = out / "submissions" / "a" / "report.json"
+    first, grades = out / "submissions" / "a" / "report.json", out / "grades.csv"
     deadline = time.monotonic() + 240
-    while not first.exists() and time.monotonic() < deadline and process.poll() is None:
+    while not grades.exists() and time.monotonic() < deadline and process.poll() is None:  # after the first
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert first.exists(), stderr[-2000:]
-    if process.returncode == 130:  # interrupted while b was being graded (it may have finished first)
-        assert "Run the same command again" in stderr
+    with grades.open() as file:  # what was graded before the interrupt, in the submissions' order
+        finished = [row["submission"] for row in csv.DictReader(file)]
+    assert finished == ["a"] and process.returncode == 130, (finished, stderr[-2000:])  # b was being graded
+    assert not list(out.glob(".grades.csv.*")), "a half-written grades.csv was left behind"
+    assert "Run the same command again" in stderr
     graded_at = json.loads(first.read_text())["submission"]["graded_at"]
     completed = subprocess.run(command, cwd=COURSE, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]

@@ -13,7 +13,10 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -267,14 +270,21 @@ def test_an_old_single_hint_is_a_one_rung_ladder(tiny_course, capsys):
     assert "greet, hint 1 of 1" in out and "1. hint: an f-string" in out
 
 
-def test_hint_into_a_closed_pipe_ends_quietly(tiny_course):
-    """`watchtrain hint 01 | head -1`: the reader goes away before the hint is written."""
-    process = subprocess.Popen([*CLI, "hint", "01"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    process.stdout.close()
-    _, errors = process.communicate(timeout=60)
+@pytest.mark.parametrize("command", [["hint", "01"], ["list"], ["check", "01"], ["--help"], ["check", "--help"]],
+                         ids=" ".join)
+def test_output_into_a_closed_pipe_ends_quietly(tiny_course, command):
+    """`watchtrain check | head -1`: the reader goes away before the output is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        process = subprocess.Popen([*CLI, *command], stdout=write, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write)
+    _, errors = process.communicate(timeout=120)
     assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
-    assert process.returncode == 141
-    assert progress(tiny_course)["01_tiny"]["rungs_shown"] == {"add": 1}
+    assert process.returncode == (0 if "--help" in command else 141)  # argparse ignores a closed pipe itself
+    if command == ["hint", "01"]:
+        assert progress(tiny_course)["01_tiny"]["rungs_shown"] == {"add": 1}
 
 
 # --- watch ----------------------------------------------------------------------------------------
@@ -307,12 +317,20 @@ class Lines:
         raise AssertionError(f"{text!r} never appeared; the output was:\n{''.join(self.seen)}")
 
 
-def test_watch_rechecks_on_save_and_moves_on_when_the_lesson_passes(tiny_course):
-    process = subprocess.Popen([*CLI, "watch", "01"], cwd=tiny_course, stdout=subprocess.PIPE,
+@contextmanager
+def watching(course: Path, *args: str) -> Iterator[tuple[subprocess.Popen, Lines]]:
+    """`watchtrain watch ARGS` running in `course`, with its output; killed on leaving if it still runs."""
+    process = subprocess.Popen([*CLI, "watch", *args], cwd=course, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
-        output = Lines(process)
-        output.wait_for("Watching lessons/01_tiny/exercise.py")
+        yield process, Lines(process)
+    finally:
+        process.kill()
+
+
+def test_watch_rechecks_on_save_and_moves_on_when_the_lesson_passes(tiny_course):
+    with watching(tiny_course, "01") as (process, output):
+        output.wait_for("Watching every lesson's exercise.py")
         write_exercise(tiny_course, "01_tiny", SOLVED_01)
         output.wait_for("lessons/01_tiny/exercise.py saved")
         output.wait_for("Lesson 01 is done")
@@ -320,23 +338,87 @@ def test_watch_rechecks_on_save_and_moves_on_when_the_lesson_passes(tiny_course)
         output.wait_for("Lesson 02 is done")
         output.wait_for("Every lesson is done")
         assert process.wait(timeout=30) == 0
-    finally:
-        process.kill()
+    assert "\x1b" not in "".join(output.seen), "no colours and no screen clearing into a pipe"
     assert {lesson: entry["status"] for lesson, entry in progress(tiny_course).items()} == \
         {"01_tiny": "done", "02_tiny": "done"}
 
 
-def test_watch_stops_cleanly_on_ctrl_c(tiny_course):
-    process = subprocess.Popen([*CLI, "watch"], cwd=tiny_course, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        output = Lines(process)
-        output.wait_for("Watching lessons/01_tiny/exercise.py")
+def test_watch_checks_the_lesson_whose_exercise_was_saved(tiny_course):
+    with watching(tiny_course, "01") as (process, output):
+        output.wait_for("Watching every lesson's exercise.py")
+        write_exercise(tiny_course, "02_tiny", 'def greet(name):\n    return "Hi"\n')
+        output.wait_for("lessons/02_tiny/exercise.py saved")
+        output.wait_for("Checking lessons/02_tiny/exercise.py")
+        output.wait_for("greet: failed")
+        output.wait_for("Watching every lesson's exercise.py")
         process.send_signal(signal.SIGINT)
         output.wait_for("Stopped watching")
         assert process.wait(timeout=30) == 0
-    finally:
-        process.kill()
+    assert progress(tiny_course)["02_tiny"]["status"] == "in progress"
+
+
+def test_watch_stops_cleanly_on_ctrl_c(tiny_course):
+    with watching(tiny_course) as (process, output):
+        output.wait_for("Watching every lesson's exercise.py")
+        process.send_signal(signal.SIGINT)
+        output.wait_for("Stopped watching")
+        assert process.wait(timeout=30) == 0
+
+
+# --- colour ---------------------------------------------------------------------------------------
+
+def on_a_terminal(command: list[str], cwd: Path, **env: str) -> str:
+    """What `watchtrain COMMAND` prints when its output is a terminal (a pseudo-terminal here)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    environment = {key: value for key, value in os.environ.items() if key not in ("NO_COLOR", "TERM")}
+    process = subprocess.Popen([*CLI, *command], cwd=cwd, stdout=follower, stderr=subprocess.STDOUT,
+                               env={**environment, "TERM": "xterm", **env})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    return b"".join(chunks).decode()
+
+
+def test_list_colours_statuses_on_a_terminal_only(tiny_course, capsys):
+    write_exercise(tiny_course, "01_tiny", SOLVED_01)
+    assert main(["check", "01"]) == 0
+    assert "\x1b[" not in capsys.readouterr().out, "no colour into a pipe or a file"
+    coloured = on_a_terminal(["list"], tiny_course)
+    assert "\x1b[32mdone\x1b[0m" in coloured and "\x1b[2mnot started\x1b[0m" in coloured
+    assert "\x1b[" not in on_a_terminal(["list"], tiny_course, NO_COLOR="1")
+
+
+def test_terminal_paints_and_clears_only_a_terminal(monkeypatch):
+    import io
+
+    from watchtrain.cli.style import Terminal
+
+    class Screen(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    screen = Screen()
+    terminal = Terminal(screen)
+    terminal.clear()
+    assert terminal.paint("failed", "failed") == "\x1b[31mfailed\x1b[0m" and screen.getvalue().startswith("\x1b[2J")
+    assert Terminal(io.StringIO()).paint("failed", "failed") == "failed"
+    monkeypatch.setenv("NO_COLOR", "1")
+    screen = Screen()
+    Terminal(screen).clear()
+    assert Terminal(screen).paint("passed", "passed") == "passed" and screen.getvalue(), "NO_COLOR is about colour only"
 
 
 # --- doctor ---------------------------------------------------------------------------------------
@@ -417,7 +499,8 @@ def finished_demo(tmp_path) -> Path:
     return out
 
 
-def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c(finished_demo):
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c_or_hang_up(finished_demo, stop_with):
     process = subprocess.Popen([*CLI, "demo", "--serve", "--no-run", "--out", str(finished_demo)], cwd=COURSE,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -428,18 +511,19 @@ def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c(finished_dem
             output.wait_for(name)
             urls[name] = output.seen[-1].split()[1]
         assert all(url.startswith("http://127.0.0.1:") for url in urls.values()), urls
+        assert urls["Visdom"].endswith("/env/demo"), "the Visdom URL must open the saved env, not the empty main"
         with urllib.request.urlopen(urls["TensorBoard"] + "/data/runs", timeout=10) as response:
             assert json.load(response) == ["tutorial_cnn"]
         for name in ("Visdom", "Netron"):
             with urllib.request.urlopen(urls[name], timeout=10) as response:
                 assert response.status == 200
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_with)
         output.wait_for("Stopped the dashboards")
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
     for url in urls.values():
-        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        port = urllib.parse.urlsplit(url).port
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
@@ -447,3 +531,11 @@ def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c(finished_dem
 def test_demo_no_run_needs_serve(capsys):
     assert main(["demo", "--no-run"]) == 2
     assert "--no-run only makes sense with --serve" in capsys.readouterr().err
+
+
+def test_demo_without_solutions_says_what_it_needs(tiny_course, capsys):
+    """A student handout has no solutions/: the demo has nothing to run, and says so."""
+    assert main(["demo", "--out", str(tiny_course / "runs")]) == 1
+    captured = capsys.readouterr()
+    assert "no solutions/ folder" in captured.err and "watchtrain demo --serve --no-run" in captured.err
+    assert "Open it in TensorBoard" not in captured.out and not (tiny_course / "runs").exists()

@@ -89,6 +89,10 @@ def test_run_autograder_grades_a_repository_submission(bundle, tmp_path):
     assert len(failed) == 1 and "log_batch_losses" in failed[0]["name"] and "FAILED" in failed[0]["output"]
     assert "def test_hidden" not in json.dumps(results), "hidden tests' code must never reach students"
     assert results["stdout_visibility"] == "hidden" and "Watch It Train:" in results["output"]
+    # The public points read as the course map gives them; the hidden ones are labelled apart.
+    hidden_earned = hidden_total - lesson.exercise("log_batch_losses").hidden_points
+    assert f"{LESSON}: {lesson.points:g}/{lesson.points:g} (in progress); hidden tests: " \
+           f"{hidden_earned:g}/{hidden_total:g} more" in results["output"], results["output"]
 
 
 def test_run_autograder_grades_a_single_uploaded_zip(bundle, tmp_path):
@@ -121,5 +125,15 @@ def test_gradescope_results_leave_out_skipped_checks_and_keep_feedback():
     assert results["tests"][1] | {"tags": None} == {
         "name": "01 g: test_c (hidden test)", "number": "1.2", "score": 0, "max_score": 1.5, "status": "failed",
         "output": "ERROR: g() raised KeyError", "tags": None, "visibility": "visible"}
+    assert results["output"] == "01_x: 1.5/1.5 (in progress); hidden tests: 0/1.5 more\n" \
+                                "total: 1.5/1.5 public + 0/1.5 hidden = 1.5/3"
     with pytest.raises(ValueError, match="hidden_visibility"):
         gradescope_results(report, hidden_visibility="sometimes")
+
+
+def test_gradescope_output_without_hidden_tests_is_one_line_per_lesson():
+    report = {"score": 2, "max_score": 2, "lessons": [{"dir": "01_x", "title": "X", "earned": 2, "possible": 2,
+              "status": "done", "tests": [
+                  {"nodeid": "a", "name": "test_a", "lesson": "01_x", "exercise": "f", "max_points": 2,
+                   "status": "passed", "feedback": "", "hidden": False, "points": 2}]}]}
+    assert gradescope_results(report)["output"] == "01_x: 2/2 (done)"

@@ -1,5 +1,6 @@
-"""`watchtrain handout`: the student release holds what students need and nothing they must not see,
-and its autograder runs on its own and scores the untouched stubs 0."""
+"""`watchtrain handout`: the student release holds what git committed that students need and nothing
+they must not see (no answers tried in the working tree, no run folders), and its autograder runs on
+its own and scores the untouched stubs 0."""
 import json
 import os
 import re
@@ -17,6 +18,27 @@ from watchtrain.course import load_course
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
 HIDDEN_TESTS = sorted((COURSE_ROOT / "autograder" / "hidden").glob("test_*.py"))
+FIRST = COURSE.lessons[0].dir
+FIRST_STUB = f"lessons/{FIRST}/exercise.py"
+
+
+def committed(root: Path, path: str) -> bytes | None:
+    """The file as committed at HEAD; None when git has no such file."""
+    shown = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=root, capture_output=True)
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=Instructor", "-c", "user.email=instructor@example.com", *args],
+                   cwd=root, capture_output=True, check=True)
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    """A fresh clone of the course at HEAD, to try the exercises in as an instructor would."""
+    root = tmp_path / "course"
+    git(tmp_path, "clone", "-q", str(COURSE_ROOT), str(root))
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +51,12 @@ def handout(tmp_path_factory) -> Path:
     return out
 
 
-def test_handout_has_the_lessons_stubs_and_public_autograder(handout):
-    for lesson in COURSE.lessons:
+def test_handout_has_the_lessons_stubs_and_public_autograder_as_committed(handout):
+    for lesson in load_course(handout).lessons:  # the committed course.toml's lessons
         for path in (f"lessons/{lesson.dir}/exercise.py", f"lessons/{lesson.dir}/README.md",
                      f"autograder/test_{lesson.dir}.py"):
-            if (COURSE_ROOT / path).is_file():  # test_course.py insists that they are
-                assert (handout / path).read_bytes() == (COURSE_ROOT / path).read_bytes(), path
+            expected = committed(COURSE_ROOT, path)  # test_course.py insists that each exists
+            assert (handout / path).read_bytes() == expected if expected else not (handout / path).exists(), path
     for path in ("course.toml", "pyproject.toml", "constraints.txt", "autograder/conftest.py",
                  "tools/install_system_deps.sh"):
         assert (handout / path).is_file(), path
@@ -46,17 +68,20 @@ def test_handout_has_the_lessons_stubs_and_public_autograder(handout):
 def test_handout_readme_and_makefile_are_for_students(handout):
     readme = (handout / "README.md").read_text()
     assert readme.startswith(f"# {COURSE.title}") and "pytest autograder" in readme and "make setup" in readme
+    for tool in ("watchtrain list", "watchtrain check", "watchtrain hint", "watchtrain watch", "TORCH=cpu"):
+        assert tool in readme, f"the students' README never introduces `{tool}`"
     assert "--solutions" not in readme and "Instructor" not in readme
-    for lesson in COURSE.lessons:
+    for lesson in load_course(handout).lessons:
         assert f"(lessons/{lesson.dir}/README.md)" in readme
     makefile = (handout / "Makefile").read_text()
     assert "--solutions" not in makefile and "pytest tests" not in makefile
-    course_makefile = (COURSE_ROOT / "Makefile").read_text()
+    course_makefile = committed(COURSE_ROOT, "Makefile").decode()
     for target in ("setup", "$(STAMP)", "system-deps"):
         assert _rule(makefile, target) == _rule(course_makefile, target), \
             f"students must install as the course does: {target}"
+    assert "TORCH_CPU_INDEX :=" in makefile, "students can install the CPU-only PyTorch as the course does"
     completed = subprocess.run(["make", "-n", "test"], cwd=handout, capture_output=True, text=True)
-    assert completed.returncode == 0 and "pytest autograder" in completed.stdout, completed.stderr
+    assert completed.returncode == 0 and "watchtrain.learner_test autograder" in completed.stdout, completed.stderr
 
 
 def _rule(makefile: str, target: str) -> str:
@@ -129,6 +154,24 @@ def test_handout_refuses_a_folder_in_use(tmp_path):
         write_handout(COURSE, COURSE_ROOT)
 
 
+def test_make_test_on_an_untouched_handout_says_nothing_done_yet(handout, tmp_path):
+    """`make test`'s command, in a copy of the handout: no failure before anything is started, a
+    real one once an exercise is started and fails."""
+    copy = tmp_path / "student"
+    shutil.copytree(handout, copy)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WATCHTRAIN_")}
+    env["PYTHONPATH"] = str(copy / "src")
+    command = [sys.executable, "-m", "watchtrain.learner_test", "autograder", "-q", "-p", "no:cacheprovider"]
+    untouched = subprocess.run(command, cwd=copy, capture_output=True, text=True, env=env)
+    assert untouched.returncode == 0 and untouched.stdout.startswith("Nothing done yet"), untouched.stdout
+    assert "failed" not in untouched.stdout
+    stub = copy / FIRST_STUB
+    stub.write_text(stub.read_text().replace("    raise NotImplementedError\n", "    return None\n", 1))
+    started = subprocess.run([*command[:3], f"autograder/test_{FIRST}.py", *command[4:]], cwd=copy,
+                             capture_output=True, text=True, env=env)
+    assert started.returncode == 1 and "failed" in started.stdout, started.stdout[-2000:]
+
+
 def test_autograder_inside_the_handout_runs_and_scores_zero(handout, tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("WATCHTRAIN_")}
     env["PYTHONPATH"] = str(handout / "src")  # the handout's own copy of the package, not this checkout's
@@ -138,6 +181,50 @@ def test_autograder_inside_the_handout_runs_and_scores_zero(handout, tmp_path):
     output = completed.stdout + completed.stderr
     assert completed.returncode == 1, output[-3000:]
     report = json.loads(report_path.read_text())
-    assert report["score"] == 0 and report["max_score"] == COURSE.points
+    assert report["score"] == 0 and report["max_score"] == load_course(handout).points
     assert {t["status"] for lesson in report["lessons"] for t in lesson["tests"]} <= {"not started", "skipped"}
     assert f"points for {handout / 'lessons'}" in output
+
+
+def test_handout_ships_the_commit_not_the_working_tree(clone, tmp_path):
+    (clone / "lessons" / FIRST / "runs" / "tried").mkdir(parents=True)  # git-ignored run folders
+    (clone / "lessons" / FIRST / "runs" / "tried" / "events.out.tfevents.1").write_bytes(b"run")
+    (clone / "runs").mkdir()
+    (clone / "runs" / "demo.txt").write_text("the demo's runs")
+    (clone / "lessons" / FIRST / "scratch.py").write_text("print('untracked')\n")
+    tests = clone / "autograder" / f"test_{FIRST}.py"
+    tests.write_text(tests.read_text() + "\n# edited, not committed\n")
+    handout = write_handout(load_course(clone), tmp_path / "out")
+    shipped = set(handout.files)
+    assert not [path for path in shipped if "/runs/" in path or path.startswith("runs/")], shipped
+    assert f"lessons/{FIRST}/scratch.py" not in shipped
+    assert (tmp_path / "out" / "autograder" / f"test_{FIRST}.py").read_bytes() == \
+        committed(clone, f"autograder/test_{FIRST}.py")
+    assert handout.commit and handout.commit in subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True).stdout
+
+
+def test_a_stub_tried_in_the_working_tree_is_refused(clone, tmp_path):
+    solution = (COURSE_ROOT / "solutions" / FIRST / "exercise.py").read_text()
+    (clone / FIRST_STUB).write_text(solution)
+    with pytest.raises(HandoutError, match=rf"{re.escape(FIRST_STUB)} differs from the committed one"):
+        write_handout(load_course(clone), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_committed_stub_that_no_longer_raises_is_refused(clone, tmp_path):
+    stub = (clone / FIRST_STUB).read_text()
+    function = COURSE.lessons[0].exercises[0].function
+    start = stub.index(f"def {function}(")
+    end = stub.index("raise NotImplementedError", start)
+    (clone / FIRST_STUB).write_text(stub[:end] + "return None" + stub[end + len("raise NotImplementedError"):])
+    git(clone, "commit", "-q", "-am", "an answer, committed by mistake")
+    with pytest.raises(HandoutError, match=rf"{re.escape(FIRST_STUB)}: {function} in the committed stub no longer only raise"):
+        write_handout(load_course(clone), tmp_path / "out")
+
+
+def test_a_course_without_git_is_refused(tmp_path):
+    (tmp_path / "course").mkdir()
+    shutil.copy(COURSE_ROOT / "course.toml", tmp_path / "course")
+    with pytest.raises(HandoutError, match="not a git repository"):
+        write_handout(load_course(tmp_path / "course"), tmp_path / "out")

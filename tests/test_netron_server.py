@@ -2,6 +2,7 @@
 headless Chromium. The screenshot is kept under test-artifacts/ (or $WATCHTRAIN_TEST_ARTIFACTS)."""
 import datetime as dt
 import os
+import signal
 import socket
 import time
 import urllib.request
@@ -70,7 +71,8 @@ def test_stale_netron_builds_are_announced():
     assert "pip install -U netron" in stale_warning(today=built + dt.timedelta(days=181))
 
 
-def test_cli_serves_until_interrupted(exported):
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_cli_serves_until_interrupted_killed_or_hung_up(exported, stop_with):
     port = socket.socket()
     with port:
         port.bind((LOCALHOST, 0))
@@ -81,7 +83,7 @@ def test_cli_serves_until_interrupted(exported):
         assert b"/data/net.onnx" in _get(f"http://{LOCALHOST}:{number}/")
 
     code, stdout, stderr = serve_then_interrupt(["netron", str(exported), "--port", str(number)], number,
-                                                "Ctrl-C stops it", while_serving)
+                                                "Ctrl-C stops it", while_serving, stop_with)
     assert code == 0, stderr
     assert f"open http://{LOCALHOST}:{number}/" in stdout and "stopped Netron" in stdout
     assert_port_closes(number, "the Netron process")

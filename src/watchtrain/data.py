@@ -17,11 +17,11 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from watchtrain.atomic import write_atomically
 from watchtrain.course import ManifestError, find_course_root
 
 if TYPE_CHECKING:
@@ -204,19 +204,6 @@ def _decompress(gz_path: Path, torchvision_root: Path, name: str, expected: dict
     raw_dir = torchvision_root / RAW_SUBDIR
     raw_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(raw_dir / name, payload)
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write via a temporary file and a rename, so that a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; data files are for everyone to read
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _cache_root(expected: dict[str, str]) -> Path:

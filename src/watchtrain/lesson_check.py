@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from watchtrain.course import Course, Lesson
 from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED
@@ -91,24 +92,27 @@ def points(value: float) -> str:
     return f"{value:g}"
 
 
-def render_check(check: LessonCheck, exercise_file: str, *, again: str) -> str:
+def render_check(check: LessonCheck, exercise_file: str, *, again: str,
+                 paint: Callable[[str, str], str] = lambda text, status: text) -> str:
     """The learner-facing summary: one line per exercise, each problem in full, and the next step.
 
-    `again` says how to check again, e.g. "run `watchtrain check 01`" or "save it".
+    `again` says how to check again, e.g. "run `watchtrain check 01`" or "save it". `paint(text,
+    status)` colours a status (see watchtrain.cli.style); plain text by default.
     """
     lesson = check.lesson
     width = max(len(e.function) for e in check.exercises)
     lines = [f"Lesson {lesson.number}: {lesson.title}", ""]
     for result in check.exercises:
         score = f"{points(result.earned)}/{points(result.possible)}"
-        lines.append(f"  {_MARKS[result.status]} {result.function:<{width}}  {score:>7}  {result.status}")
-    lines += ["", f"  {points(check.earned)}/{points(check.possible)} points, {check.status}"]
+        lines.append(f"  {paint(_MARKS[result.status], result.status)} {result.function:<{width}}  {score:>7}  "
+                     f"{paint(result.status, result.status)}")
+    lines += ["", f"  {points(check.earned)}/{points(check.possible)} points, {paint(check.status, check.status)}"]
     problems = [r for r in check.exercises if r.problem]
     for result in problems:
-        lines += ["", f"{result.function}: {result.status}", _indent(result.problem)]
+        lines += ["", f"{result.function}: {paint(result.status, result.status)}", _indent(result.problem)]
     lines.append("")
     if check.done:
-        lines.append(f"Lesson {lesson.number} is done: every exercise passes.")
+        lines.append(paint(f"Lesson {lesson.number} is done: every exercise passes.", DONE))
     elif problems:
         lines.append(f"Next: fix {problems[0].function} in {exercise_file}, then {again} to check again. "
                      f"Stuck? `watchtrain hint {lesson.number} {problems[0].function}`.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import watchtrain
+from watchtrain.atomic import write_atomically
 from watchtrain.classroom.isolation.forking import Zygote
 from watchtrain.classroom.isolation.sandbox import start_zygote
 from watchtrain.classroom.reports import write_class_csv, write_submission_files
@@ -67,6 +67,7 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
     folders = folder_names([entry.name for entry in entries])
     cancel = threading.Event()
     rows: dict[str, Row] = {}
+    lesson_dirs = options.lesson_dirs(course)
     zygote = start_zygote(out / WORK_DIR / "zygote", gpu=options.gpu) if options.preload and entries else None
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
@@ -76,6 +77,8 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
                 for future in as_completed(futures):
                     row = future.result()
                     rows[row.name] = row
+                    # After each submission, so that an interrupted batch leaves the grades it has.
+                    write_class_csv(out / "grades.csv", [rows[e.name] for e in entries if e.name in rows], lesson_dirs)
                     on_done(row)
             except BaseException:
                 cancel.set()
@@ -85,7 +88,7 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
         if zygote is not None:
             zygote.close()
     ordered = [rows[entry.name] for entry in entries]
-    write_class_csv(out / "grades.csv", ordered, options.lesson_dirs(course))
+    write_class_csv(out / "grades.csv", ordered, lesson_dirs)
     if not keep_work:
         shutil.rmtree(out / WORK_DIR, ignore_errors=True)
     return ordered
@@ -113,7 +116,7 @@ def _grade_entry(course: Course, entry: SubmissionEntry, out: Path, folder: str,
             "seconds": round(time.monotonic() - started, 1), "runs": outcome.runs,
             "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
         write_submission_files(destination, report, outcome.output)
-        _write_atomically(destination / REPORT_FILE, json.dumps(report, indent=2))
+        write_atomically(destination / REPORT_FILE, json.dumps(report, indent=2).encode())
         return Row.from_report(report)
     finally:
         if not keep_work:
@@ -147,13 +150,6 @@ def _finished_report(destination: Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     return report if isinstance(report, dict) and "submission" in report else None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 def folder_names(names: list[str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from watchtrain.course import Course, load_course
 from watchtrain.course_map import render_course_map
 from watchtrain.grading.plugin import HIDDEN_DIR
 from watchtrain.grading.submission import EXERCISE_FILE
+from watchtrain.stubs import untouched
 
 HANDOUT_PARTS = ("course.toml", "pyproject.toml", "constraints.txt", ".gitignore",
                  "lessons", "autograder", "src", "data", "tools")
@@ -95,29 +96,16 @@ def unsafe_stubs(committed: Course, working_tree: Path) -> list[str]:
         if not stub.is_file():
             problems.append(f"{relative} is not committed")
             continue
-        answered = [e.function for e in lesson.exercises if not _raises_not_implemented(stub, e.function)]
+        functions = [e.function for e in lesson.exercises]
+        stubs = untouched(stub, functions)
+        answered = [function for function in functions if function not in stubs]
         if answered:
-            problems.append(f"{relative}: {', '.join(answered)} no longer raise(s) NotImplementedError in the "
-                            f"committed stub; restore the stub and commit it")
+            problems.append(f"{relative}: {', '.join(answered)} in the committed stub no longer only raise(s) "
+                            f"NotImplementedError; restore the stub and commit it")
         if not tried.is_file() or tried.read_bytes() != stub.read_bytes():
             problems.append(f"{relative} differs from the committed one (were the exercises tried here?): "
                             f"`git diff -- {relative}` shows how; `git checkout -- {relative}` restores it")
     return problems
-
-
-def _raises_not_implemented(path: Path, function: str) -> bool:
-    """Whether `function` in `path` is a stub: one of its statements is `raise NotImplementedError`."""
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            return any(isinstance(statement, ast.Raise) and statement.exc is not None
-                       and _name(statement.exc) == "NotImplementedError" for statement in node.body)
-    return False
-
-
-def _name(expression: ast.expr) -> str:
-    """`X` for `X` and `X(...)`."""
-    target = expression.func if isinstance(expression, ast.Call) else expression
-    return target.id if isinstance(target, ast.Name) else ""
 
 
 def student_readme(course: Course) -> str:

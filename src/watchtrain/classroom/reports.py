@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from watchtrain.atomic import write_atomically
 from watchtrain.grading.gradescope import gradescope_results
 from watchtrain.grading.junit import junit_xml
 
@@ -26,14 +28,16 @@ def write_submission_files(folder: Path, report: dict, output: str) -> None:
 
 
 def write_class_csv(path: Path, rows: list["Row"], lesson_dirs: list[str]) -> None:
-    """One row per submission: status, total, and the points of each lesson."""
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow([*CSV_FIXED, *lesson_dirs, "notes"])
-        for row in rows:
-            percent = 100 * row.score / row.max_score if row.max_score else 0.0
-            writer.writerow([row.name, row.status, f"{row.score:g}", f"{row.max_score:g}", f"{percent:.1f}",
-                             *(f"{row.lessons.get(lesson, 0):g}" for lesson in lesson_dirs), "; ".join(row.notes)])
+    """One row per submission: status, total, and the points of each lesson. Written atomically:
+    a reader (or an interrupted batch) finds the previous table or this one, never half of one."""
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow([*CSV_FIXED, *lesson_dirs, "notes"])
+    for row in rows:
+        percent = 100 * row.score / row.max_score if row.max_score else 0.0
+        writer.writerow([row.name, row.status, f"{row.score:g}", f"{row.max_score:g}", f"{percent:.1f}",
+                         *(f"{row.lessons.get(lesson, 0):g}" for lesson in lesson_dirs), "; ".join(row.notes)])
+    write_atomically(path, table.getvalue().encode("utf-8"))
 
 
 def summary_table(rows: list["Row"], seconds: float) -> str:

@@ -19,6 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from watchtrain.cli.style import Terminal
     from watchtrain.course import load_course
     from watchtrain.lesson_check import CheckError, check_lesson, render_check
     from watchtrain.progress import load_progress
@@ -37,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     except CheckError as err:
         print(f"watchtrain: error: {err}", file=sys.stderr)
         return 1
-    print(render_check(check, f"{folder}/{lesson.dir}/exercise.py",
-                       again=f"run `watchtrain check {lesson.number}`"))
+    print(render_check(check, f"{folder}/{lesson.dir}/exercise.py", again=f"run `watchtrain check {lesson.number}`",
+                       paint=Terminal(sys.stdout).paint))
     if not args.solutions:
         check.record(progress, exercise_file)
         progress.save()

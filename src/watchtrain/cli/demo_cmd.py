@@ -5,7 +5,6 @@ With --serve, also start TensorBoard, Visdom and Netron on 127.0.0.1 and show th
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     ok = True
     if not args.no_run:
         ok = _run_demo(out, args.device)
+        if ok is None:
+            return 1
     elif not out.is_dir():
         print(f"watchtrain: error: {out} does not exist; run `watchtrain demo --out {_relative(out)}` first, "
               f"or leave out --no-run", file=sys.stderr)
@@ -47,11 +48,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _run_demo(out: Path, device: str) -> bool:
+def _run_demo(out: Path, device: str) -> bool | None:
+    """Whether every step ran; None when the demo cannot run at all (it has said why)."""
     from watchtrain.course import load_course
     from watchtrain.demo import run_demo
 
     course = load_course()
+    if not (course.root / "solutions").is_dir():
+        print(f"watchtrain: error: the demo runs the course's reference solutions, and this copy of the course has "
+              f"no solutions/ folder (a student handout has none), so it has nothing to run. It needs the full "
+              f"course, the one your instructor handed out from. To see runs of your own on the dashboards: "
+              f"`watchtrain demo --serve --no-run --out FOLDER`, with the folder your exercises wrote to.",
+              file=sys.stderr)
+        return None
     print(f"Watch It Train demo: writing under {out}")
     outputs = run_demo(course, out, device=device)
     print(f"\nSummary\n  {'time':>6}  step, where it wrote, what")
@@ -67,8 +76,6 @@ def _run_demo(out: Path, device: str) -> bool:
 def _serve(out: Path) -> int:
     from watchtrain.demo import serve_dashboards
 
-    # A plain `kill` (SIGTERM) stops the servers as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"\nStarting the dashboards for {_relative(out)} ...", flush=True)
     try:
         with serve_dashboards(out) as dashboards:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 BAR_WIDTH = 30
 
@@ -15,12 +16,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from watchtrain.cli.style import Terminal
     from watchtrain.course import load_course
     from watchtrain.lesson_check import points
     from watchtrain.progress import DONE, load_progress
 
     course = load_course()
     progress = load_progress(course)
+    paint = Terminal(sys.stdout).paint
     current = progress.current_lesson(course)
     width = max(len(lesson.title) for lesson in course.lessons)
     print(f"{course.title}\n")
@@ -32,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         if progress.changed_since_check(lesson, course.root / "lessons" / lesson.dir / "exercise.py"):
             note = "  (edited since the last check)"
         pointer = "->" if lesson is current else "  "
-        print(f"  {pointer} {lesson.number}  {lesson.title:<{width}}  {score:>7}  {entry.status}{note}")
+        status = paint(entry.status, entry.status)
+        print(f"  {pointer} {lesson.number}  {lesson.title:<{width}}  {score:>7}  {status}{note}")
     earned = sum(progress.of(lesson).earned for lesson in course.lessons)
     done = sum(progress.of(lesson).status == DONE for lesson in course.lessons)
     fraction = earned / course.points if course.points else 0.0

@@ -34,6 +34,7 @@ def run(solution, out: Path) -> str:
         result = train_quickly(epochs=1, images=600, lr=hparams["lr"], batch_size=hparams["batch_size"])
         trials.append((hparams, {"accuracy": result.history[-1]["test_accuracy"],
                                  "loss": result.history[-1]["test_loss"]}))
+    solution.log_hparam_sweep(str(out / "hparams"), trials)
     best = max(trials, key=lambda trial: trial[1]["accuracy"])
     return (f"image grid, channels-last batch, class-count figure, {len(quick.snapshots)} weight snapshots, "
-            f"note + mesh, {len(trials)}-trial sweep (best {best[0]}: {best[1]['accuracy']:.1%})")
+            f"note + mesh, {len(trials)}-trial sweep in the HParams tab (best {best[0]}: {best[1]['accuracy']:.1%})")

@@ -5,6 +5,7 @@ end; the saved env stays, and `watchtrain visdom --env-path <out>` shows it agai
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ ENV = "watch_it_train"
 SAMPLES = 12
 MONITOR_IMAGES, MONITOR_BATCH, MONITOR_EPOCHS = 960, 32, 3
 RUNNING_MEAN_OVER = 15  # batches per point of the live loss, as the classic tutorial's running loss
+FIRST_IMAGE_PX = 280  # Visdom sizes an image window to its picture: 28 px would be a thumbnail
 
 
 def run(solution, out: Path) -> str:
@@ -29,6 +31,7 @@ def run(solution, out: Path) -> str:
         viz = solution.connect(server.port, ENV)
         viz.close(env=ENV)  # a rerun starts from an empty env
         solution.show_samples(viz, images[:SAMPLES], labels[:SAMPLES])
+        _enlarge_first_image(viz, images[0])
         solution.plot_live_loss(viz, _running_means([loss for losses in quick.epoch_losses for loss in losses]))
         solution.plot_learning_curves(viz, {
             "train loss": np.array([epoch["train_loss"] for epoch in quick.history], dtype=np.float32),
@@ -39,6 +42,14 @@ def run(solution, out: Path) -> str:
         saved = server.env_file(ENV)
     return (f"Visdom env {ENV!r} (samples, live loss, learning curves, a monitored run) saved as {saved.name}; "
             f"view it: `watchtrain visdom --env-path {out}`, then open http://127.0.0.1:{DEFAULT_PORT}/env/{ENV}")
+
+
+def _enlarge_first_image(viz, image: torch.Tensor) -> None:
+    """Show the "first image" window at FIRST_IMAGE_PX: the same picture and caption, in the same window."""
+    windows = json.loads(viz.get_window_data(env=ENV))
+    win, window = next((win, window) for win, window in windows.items() if window.get("title") == "first image")
+    viz.image(image * 0.5 + 0.5, win=win, env=ENV, opts=dict(title="first image", caption=window["content"]["caption"],
+                                                             width=FIRST_IMAGE_PX, height=FIRST_IMAGE_PX))
 
 
 def _running_means(losses: list[float]) -> list[float]:
