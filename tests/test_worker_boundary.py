@@ -57,6 +57,11 @@ def figure():
     ax.set_title("hello", color="green")
     return fig
 
+def plant():
+    os.mkfifo("pipe")
+    os.symlink("/etc/hostname", "link")
+    return 0
+
 def whoami():
     return [os.getuid(), os.getpid(), sorted(os.listdir("/proc"))[:3], Path("/proc/1/cmdline").exists()]
 '''
@@ -117,6 +122,11 @@ def test_a_call_that_ends_its_process_or_never_returns_costs_that_call_only(less
     with pytest.raises(LearnerCrash, match="timed out"):
         lesson_module(lesson._worker, LESSON, timeout=2).forever()
     assert lesson.add(1, 1) == 2  # a fresh host answers the next call
+
+
+def test_links_and_fifos_the_call_leaves_are_removed_before_the_checker_reads(lesson):
+    assert lesson.plant() == 0
+    assert not os.path.lexists("pipe") and not os.path.lexists("link")
 
 
 def test_a_missing_function_is_a_submission_error(lesson):
