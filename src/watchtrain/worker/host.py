@@ -27,7 +27,8 @@ from pathlib import Path
 MAX_FRAME = 1 << 30
 # What every worker needs, imported once by the spawner (free when the checker has them already).
 PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "torch.utils.tensorboard", "watchtrain.worker.call",
-           "watchtrain.worker.describe", "watchtrain.grading.recording", "watchtrain.models", "watchtrain.data")
+           "watchtrain.worker.describe", "watchtrain.worker.harnesses", "watchtrain.grading.recording", "watchtrain.models",
+           "watchtrain.data", "watchtrain.artifacts.tensorboard")
 # What some lessons need, imported by the host when the submission's files import it.
 OPTIONAL = ("torchvision", "wandb", "onnx", "onnxscript", "torch.onnx", "onnxruntime", "visdom", "graphviz",
             "torchinfo", "torchviz", "torchsummary")
