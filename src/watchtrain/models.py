@@ -1,4 +1,4 @@
-"""The tutorial model the lessons train and look at.
+"""The models the lessons train and look at: the tutorial's CNN, and a plain MLP for lesson 09's runs.
 
 `Net` is the small CNN from the PyTorch tutorial "Visualizing Models, Data, and Training with
 TensorBoard" (pytorch.org/tutorials/intermediate/tensorboard_tutorial.html), layer for layer:
@@ -50,14 +50,14 @@ class DropoutNet(Net):
 
 class MLP(nn.Module):
     """A fully connected network for flattened 28x28 images: fc1, fc2, ... with `activation`
-    ("relu", "sigmoid" or "tanh") between them and none after the last. Lesson 09's runs train it
-    shallow and healthy, or deep and sigmoid so that the gradients vanish.
+    ("relu", "leaky_relu" or "sigmoid") between them and none after the last. Lesson 09's runs
+    train it shallow and healthy, or deep and sigmoid so that the gradients vanish.
 
         MLP([784, 64, 10])                             # fc1: 784 -> 64, ReLU, fc2: 64 -> 10
         MLP([784] + [32] * 8 + [10], "sigmoid")       # fc1 ... fc9
     """
 
-    ACTIVATIONS = {"relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+    ACTIVATIONS = {"relu": F.relu, "leaky_relu": F.leaky_relu, "sigmoid": torch.sigmoid}
 
     def __init__(self, sizes=(784, 64, 10), activation: str = "relu"):
         super().__init__()
@@ -80,7 +80,5 @@ class MLP(nn.Module):
         return outputs
 
     def forward(self, x):
-        x = x.flatten(1)
-        for layer in self.layers[:-1]:
-            x = self.ACTIVATIONS[self.activation](layer(x))
-        return self.layers[-1](x)
+        hidden = self.hidden_activations(x)
+        return self.layers[-1](hidden[-1] if hidden else x.flatten(1))

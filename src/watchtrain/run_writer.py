@@ -15,45 +15,45 @@ file with a fixed name and with wall times that the caller gives.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 from tensorboard.compat.proto import event_pb2
-from tensorboard.summary.writer.record_writer import RecordWriter
+
+from watchtrain.artifacts.tensorboard.records import masked_crc32c_of
 
 FILE_NAME = "events.out.tfevents.0000000000.watchtrain"
 FILE_VERSION = "brain.Event:2"
 
 
-def tensorflow_bins() -> list[float]:
-    """The histogram bins SummaryWriter uses by default (bins="tensorflow"): +-1e-12 * 1.1**k up
-    to 1e20, and 0. Exact zeros fall in the bucket [0, 1e-12)."""
-    positive, value = [], 1e-12
-    while value < 1e20:
-        positive.append(value)
-        value *= 1.1
-    return [-v for v in reversed(positive)] + [0.0] + positive
-
-
-_BINS = tensorflow_bins()
-
-
 class _EventFile:
+    """One event file, written on close: its records' checksums are computed together, which is
+    far faster than TensorBoard's record-by-record pure-Python CRC (see masked_crc32c_of)."""
+
     def __init__(self, run_dir: Path, walltime: float):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._stream = open(run_dir / FILE_NAME, "wb")
-        self._records = RecordWriter(self._stream)
+        self.path = run_dir / FILE_NAME
+        self._events: list[bytes] = []
         self.write(event_pb2.Event(wall_time=walltime, file_version=FILE_VERSION, source_metadata=event_pb2.SourceMetadata(
             writer="tensorboard.summary.writer.event_file_writer")))
 
     def write(self, event) -> None:
-        self._records.write(event.SerializeToString())
+        self._events.append(event.SerializeToString())
 
     def close(self) -> None:
-        self._records.close()
+        """Write the records as TensorBoard's RecordWriter does: length, its CRC, data, its CRC."""
+        headers = [struct.pack("<Q", len(data)) for data in self._events]
+        crcs = masked_crc32c_of(headers + self._events)
+        header_crcs, data_crcs = crcs[:len(headers)], crcs[len(headers):]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "wb") as stream:
+            for header, header_crc, data, data_crc in zip(headers, header_crcs, self._events, data_crcs):
+                stream.write(header + struct.pack("<I", header_crc) + data + struct.pack("<I", data_crc))
+        self._events = []
 
 
 class FixedTimeWriter:
-    """The add_scalar, add_scalars and add_histogram of SummaryWriter, with a required walltime."""
+    """The add_scalar, add_scalars and add_histogram of SummaryWriter, with a required walltime;
+    the files are written when the writer is closed."""
 
     def __init__(self, log_dir: str | os.PathLike[str], *, start_time: float):
         self.log_dir, self.start_time = Path(log_dir), start_time
@@ -81,10 +81,12 @@ class FixedTimeWriter:
             run_dir = self.log_dir / f"{main_tag.replace('/', '_')}_{key}"
             self._summary(run_dir, scalar(main_tag, float(value)), step, walltime)
 
-    def add_histogram(self, tag: str, values, step: int, *, walltime: float) -> None:
+    def add_histogram(self, tag: str, values, step: int, *, walltime: float, bins: int = 64) -> None:
+        """As SummaryWriter.add_histogram(..., bins=64): that many equal buckets between the values'
+        min and max. (SummaryWriter's default, bins="tensorflow", stores ~500 buckets a histogram.)"""
         from torch.utils.tensorboard.summary import histogram
 
-        self._summary(self.log_dir, histogram(tag, values, _BINS), step, walltime)
+        self._summary(self.log_dir, histogram(tag, values, bins), step, walltime)
 
     def close(self) -> None:
         for event_file in self._files.values():

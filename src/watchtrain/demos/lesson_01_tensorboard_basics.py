@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-LEARNING_RATES = (0.3, 0.1, 0.01)
+LEARNING_RATES = (1.0, 0.3, 0.1, 0.01)  # 1.0 diverges: lesson 09 reads that curve
 
 
 def run(solution, out: Path) -> str:
@@ -20,4 +20,5 @@ def run(solution, out: Path) -> str:
     solution.compare_learning_rates(str(out / "learning_rates"), x, y, list(LEARNING_RATES), epochs=40)
     batches = sum(len(losses) for losses in quick.epoch_losses)
     return (f"{batches} batch losses over {len(quick.epoch_losses)} epochs; test accuracy "
-            f"{quick.history[-1]['test_accuracy']:.1%}; runs lr_{'/'.join(map(str, LEARNING_RATES))} side by side")
+            f"{quick.history[-1]['test_accuracy']:.1%}; runs lr_{'/'.join(map(str, LEARNING_RATES))} side by side "
+            f"(lr_{LEARNING_RATES[0]} diverges)")

@@ -122,8 +122,34 @@ def _masked_crc32c_equal_length(buffer: np.ndarray, starts: np.ndarray, length: 
     crc = np.full(starts.size, 0xFFFFFFFF, dtype=np.uint32)
     for column in range(length):
         crc = _CRC_TABLE[(crc ^ buffer[starts + column]) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
-    crc ^= np.uint32(0xFFFFFFFF)
+    return _masked(crc)
+
+
+def _masked(crc: np.ndarray) -> np.ndarray:
+    crc = crc ^ np.uint32(0xFFFFFFFF)
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
+
+
+def masked_crc32c_of(records: list[bytes], rows: int = 256) -> list[int]:
+    """TensorBoard's masked CRC-32C of each of `records`, the same as `masked_crc32c(record)`, but
+    computed `rows` records at a time, one byte column at a time: the pure-Python CRC that
+    TensorBoard falls back on without TensorFlow costs about a second per megabyte written."""
+    order = sorted(range(len(records)), key=lambda index: len(records[index]))
+    result = [0] * len(records)
+    for first in range(0, len(order), rows):
+        group = order[first:first + rows]  # shortest first, so the rows still running are a suffix
+        lengths = np.array([len(records[index]) for index in group], dtype=np.int64)
+        matrix = np.zeros((len(group), int(lengths[-1])), dtype=np.uint8)
+        for row, index in enumerate(group):
+            matrix[row, :lengths[row]] = np.frombuffer(records[index], dtype=np.uint8)
+        crc = np.full(len(group), 0xFFFFFFFF, dtype=np.uint32)
+        for column in range(int(lengths[-1])):
+            running = int(np.searchsorted(lengths, column, side="right"))
+            part = crc[running:]
+            crc[running:] = _CRC_TABLE[(part ^ matrix[running:, column]) & np.uint32(0xFF)] ^ (part >> np.uint32(8))
+        for index, value in zip(group, _masked(crc).tolist()):
+            result[index] = value
+    return result
 
 
 def _raise_damaged(path: Path, offset: int, kind: str, *, size: int) -> NoReturn:

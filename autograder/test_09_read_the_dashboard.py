@@ -1,0 +1,389 @@
+"""Lesson 09 autograder: the instrumented loop, replayed exactly, and diagnoses of freshly trained runs.
+
+train_and_instrument: the grader trains the same network, from the same weights, on the same
+mini-batches, with the same optimizer, and notes every number the contract asks for. Each check
+then compares one part of the learner's event files with those numbers, step by step.
+
+diagnose: each check trains one run with watchtrain.failure_runs, from a seed drawn from
+os.urandom while grading, and asks the learner's diagnose what went wrong in it. Which check
+gets which failure mode is drawn while grading too, so neither a check's name nor its folder
+gives the answer away, and only a diagnose that reads the run can pass.
+"""
+import copy
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from watchtrain.artifacts.tensorboard import find_runs, read_histograms, read_scalars
+from watchtrain.data import fashion_mnist, normalize_transform
+from watchtrain.failure_runs import MODES, write_failure_run
+from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading.crashes import call_with_advice
+from watchtrain.grading.submission import NotStarted
+from watchtrain.models import MLP
+from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+
+# train_and_instrument: a small MLP, 3 epochs of 8 mini-batches, the rate halved after each epoch.
+TRAIN_IMAGES, VAL_IMAGES, BATCH_SIZE, EPOCHS = 160, 40, 20, 3
+BATCHES = TRAIN_IMAGES // BATCH_SIZE
+STEPS = EPOCHS * BATCHES
+LR, MOMENTUM, LR_DECAY, HISTOGRAM_EVERY = 0.1, 0.9, 0.5, 8
+SIZES = (28 * 28, 16, 10)
+TOL = 1e-4  # the event files hold float32; the learner may add the squares in another order
+
+CRASHES = {
+    "'NoneType' object has no attribute": (
+        "A gradient is None: gradients exist only once loss.backward() has run, and optimizer.zero_grad() "
+        "sets them back to None. Measure them between loss.backward() and optimizer.step()."),
+    "unexpected keyword argument": (
+        "Keep the signature of the stub: train_and_instrument(log_dir, model, train_loader, val_loader, criterion, "
+        "optimizer, epochs=3, lr_decay=0.5, histogram_every=50, device=\"cpu\")."),
+}
+
+
+def call(function, *args, **kwargs):
+    return call_with_advice(function, *args, crashes=CRASHES, **kwargs)
+
+
+def _dataset(train: bool, count: int) -> TensorDataset:
+    dataset = fashion_mnist(train=train, transform=normalize_transform())
+    return TensorDataset(torch.stack([dataset[i][0] for i in range(count)]), dataset.targets[:count].clone())
+
+
+@dataclass
+class Replay:
+    """What a correct loop logs, step by step, from the grader's own run of it."""
+    lr: list[float] = field(default_factory=list)
+    total_norm: list[float] = field(default_factory=list)
+    layer_norms: dict[str, list[float]] = field(default_factory=dict)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+    lr_times_gradient: dict[str, list[float]] = field(default_factory=dict)  # what plain SGD's ratio would be
+    train_losses: list[float] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    weights: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # at the histogram steps, after the step
+    weights_before: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    grads: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    final_state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorDataset, device: str) -> Replay:
+    """Train a copy of the learner's starting network as the contract says, noting every number."""
+    model = copy.deepcopy(initial).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    named = dict(model.named_parameters())
+    layers = [name for name in named if name.endswith("weight")]
+    replay = Replay(layer_norms={name: [] for name in layers}, ratios={name: [] for name in layers},
+                    lr_times_gradient={name: [] for name in layers})
+    for epoch in range(EPOCHS):
+        for batch, (images, labels) in enumerate(DataLoader(train_set, batch_size=BATCH_SIZE)):
+            step = epoch * BATCHES + batch
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(images.to(device)), labels.to(device))
+            loss.backward()
+            rate = optimizer.param_groups[0]["lr"]
+            norms = {name: parameter.grad.norm().item() for name, parameter in named.items()}
+            replay.lr.append(rate)
+            replay.total_norm.append(math.sqrt(sum(norm ** 2 for norm in norms.values())))
+            previous = {name: parameter.detach().clone() for name, parameter in named.items()}
+            optimizer.step()
+            for name in layers:
+                replay.layer_norms[name].append(norms[name])
+                replay.ratios[name].append(((named[name].detach() - previous[name]).norm() / previous[name].norm()).item())
+                replay.lr_times_gradient[name].append(rate * norms[name] / previous[name].norm().item())
+            replay.train_losses.append(loss.item())
+            if step % HISTOGRAM_EVERY == 0:
+                replay.weights[step] = {name: parameter.detach().cpu().clone() for name, parameter in named.items()}
+                replay.weights_before[step] = {name: value.cpu() for name, value in previous.items()}
+                replay.grads[step] = {name: parameter.grad.detach().cpu().clone() for name, parameter in named.items()}
+        for group in optimizer.param_groups:
+            group["lr"] *= LR_DECAY
+        images, labels = val_set.tensors
+        with torch.no_grad():
+            replay.val_losses.append(F.cross_entropy(model(images.to(device)), labels.to(device)).item())
+    replay.final_state = {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+    return replay
+
+
+@dataclass
+class InstrumentedRun:
+    log_dir: Path
+    replay: Replay
+    returned: Any
+    trained_like_the_replay: bool  # the learner's final weights are the grader's
+
+
+_RUNS: dict = {}
+
+
+def _instrumented_run(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
+    """Train once per submission and device; every train_and_instrument check reads the same run (or crash)."""
+    key = (lesson.train_and_instrument.key, device)
+    if key not in _RUNS:
+        try:
+            _RUNS[key] = _train(lesson, tmp_path, device)
+        except Exception as error:  # a crash or a failure is the same for every check of this run
+            _RUNS[key] = error
+    outcome = _RUNS[key]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
+    train_set, val_set = _dataset(True, TRAIN_IMAGES), _dataset(False, VAL_IMAGES)
+    torch.manual_seed(9)
+    model = MLP(SIZES)
+    initial = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    log_dir = tmp_path / "instrumented"
+    returned = call(lesson.train_and_instrument, str(log_dir), model, DataLoader(train_set, batch_size=BATCH_SIZE),
+                    DataLoader(val_set, batch_size=BATCH_SIZE), torch.nn.CrossEntropyLoss(), optimizer,
+                    epochs=EPOCHS, lr_decay=LR_DECAY, histogram_every=HISTOGRAM_EVERY, device=device)
+    replay = _replay(initial, train_set, val_set, device)
+    trained = {name: value.detach().cpu() for name, value in model.state_dict().items()}
+    same = all(torch.allclose(trained[name], value, rtol=1e-4, atol=1e-6) for name, value in replay.final_state.items())
+    return InstrumentedRun(log_dir, replay, returned, same)
+
+
+def _scalars(run: InstrumentedRun, tag: str) -> list[tuple[int, float]]:
+    scalars = read_run(read_scalars, run.log_dir, what="Reading the scalars your loop wrote to log_dir.")
+    if tag not in scalars:
+        fail(f"No scalars with the tag {tag!r} in log_dir.", expected=tag, found=sorted(scalars) or "no scalar tags",
+             advice="Tags are matched exactly, case and slashes included; a layer's name is the parameter's name "
+                    "from model.named_parameters(), e.g. 'grad_norm/fc1.weight'.")
+    return scalars[tag]
+
+
+def _expect_every_step(points: list[tuple[int, float]], tag: str) -> list[float]:
+    steps = [step for step, _ in points]
+    advice = None
+    if steps == [step % BATCHES for step in range(STEPS)]:
+        advice = "The step restarts every epoch: count the mini-batches since training began (step += 1 after each)."
+    elif steps == list(range(1, STEPS + 1)):
+        advice = "The steps start at 1: the first mini-batch is step 0."
+    elif len(steps) != STEPS:
+        advice = f"Log {tag!r} once per mini-batch: {BATCHES} mini-batches an epoch, {EPOCHS} epochs."
+    expect_equal(steps, list(range(STEPS)), f"The steps of {tag!r} (one per mini-batch, from 0)", advice=advice)
+    return [value for _, value in points]
+
+
+def _close(found: list[float], expected: list[float], tol: float = TOL) -> bool:
+    return len(found) == len(expected) and all(math.isclose(f, e, rel_tol=tol, abs_tol=1e-9) for f, e in zip(found, expected))
+
+
+# train_and_instrument
+
+@exercise("train_and_instrument")
+def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, tmp_path, device):
+    run = _instrumented_run(lesson, tmp_path, device)
+    values = _expect_every_step(_scalars(run, "lr"), "lr")
+    expected = run.replay.lr
+    advice = None
+    if _close(values, [LR] * STEPS):
+        if run.trained_like_the_replay:
+            advice = (f"The learning rate stays at {LR} although the scheduler multiplied it by {LR_DECAY} after the "
+                      f"first epoch (step {BATCHES} trained at {LR * LR_DECAY}): read it from the optimizer, "
+                      f"optimizer.param_groups[0]['lr'], at every step. The value the optimizer was built with "
+                      f"(optimizer.defaults['lr'], or a variable of yours) never changes.")
+        else:
+            advice = (f"The learning rate never changes: attach a scheduler that multiplies it by lr_decay, "
+                      f"torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay), and call its step() "
+                      f"once after each epoch.")
+    elif _close(values, [LR * LR_DECAY ** step for step in range(STEPS)]):
+        advice = "The rate falls at every mini-batch: call scheduler.step() once per epoch, after its last mini-batch."
+    elif _close(values, [LR * LR_DECAY ** (step // BATCHES + 1) for step in range(STEPS)]):
+        advice = ("Every epoch trains at the next epoch's rate: scheduler.step() runs before the epoch's "
+                  "mini-batches; call it after them.")
+    expect_close(values, expected, "The 'lr' of every step (the rate the optimizer used for it)", tol=1e-6,
+                 advice=advice)
+
+
+@exercise("train_and_instrument")
+def test_train_and_instrument_logs_global_and_per_layer_gradient_norms(lesson, tmp_path, device):
+    run = _instrumented_run(lesson, tmp_path, device)
+    replay = run.replay
+    values = _expect_every_step(_scalars(run, "grad_norm/total"), "grad_norm/total")
+    layer_values = {name: _expect_every_step(_scalars(run, f"grad_norm/{name}"), f"grad_norm/{name}")
+                    for name in replay.layer_norms}
+    expect_close(values, replay.total_norm, "The 'grad_norm/total' of every step", tol=TOL,
+                 advice=_norm_advice(values, replay) or _diverged_advice(run))
+    for name, expected in replay.layer_norms.items():
+        found = layer_values[name]
+        advice = None
+        if found and all(value == 0 for value in found):
+            advice = "Every norm is 0: measure the gradients after loss.backward(), not after zero_grad()."
+        elif _close(found[1:], expected[:-1]):
+            advice = "These are the previous mini-batch's gradients: measure them right after loss.backward()."
+        expect_close(found, expected, f"The 'grad_norm/{name}' of every step", tol=TOL,
+                     advice=advice or _diverged_advice(run))
+
+
+def _norm_advice(values: list[float], replay: Replay) -> str | None:
+    if values and all(value == 0 for value in values):
+        return "Every norm is 0: the gradients were measured before loss.backward() filled them, or after zero_grad()."
+    if _close(values[1:], replay.total_norm[:-1]):
+        return "These are the previous mini-batch's gradients: measure them right after loss.backward()."
+    weights_only = [math.sqrt(sum(norms[step] ** 2 for norms in replay.layer_norms.values())) for step in range(STEPS)]
+    if _close(values, weights_only):
+        return "Only the weights' gradients are counted: the global norm takes every parameter's gradient, biases too."
+    return None
+
+
+def _diverged_advice(run: InstrumentedRun) -> str | None:
+    if run.trained_like_the_replay:
+        return None
+    return ("Your network did not end where the contract's training takes it, so the numbers drift apart: one "
+            "optimizer step per mini-batch, optimizer.zero_grad() before each loss.backward(), and the rate "
+            "multiplied by lr_decay after each epoch.")
+
+
+@exercise("train_and_instrument")
+def test_train_and_instrument_logs_the_update_to_weight_ratios(lesson, tmp_path, device):
+    run = _instrumented_run(lesson, tmp_path, device)
+    for name, expected in run.replay.ratios.items():
+        tag = f"update_ratio/{name}"
+        found = _expect_every_step(_scalars(run, tag), tag)
+        advice = None
+        if found and all(value == 0 for value in found):
+            advice = ("Every ratio is 0: the copy of the weights taken before the step changed with them. "
+                      "weight.detach() shares the weight's memory; weight.detach().clone() copies it.")
+        elif _close(found, run.replay.lr_times_gradient[name], 1e-3):
+            advice = ("That is lr x |gradient| / |weight|, the step plain SGD would take. This optimizer uses "
+                      "momentum, so measure the step itself: the weights after optimizer.step() minus a copy "
+                      "taken just before it.")
+        expect_close(found, expected, f"The {tag!r} of every step (|weight after - weight before| / "
+                                      f"|weight before|)", tol=TOL, advice=advice or _diverged_advice(run))
+
+
+@exercise("train_and_instrument")
+def test_train_and_instrument_draws_train_and_val_loss_on_one_chart(lesson, tmp_path, device):
+    run = _instrumented_run(lesson, tmp_path, device)
+    runs = read_run(find_runs, run.log_dir, what="Looking for the runs your loop wrote under log_dir.")
+    for split in ("train", "val"):
+        if f"loss_{split}" not in runs:
+            main = read_run(read_scalars, run.log_dir, what="Reading the scalars your loop wrote to log_dir.")
+            advice = ("writer.add_scalars('loss', {'train': ...}, step) and writer.add_scalars('loss', {'val': ...}, "
+                      "step) draw both curves on the chart 'loss', in the runs loss_train and loss_val.")
+            if any(tag.lower().startswith("loss") for tag in main):
+                advice = ("The losses were logged with add_scalar, which draws separate charts; " + advice)
+            fail(f"No run 'loss_{split}' under log_dir: the {split} curve of the chart 'loss' is missing.",
+                 expected=["loss_train", "loss_val"], found=runs, advice=advice)
+    train = read_run(read_scalars, run.log_dir / "loss_train", what="Reading the run loss_train.")
+    val = read_run(read_scalars, run.log_dir / "loss_val", what="Reading the run loss_val.")
+    for name, scalars in (("loss_train", train), ("loss_val", val)):
+        expect("loss" in scalars, f"The run {name} must hold the tag 'loss'.", expected="loss", found=sorted(scalars),
+               advice="The chart's name is add_scalars' first argument: 'loss'.")
+    train_values = _expect_every_step(train["loss"], "loss (run loss_train)")
+    expect_close(train_values, run.replay.train_losses, "The training loss of every mini-batch (run loss_train)",
+                 tol=TOL, advice=_diverged_advice(run))
+    epoch_ends = [(epoch + 1) * BATCHES - 1 for epoch in range(EPOCHS)]
+    steps = [step for step, _ in val["loss"]]
+    advice = None
+    if steps == list(range(EPOCHS)):
+        advice = ("The validation points use the epoch as their step, so they sit at the far left of the training "
+                  "curve: log them at the step of the epoch's last mini-batch.")
+    elif steps == [step + 1 for step in epoch_ends]:
+        advice = "One step too far: the epoch's last mini-batch is at step (epoch + 1) * len(train_loader) - 1."
+    expect_equal(steps, epoch_ends, "The steps of the validation loss (run loss_val): each epoch's last mini-batch",
+                 advice=advice)
+    values = [value for _, value in val["loss"]]
+    expect_close(values, run.replay.val_losses, "The validation loss after each epoch (run loss_val)", tol=TOL,
+                 advice=_diverged_advice(run) or "The mean loss per picture over all of val_loader, measured with "
+                                                 "criterion after the epoch's training, without autograd.")
+    expect(isinstance(run.returned, (list, tuple)), "train_and_instrument must return the list of validation losses.",
+           expected="a list", found=type(run.returned).__name__)
+    expect_close(list(run.returned), values, "What train_and_instrument returned (the validation losses it logged)",
+                 tol=TOL)
+
+
+@exercise("train_and_instrument")
+def test_train_and_instrument_histograms_every_parameter_at_the_interval(lesson, tmp_path, device):
+    run = _instrumented_run(lesson, tmp_path, device)
+    expect_writers_closed(run.log_dir)
+    histograms = read_run(read_histograms, run.log_dir, what="Reading the histograms your loop wrote to log_dir.")
+    replay = run.replay
+    names = list(replay.weights[0])
+    expected_tags = sorted(f"{kind}/{name}" for kind in ("weights", "grads") for name in names)
+    advice = None
+    if set(histograms) < set(expected_tags):
+        advice = "Every parameter gets two histograms, its values and its gradient: biases too."
+    expect_equal(sorted(histograms), expected_tags, "The histogram tags (weights/<name> and grads/<name>)",
+                 advice=advice)
+    expected_steps = sorted(replay.weights)
+    for tag in expected_tags:
+        steps = [event.step for event in histograms[tag]]
+        advice = None
+        if steps == [step for step in range(STEPS) if (step + 1) % HISTOGRAM_EVERY == 0]:
+            advice = "The first histogram belongs at step 0: log when step % histogram_every == 0."
+        elif len(steps) == STEPS:
+            advice = "A histogram at every step costs more than the step itself: log when step % histogram_every == 0."
+        expect_equal(steps, expected_steps, f"The steps of the {tag!r} histograms (every {HISTOGRAM_EVERY} steps, "
+                                            f"from 0)", advice=advice)
+    for tag in expected_tags:
+        kind, name = tag.split("/", 1)
+        for event in histograms[tag]:
+            wanted = (replay.weights if kind == "weights" else replay.grads)[event.step][name]
+            found = (event.num, event.min, event.max, event.sum_squares)
+            advice = None
+            if kind == "grads" and _same_statistics(found, replay.weights[event.step][name]):
+                advice = "This histogram holds the parameter's values: the gradient is parameter.grad."
+            elif kind == "weights" and _same_statistics(found, replay.weights_before[event.step][name]):
+                advice = "These are the values before the step's update: log them once optimizer.step() has run."
+            expect_close(found, _statistics(wanted), f"The (count, min, max, sum of squares) of {tag!r} at step "
+                                                     f"{event.step}", tol=TOL, advice=advice or _diverged_advice(run))
+
+
+def _statistics(values: torch.Tensor) -> tuple[float, float, float, float]:
+    values = values.double()
+    return float(values.numel()), float(values.min()), float(values.max()), float((values ** 2).sum())
+
+
+def _same_statistics(found: tuple, values: torch.Tensor) -> bool:
+    return all(math.isclose(f, e, rel_tol=TOL, abs_tol=1e-12) for f, e in zip(found, _statistics(values)))
+
+
+# diagnose: one failure mode per check, in an order drawn while grading.
+
+_ORDER = random.Random(os.urandom(16)).sample(MODES, len(MODES))
+WHERE_TO_LOOK = {
+    "healthy": "Nothing is wrong in this run: which of your rules fired, and on what number?",
+    "lr_too_high": "Look at the training loss (run loss_train): does it stay finite, and near where it started?",
+    "lr_too_low": "Look at the update_ratio/<layer> scalars: how far does one step move the weights?",
+    "overfitting": "Compare the validation loss's lowest point with its last one (run loss_val).",
+    "vanishing_gradients": "Compare grad_norm/<first layer> with grad_norm/<last layer>, step by step.",
+    "exploding_gradients": "Look at the very first point of grad_norm/total, and at the first training loss.",
+    "dead_relus": "Look at the activations/<layer> histograms: how much of each lies in the bucket that holds 0?",
+    "shuffled_labels": "Look at both losses (runs loss_train and loss_val): does either get clearly below ln 10?",
+}
+
+
+_NOT_STARTED: dict = {}  # submission -> the stub's NotStarted: no run to train for the other checks
+
+
+@exercise("diagnose")
+@pytest.mark.parametrize("index", range(len(MODES)), ids=[f"run{number}" for number in range(1, len(MODES) + 1)])
+def test_diagnose_names_what_went_wrong(lesson, tmp_path, index):
+    if lesson.diagnose.key in _NOT_STARTED:
+        raise _NOT_STARTED[lesson.diagnose.key]
+    mode, seed = _ORDER[index], int.from_bytes(os.urandom(4), "little")
+    run = write_failure_run(mode, tmp_path / "run", seed=seed)
+    try:
+        found = lesson.diagnose(str(run.path))
+    except NotStarted as not_started:
+        _NOT_STARTED[lesson.diagnose.key] = not_started
+        raise
+    if found not in MODES:
+        fail("diagnose must return one of the labels.", expected=f"one of {', '.join(MODES)}", found=found,
+             advice="Return the label itself, a string spelled as in LABELS.")
+    if found != mode:
+        fail(f"This run is {mode!r}: {run.signal}.", expected=mode, found=found,
+             advice=f"{WHERE_TO_LOOK[mode]} To see this run: python -m watchtrain.failure_runs "
+                    f"runs/09_run --mode {mode} --seed {seed}, then tensorboard --logdir runs/09_run")
