@@ -22,8 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading.crossing import Described
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading import Described, exercise, expect, expect_close, expect_equal, fail, run_once
 from watchtrain.grading.recording import RecordingLoss, WatchedNet
 from watchtrain.models import Net
 from watchtrain.tensorboard_checks import expect_writers_closed, read_run
@@ -217,21 +216,10 @@ class TrainingRun:
     summed_with_graph: bool  # the loop added the loss tensors up with autograd on
 
 
-_RUNS: dict = {}
-
 
 def _training_run(lesson, tmp_path: Path, device: str) -> TrainingRun:
     """Train once per submission and device; every train_and_log test reads the same run (or crash)."""
-    key = (lesson.train_and_log.key, device)
-    if key not in _RUNS:
-        try:
-            _RUNS[key] = _train(lesson, tmp_path, device)
-        except Exception as error:  # a crash or a failure is the same for every test of this run
-            _RUNS[key] = error
-    outcome = _RUNS[key]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+    return run_once((lesson.train_and_log.key, device), lambda: _train(lesson, tmp_path, device))
 
 
 def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:

@@ -21,8 +21,7 @@ from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading.crossing import Described
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading import Described, exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.recording import RecordingLoss
 from watchtrain.models import Net
 

@@ -17,8 +17,7 @@ from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
-from watchtrain.grading.crossing import Described
+from watchtrain.grading import Described, exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.servers.ports import free_port
 

@@ -15,8 +15,7 @@ from torch import nn
 
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
-from watchtrain.grading import exercise, expect, expect_equal, fail
-from watchtrain.grading.crossing import Described
+from watchtrain.grading import Described, exercise, expect, expect_equal, fail, run_once
 from watchtrain.models import DropoutNet, Net
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -225,24 +224,21 @@ def test_draw_autograd_graph_renders_svg_and_png(lesson, tmp_path):
 # export_onnx
 
 # The export takes seconds, so each submission exports once per device; the tests read the same files.
-_EXPORTS: dict = {}
-
-
 def _export(lesson, tmp_path_factory, device):
     """Export a DropoutNet left in train mode; return the file and a CPU copy of the model in eval mode."""
-    function = lesson.export_onnx
-    key = (function.key, device)
-    if key not in _EXPORTS:
-        model = _model(DropoutNet, device).train()
-        reference = DropoutNet()
-        reference.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        path = tmp_path_factory.mktemp(f"export_{device}") / "net.onnx"
-        function(model, _images(EXAMPLE_BATCH, device, seed=2), str(path))
-        _EXPORTS[key] = path, reference.eval()
-    path, reference = _EXPORTS[key]
+    path, reference = run_once((lesson.export_onnx.key, device), lambda: _export_once(lesson, tmp_path_factory, device))
     expect(path.is_file(), "export_onnx wrote no file at `path`.", expected=path.name, found=_listing(path.parent),
            advice="torch.onnx.export(model, (example_images,), path, ...) writes it.")
     return path, reference
+
+
+def _export_once(lesson, tmp_path_factory, device):
+    model = _model(DropoutNet, device).train()
+    reference = DropoutNet()
+    reference.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    path = tmp_path_factory.mktemp(f"export_{device}") / "net.onnx"
+    lesson.export_onnx(model, _images(EXAMPLE_BATCH, device, seed=2), str(path))
+    return path, reference.eval()
 
 
 def _read(path: Path):

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from watchtrain.artifacts.tensorboard import find_runs, read_histograms, read_scalars
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.failure_runs import MODES, write_failure_run
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail, run_once
 from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading.submission import NotStarted
 from watchtrain.models import MLP
@@ -120,21 +120,10 @@ class InstrumentedRun:
     trained_like_the_replay: bool  # the learner's final weights are the grader's
 
 
-_RUNS: dict = {}
-
 
 def _instrumented_run(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
     """Train once per submission and device; every train_and_instrument check reads the same run (or crash)."""
-    key = (lesson.train_and_instrument.key, device)
-    if key not in _RUNS:
-        try:
-            _RUNS[key] = _train(lesson, tmp_path, device)
-        except Exception as error:  # a crash or a failure is the same for every check of this run
-            _RUNS[key] = error
-    outcome = _RUNS[key]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+    return run_once((lesson.train_and_instrument.key, device), lambda: _train(lesson, tmp_path, device))
 
 
 def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:

@@ -141,67 +141,14 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         tempfile.tempdir = None
         preload = [name for name in request.get("preload", ()) if name in OPTIONAL]
         _import_quietly(preload)
-        _warm_tensorboard()
-        _warm_wandb()
-        if "torch.onnx" in preload:
-            _warm_onnx_exporter()
+        from watchtrain.classroom.isolation.warm_up import warm_up
+
+        warm_up(exporter="torch.onnx" in preload)  # done already when forked from a warm zygote
         send_frame(channel, json.dumps({"layers": vars(layers), "pid_one": os.getpid() == 1}).encode())
         serve(channel)
     except BaseException:  # noqa: BLE001  the checker sees the closed channel and reports it
         code = 1
     os._exit(code)
-
-
-def _warm_tensorboard() -> None:
-    """A scalar, an image and a matplotlib figure written once in the host's private /tmp, so that
-    no call pays their first-use set-up (protobufs, the Agg canvas, fonts) again."""
-    import tempfile
-
-    import matplotlib.pyplot as plt
-    import torch
-    from torch.utils.tensorboard import SummaryWriter
-
-    try:
-        with tempfile.TemporaryDirectory() as folder, SummaryWriter(folder) as writer:
-            writer.add_scalar("warm", 1.0, 0)
-            writer.add_image("warm", torch.zeros(3, 4, 4), 0)
-            figure = plt.figure(figsize=(1, 1))
-            figure.add_subplot(1, 1, 1).set_title("warm")
-            writer.add_figure("warm", figure, 0)
-    except Exception:  # the learner's own code will say what is wrong
-        pass
-
-
-def _warm_wandb() -> None:
-    """One offline run in the host's private /tmp, so that no call pays wandb's first-run imports
-    (a hundred modules, about a second) again."""
-    if "wandb" not in sys.modules:
-        return
-    import tempfile
-
-    import wandb
-
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            wandb.init(mode="offline", dir=folder, project="warm-up").finish()
-            wandb.teardown()
-    except Exception:  # the learner's own run will say what is wrong
-        pass
-
-
-def _warm_onnx_exporter() -> None:
-    """One tiny export, so that each call's first export does not pay the exporter's set-up
-    (seconds: it imports and registers most of torch.export) again."""
-    import tempfile
-
-    import torch
-
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            torch.onnx.export(torch.nn.Linear(2, 1), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
-                              external_data=False, verbose=False)
-    except Exception:  # the learner's own export will say what is wrong
-        pass
 
 
 def _close_other_files(keep: set[int]) -> None:

@@ -27,6 +27,7 @@ import sys
 import traceback
 
 from launch import apply_limits  # launch.py, beside this file (this folder is sys.path[0] here)
+from warm_up import warm_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -38,6 +39,7 @@ def main(modules: list[str]) -> None:
             importlib.import_module(name)
         except Exception as error:  # a missing optional library: its runs import it themselves
             failed[name] = f"{type(error).__name__}: {error}"
+    warm_up()  # the first uses that cost seconds, once for every run and worker forked from here
     requests, replies = sys.stdin.buffer.raw, sys.stdout
     send(replies, {"ready": [name for name in modules if name not in failed], "failed": failed})
     children: set[int] = set()
@@ -81,6 +83,8 @@ def reap(children: set[int], replies, *, block: bool = False) -> None:
             return
         if pid == 0:
             return
+        if pid not in children:  # a helper process of the warm-up, not a run
+            continue
         children.discard(pid)
         send(replies, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
         if block:
@@ -114,7 +118,7 @@ def run_child(request: dict) -> None:
         import tempfile
 
         tempfile.tempdir = None  # found again from TMPDIR
-        for own in ("sitecustomize", "launch"):  # a run finds its own modules of these names, if any
+        for own in ("sitecustomize", "launch", "warm_up"):  # a run finds its own modules of these names, if any
             sys.modules.pop(own, None)
         try:
             import sitecustomize  # noqa: F401  the sandbox's own, as a fresh interpreter would run it
