@@ -206,3 +206,20 @@ def test_a_trickling_answer_cannot_hold_the_checker_past_its_deadline():
     assert time.monotonic() - started < 2.0
     ours.close()
     theirs.close()
+
+
+def test_without_namespaces_grading_still_works_and_says_what_is_off(tmp_path, monkeypatch):
+    submission = tmp_path / "submission"
+    (submission / LESSON).mkdir(parents=True)
+    (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
+    monkeypatch.setenv("WATCHTRAIN_NO_NAMESPACES", "1")  # as in a container that forbids them
+    worker = LearnerWorker.fork(submission, Path("/nonexistent-data"), lambda: tmp_path / "workspace")
+    try:
+        (tmp_path / "workspace" / "cwd").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / "workspace" / "cwd")  # inside the work folder the worker may write in
+        lesson = lesson_module(worker, LESSON, timeout=20)
+        assert lesson.add(2, 2) == 4
+        assert not worker.layers["pid_namespace"] and not worker.layers["mount_namespace"]
+        assert any("no namespaces" in problem for problem in worker.layers["problems"])
+    finally:
+        worker.close()

@@ -59,7 +59,8 @@ class LearnerWorker:
         self._running_host()
         if os.geteuid() != 0 or not (self.layers or {}).get("separate_uid"):
             return
-        os.chmod(self._workspace, 0o711)  # the worker may pass through, not list it
+        if not self.layers.get("mount_namespace"):  # no jail: the real folders above it must let the worker through
+            _let_through(self._workspace.parent)
         for entry in os.scandir(self._workspace):
             if entry.name != SUBMISSION_COPY and entry.name not in self._handed_over and not entry.is_symlink():
                 for path in [entry.path, *(inner.path for inner in _tree(entry.path))]:
@@ -120,10 +121,17 @@ class LearnerWorker:
         workspace = self._workspace = self.workspace()
         workspace.mkdir(parents=True, exist_ok=True)
         self._submission_seen = self._readable_submission(workspace)
+        if os.geteuid() == 0:
+            os.chmod(workspace, 0o711)  # the worker, another uid, may pass through, not list it
+        fallback = {"HOME": workspace / "learner-home", "TMPDIR": workspace / "learner-tmp"}
+        for folder in fallback.values():  # used only where no private HOME and /tmp can be made
+            folder.mkdir(exist_ok=True)
+            if os.geteuid() == 0:
+                os.chown(folder, self.uid, self.uid)
         request = {"read_only": [str(p) for p in (self._submission_seen, self.data, *_python_folders())],
                    "read_write": [str(workspace)], "environment": _host_environment(self.data),
-                   "fallback_folders": {"HOME": str(workspace / "learner-home"), "TMPDIR": str(workspace / "learner-tmp"),
-                                        "MPLCONFIGDIR": str(workspace / "learner-home" / ".matplotlib")},
+                   "fallback_folders": {"HOME": str(fallback["HOME"]), "TMPDIR": str(fallback["TMPDIR"]),
+                                        "MPLCONFIGDIR": str(fallback["HOME"] / ".matplotlib")},
                    "gpu_devices": _gpu_devices(), "uid": self.uid, "preload": _imported_by(self.submission), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)
@@ -134,7 +142,10 @@ class LearnerWorker:
             pid = json.loads(message)["pid"]
             channel = socket.socket(fileno=fds[0])
             channel.settimeout(HOST_START_TIMEOUT_S)
-            self.layers = json.loads(receive_frame(channel, limit=1 << 16))["layers"]
+            ready = json.loads(receive_frame(channel, limit=1 << 16))
+            if "layers" not in ready:
+                raise ChannelClosed(str(ready.get("error", "no answer"))[:500])
+            self.layers = ready["layers"]
         except (ChannelClosed, OSError, ValueError, KeyError) as error:
             raise WorkerFailed(f"the learner worker could not start: {error}") from None
         return pid, channel
@@ -191,6 +202,15 @@ def _unsafe(entry: os.DirEntry, workspace: Path) -> bool:
     if entry.is_symlink():
         return not _pytest_link(entry.path, workspace)
     return not (entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False))
+
+
+def _let_through(folder: Path) -> None:
+    """Let others pass through `folder` and the folders above it (not list them): without a jail
+    the worker, another uid, reaches its work folder through the real ones."""
+    for path in (folder, *folder.parents):
+        mode = path.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(path, (mode | 0o001) & 0o7777)
 
 
 def _pytest_link(path: str, workspace: Path) -> bool:

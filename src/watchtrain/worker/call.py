@@ -38,6 +38,10 @@ def run_call(request_bytes: bytes) -> bytes:
         answer = _answer(pickle.loads(request_bytes))  # made by the checker, never by learner code
     except Submission as error:
         answer = {"status": "submission_error", "message": str(error)}
+    except Exception as error:  # the harness itself failed (a folder it cannot enter, say): say so
+        answer = {"status": "crash", "headline": f"the grader's worker could not run the call: "
+                                                 f"{type(error).__name__}: {error}"[:2000],
+                  "traceback": "", "exception_types": []}
     answer["process"] = process_facts()
     return _encode(answer)
 

@@ -119,7 +119,8 @@ def _become_host(channel: socket.socket, request: dict) -> None:
     try:
         os.setsid()
         _close_other_files(keep={channel.fileno()})
-        from watchtrain.classroom.isolation.jail import JailPlan, JailUnavailable, Layers, enter_jail
+        from watchtrain.classroom.isolation.jail import (JailPlan, JailUnavailable, Layers, drop_privileges, enter_jail,
+                                                         reachable_as)
         from watchtrain.classroom.isolation.launch import apply_limits
 
         plan = JailPlan(read_only=tuple(Path(p) for p in request["read_only"]),
@@ -129,12 +130,15 @@ def _become_host(channel: socket.socket, request: dict) -> None:
             layers = enter_jail(plan)
         except JailUnavailable as error:
             layers = Layers(problems=[f"no namespaces: {error}"])
+            if reachable_as(request.get("uid"), [sys.base_prefix, sys.prefix, *request["read_only"]]):
+                drop_privileges(request.get("uid"), layers)
+            elif os.geteuid() == 0:
+                layers.problems.append("the worker runs as root: Python or the course is in a folder another "
+                                       "uid cannot read (under /root, say)")
         os.environ.clear()
         os.environ.update(request["environment"])
-        if not layers.mount_namespace:  # no private HOME and /tmp: use the run's own folders instead
-            for name, folder in request["fallback_folders"].items():
-                os.makedirs(folder, exist_ok=True)
-                os.environ[name] = folder
+        if not layers.mount_namespace:  # no private HOME and /tmp: the run's own folders (the checker made them)
+            os.environ.update(request["fallback_folders"])
         apply_limits(request["data_bytes"], request["file_bytes"])
         import tempfile
 
@@ -146,8 +150,12 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         warm_up(exporter="torch.onnx" in preload)  # done already when forked from a warm zygote
         send_frame(channel, json.dumps({"layers": vars(layers), "pid_one": os.getpid() == 1}).encode())
         serve(channel)
-    except BaseException:  # noqa: BLE001  the checker sees the closed channel and reports it
+    except BaseException as error:  # noqa: BLE001  the checker reports it as the worker not starting
         code = 1
+        try:
+            send_frame(channel, json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
+        except OSError:
+            pass
     os._exit(code)
 
 
