@@ -69,9 +69,9 @@ def pytest_configure(config: pytest.Config) -> None:
                             "set_aside": [], "log": ResultsLog(Path(log_path)) if log_path else None}
 
 
-def _start_worker(worker: LearnerWorker) -> None:
+def _start_worker(worker: LearnerWorker, lessons: set[str]) -> None:
     try:
-        worker.prepare()
+        worker.prepare(lessons)
     except WorkerFailed:
         pass  # the first call tries again, and its test reports the failure
 
@@ -208,8 +208,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.getoption("--test-timeout"):
         import numpy  # noqa: F401  (isolated_run's imports, paid before any test's clock starts)
         import torch  # noqa: F401
-    if any(item.get_closest_marker("exercise") for item in session.items):
-        _start_worker(state["worker"])  # its imports, too, before any test's clock starts
+    lessons = {_lesson_dir(item.path) for item in session.items if item.get_closest_marker("exercise")}
+    if lessons:
+        _start_worker(state["worker"], lessons)  # its imports, too, before any test's clock starts
     if state["log"] is None:
         return
     state["log"].write(COLLECTED, tests=[r.as_dict() for r in state["results"].values()])

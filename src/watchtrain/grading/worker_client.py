@@ -50,12 +50,16 @@ class LearnerWorker:
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
         self._handed_over: set[str] = set()
+        self._lessons: set[str] | None = None  # None: every lesson of the submission
 
-    def prepare(self) -> None:
+    def prepare(self, lessons: set[str] | None = None) -> None:
         """Start the host if needed, and let it write in the run's work folder: when the checker is
         root the worker runs as another uid, which must own the tmp dirs it is asked to write into.
         Each folder the checker made at the top of the work folder (a test's tmp_path, a fixture's)
-        is handed over once, with all it holds."""
+        is handed over once, with all it holds. `lessons`: the lessons this run grades (the host
+        imports the libraries their files import), when known."""
+        if lessons is not None:
+            self._lessons = lessons
         self._running_host()
         if os.geteuid() != 0 or not (self.layers or {}).get("separate_uid"):
             return
@@ -132,7 +136,7 @@ class LearnerWorker:
                    "read_write": [str(workspace)], "environment": _host_environment(self.data),
                    "fallback_folders": {"HOME": str(fallback["HOME"]), "TMPDIR": str(fallback["TMPDIR"]),
                                         "MPLCONFIGDIR": str(fallback["HOME"] / ".matplotlib")},
-                   "gpu_devices": _gpu_devices(), "uid": self.uid, "preload": _imported_by(self.submission), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
+                   "gpu_devices": _gpu_devices(), "uid": self.uid, "preload": _imported_by(self.submission, self._lessons), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)
             send_frame(self._control, json.dumps(request).encode())
@@ -244,7 +248,7 @@ def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwar
     })
 
 
-def _imported_by(submission: Path) -> list[str]:
+def _imported_by(submission: Path, lessons: set[str] | None) -> list[str]:
     """The optional libraries the submission's files import, for the host to import before the
     first call. Read with ast, never run; the host imports only names on its own list."""
     import ast
@@ -253,6 +257,8 @@ def _imported_by(submission: Path) -> list[str]:
 
     found = set()
     for path in submission.glob(f"*/{EXERCISE_FILE}"):
+        if lessons is not None and path.parent.name not in lessons:
+            continue
         try:
             tree = ast.parse(path.read_bytes())
         except (SyntaxError, ValueError, RecursionError, OSError, MemoryError):

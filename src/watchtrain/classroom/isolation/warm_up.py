@@ -1,5 +1,5 @@
-"""First uses that cost seconds, done once in a process that others fork from: a TensorBoard
-scalar, image and matplotlib figure; an offline W&B run; an ONNX export.
+"""First uses that cost seconds, done once in a process that others fork from: an optimizer step;
+a TensorBoard scalar, image and matplotlib figure; an offline W&B run; an ONNX export.
 
     warm_up(exporter=True)   # in the zygote (by path: it never imports watchtrain) or the worker's host
 
@@ -19,7 +19,8 @@ _done = sys.__dict__.setdefault("_watchtrain_warmed_up", set())
 
 
 def warm_up(exporter: bool = True) -> None:
-    steps = [("tensorboard", _tensorboard), ("wandb", _wandb)] + ([("onnx", _onnx_exporter)] if exporter else [])
+    steps = [("training", _training), ("tensorboard", _tensorboard), ("wandb", _wandb)] + \
+        ([("onnx", _onnx_exporter)] if exporter else [])
     for name, step in steps:
         if name in _done:
             continue
@@ -48,6 +49,18 @@ def _quiet():
         os.dup2(saved[1], 2)
         for fd in (*saved, null):
             os.close(fd)
+
+
+def _training(folder: str) -> None:
+    """A step of each usual optimizer: the first one imports torch._dynamo and sympy (~800 modules)."""
+    import torch
+
+    model = torch.nn.Linear(2, 1)
+    for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
+        loss = torch.nn.functional.mse_loss(model(torch.zeros(4, 2)), torch.ones(4, 1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
 
 
 def _tensorboard(folder: str) -> None:
