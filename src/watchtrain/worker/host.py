@@ -79,6 +79,9 @@ def run_spawner(control: socket.socket) -> None:
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
     _import_quietly(PRELOAD)
+    from watchtrain.classroom.isolation.warm_up import warm_up
+
+    warm_up(exporter=False)  # here, once: a host restarted after a time-out must start in well under a second
     while True:
         try:
             request = json.loads(receive_frame(control))
