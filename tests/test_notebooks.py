@@ -163,11 +163,15 @@ def stop_tensorboard(port: int) -> None:
     from tensorboard import manager
 
     for info in manager.get_all():
-        if info.port == port:
+        if info.port != port:
+            continue
+        if _alive(info.pid):  # it may have ended with the kernel that started it
             os.kill(info.pid, signal.SIGTERM)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and _alive(info.pid):
                 time.sleep(0.2)
+        if not _alive(info.pid):  # ended without removing its entry: remove it, or the next magic reuses it
+            (Path(manager._get_info_dir()) / f"pid-{info.pid}.info").unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
