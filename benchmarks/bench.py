@@ -3,7 +3,7 @@
     python benchmarks/bench.py                 # or `make bench`
     python benchmarks/bench.py --repeat 5 --only check logging
 
-A benchmark, not a test: it measures and reports against the targets in DESIGN.md, and fails
+A benchmark, not a test: it measures and reports against the targets in the README's "Performance", and fails
 nothing. Figures from a busy machine are worth little, so the machine and its load average are
 recorded with them.
 
@@ -47,7 +47,7 @@ WATCHTRAIN = [sys.executable, "-m", "watchtrain.cli"]
 LOGGING_LESSON = "04"
 # The tutorial's mini-batches of 4. The logging intervals are the lesson's: train_and_log's defaults.
 BATCH_SIZE = 4
-TARGETS = {  # DESIGN.md, "Performance"
+TARGETS = {  # the README's "Performance"
     "autograder": ("<=", 30.0, "s"),
     "check": ("<=", 4.0, "s"),
     "batch": (">=", 10.0, "submissions/min"),

@@ -24,7 +24,7 @@ from watchtrain.classroom.batch import grader_fingerprint
 from watchtrain.classroom.isolation.sandbox import Limits
 from watchtrain.classroom.supervisor import GradingOptions
 from watchtrain.course import load_course
-from watchtrain.grading.mutants import Mutant, find_mutants
+from mutant_specs import Mutant, find_mutants
 
 COURSE = Path(__file__).resolve().parents[1]
 LESSON = "01_tensorboard_basics"

@@ -23,6 +23,7 @@ import pytest
 
 from watchtrain import doctor
 from watchtrain.cli import SUBCOMMANDS, build_parser, main
+from watchtrain.course import LessonFiles
 
 COURSE = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-u", "-c", "import sys; from watchtrain.cli import main; sys.exit(main())"]
@@ -100,11 +101,11 @@ def tiny_course(tmp_path, monkeypatch):
     (root / "course.toml").write_text(MANIFEST)
     (root / "pyproject.toml").write_text("")
     (root / "autograder" / "conftest.py").write_text((COURSE / "autograder" / "conftest.py").read_text())
-    (root / "autograder" / "test_01_tiny.py").write_text(TESTS_01)
-    (root / "autograder" / "test_02_tiny.py").write_text(TESTS_02)
-    for lesson, source in (("01_tiny", STUB_01), ("02_tiny", SOLVED_02)):
-        (root / "lessons" / lesson).mkdir(parents=True)
-        (root / "lessons" / lesson / "exercise.py").write_text(source)
+    for lesson, source, tests in (("01_tiny", STUB_01, TESTS_01), ("02_tiny", SOLVED_02, TESTS_02)):
+        files = LessonFiles(root, lesson)
+        files.tests.write_text(tests)
+        files.folder.mkdir(parents=True)
+        files.exercise.write_text(source)
     monkeypatch.chdir(root)
     for name in ("WATCHTRAIN_PROGRESS", "WATCHTRAIN_COURSE_ROOT"):
         monkeypatch.delenv(name, raising=False)
@@ -112,7 +113,7 @@ def tiny_course(tmp_path, monkeypatch):
 
 
 def write_exercise(course: Path, lesson: str, source: str) -> None:
-    (course / "lessons" / lesson / "exercise.py").write_text(textwrap.dedent(source))
+    LessonFiles(course, lesson).exercise.write_text(textwrap.dedent(source))
 
 
 def progress(course: Path) -> dict:
@@ -207,7 +208,7 @@ def test_a_passing_check_marks_the_lesson_done(tiny_course, capsys):
 
 
 def test_check_of_a_lesson_without_tests_is_a_clear_error(tiny_course, capsys):
-    (tiny_course / "autograder" / "test_02_tiny.py").unlink()
+    LessonFiles(tiny_course, "02_tiny").tests.unlink()
     assert main(["check", "02"]) == 1
     assert "lesson 02 has no autograder tests yet" in capsys.readouterr().err
 
@@ -539,3 +540,12 @@ def test_demo_without_solutions_says_what_it_needs(tiny_course, capsys):
     captured = capsys.readouterr()
     assert "no solutions/ folder" in captured.err and "watchtrain demo --serve --no-run" in captured.err
     assert "Open it in TensorBoard" not in captured.out and not (tiny_course / "runs").exists()
+
+
+def test_demo_names_each_lesson_it_skips(tiny_course, capsys):
+    """A lesson without a demo module is no silent gap in the demo: it is named, and the rest runs."""
+    LessonFiles(tiny_course, "02_tiny").solution_folder.mkdir(parents=True)  # the full course, not a handout
+    assert main(["demo", "--out", str(tiny_course / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "note: lesson 01 has no demo (src/watchtrain/demos/lesson_01_tiny.py does not exist); skipped" in out
+    assert "note: lesson 02 has no demo (src/watchtrain/demos/lesson_02_tiny.py does not exist); skipped" in out

@@ -5,37 +5,30 @@ from pathlib import Path
 
 import pytest
 
-from watchtrain.course import ManifestError, load_course
+from watchtrain.course import LESSON_DIR_PATTERN, ManifestError, load_course
 from watchtrain.course_map import readme_course_map, render_course_map
+from watchtrain.dev_check import exercise_markers, functions, readme_anchors
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
 LESSONS = [lesson.dir for lesson in COURSE.lessons]
 
 
-def functions(path: Path) -> dict[str, ast.FunctionDef]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-
-
-def exercise_markers(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {decorator.args[0].value for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
-            for decorator in node.decorator_list
-            if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "exercise"}
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_lesson_has_its_files(lesson_dir):
-    for path in (f"lessons/{lesson_dir}/README.md", f"lessons/{lesson_dir}/exercise.py",
-                 f"solutions/{lesson_dir}/exercise.py", f"autograder/test_{lesson_dir}.py"):
-        assert (COURSE_ROOT / path).is_file(), f"{path} is missing"
+    files = COURSE.files(lesson_dir)
+    for path in (files.readme, files.exercise, files.solution, files.tests):
+        assert path.is_file(), f"{files.relative(path)} is missing"
 
 
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_stubs_and_solutions_mirror_each_other(lesson_dir):
-    stubs = functions(COURSE_ROOT / "lessons" / lesson_dir / "exercise.py")
-    solutions = functions(COURSE_ROOT / "solutions" / lesson_dir / "exercise.py")
+    files = COURSE.files(lesson_dir)
+    stubs, solutions = functions(parsed(files.exercise)), functions(parsed(files.solution))
     assert stubs.keys() == solutions.keys()
     for name, stub in stubs.items():
         assert ast.get_docstring(stub) == ast.get_docstring(solutions[name]), f"{name}: docstrings differ"
@@ -44,9 +37,8 @@ def test_stubs_and_solutions_mirror_each_other(lesson_dir):
 
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_every_manifest_exercise_is_a_stub_with_a_graded_test(lesson_dir):
-    lesson = COURSE.lesson(lesson_dir)
-    stubs = functions(COURSE_ROOT / "lessons" / lesson_dir / "exercise.py")
-    tested = exercise_markers(COURSE_ROOT / "autograder" / f"test_{lesson_dir}.py")
+    lesson, files = COURSE.lesson(lesson_dir), COURSE.files(lesson_dir)
+    stubs, tested = functions(parsed(files.exercise)), exercise_markers(parsed(files.tests))
     for exercise in lesson.exercises:
         body = stubs[exercise.function].body
         assert isinstance(body[-1], ast.Raise) and ast.unparse(body[-1]) == "raise NotImplementedError", \
@@ -58,7 +50,7 @@ def test_every_manifest_exercise_is_a_stub_with_a_graded_test(lesson_dir):
 
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_every_exercise_has_a_hint_ladder(lesson_dir):
-    """concept, API, a worked example on other data, the code: at least three rungs (DESIGN.md)."""
+    """concept, API, a worked example on other data, the code: at least three rungs (README, "The loop")."""
     for exercise in COURSE.lesson(lesson_dir).exercises:
         assert len(exercise.hints) >= 3, \
             f"{exercise.function}: course.toml gives {len(exercise.hints)} hint(s); write a ladder hints = [concept, API, example, code]"
@@ -66,6 +58,7 @@ def test_every_exercise_has_a_hint_ladder(lesson_dir):
 
 def test_lessons_are_numbered_in_order():
     assert [lesson.number for lesson in COURSE.lessons] == [f"{i:02d}" for i in range(1, len(LESSONS) + 1)]
+    assert all(re.fullmatch(LESSON_DIR_PATTERN, lesson_dir) for lesson_dir in LESSONS)
 
 
 def test_lesson_lookup_names_the_valid_lessons():
@@ -79,15 +72,9 @@ def test_readme_course_map_matches_the_manifest():
         "README.md's course map is stale: run `watchtrain course-map --write`"
 
 
-def github_anchor(heading: str) -> str:
-    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_links_into_the_course_readme_name_its_sections(lesson_dir):
-    readme = (COURSE_ROOT / "README.md").read_text(encoding="utf-8")
-    anchors = {github_anchor(line.lstrip("#")) for line in readme.splitlines() if line.startswith("#")}
-    text = (COURSE_ROOT / "lessons" / lesson_dir / "README.md").read_text(encoding="utf-8")
+    anchors = readme_anchors((COURSE_ROOT / "README.md").read_text(encoding="utf-8"))
+    text = COURSE.files(lesson_dir).readme.read_text(encoding="utf-8")
     for anchor in re.findall(r"\.\./\.\./README\.md#([\w-]+)", text):
         assert anchor in anchors, f"lessons/{lesson_dir}/README.md links to README.md#{anchor}, which has no such section"

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
 from watchtrain.servers.tensorboard import start_tensorboard
 from watchtrain.course import load_course
 from watchtrain.demos import lesson_demo

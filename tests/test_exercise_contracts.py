@@ -1,4 +1,4 @@
-"""Each stub states a contract and gives no code (DESIGN.md, "How an exercise is posed").
+"""Each stub states a contract and gives no code (README, "Adding a lesson").
 
 Two figures per lesson, comparing lessons/DIR/exercise.py (the stub) with solutions/DIR/exercise.py:
 
@@ -26,7 +26,8 @@ import pytest
 from watchtrain.course import load_course
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
-LESSONS = [lesson for lesson in load_course(COURSE_ROOT).lessons]
+COURSE = load_course(COURSE_ROOT)
+LESSONS = list(COURSE.lessons)
 MAX_STATEMENT_SHARE = 0.10
 MAX_IDENTIFIER_SHARE = 0.60
 BUILTIN_NAMES = set(dir(builtins))
@@ -130,10 +131,10 @@ class LessonFigures:
 
 
 def measure(lesson) -> LessonFigures:
-    stub_path = COURSE_ROOT / "lessons" / lesson.dir / "exercise.py"
-    stub_text = squeeze(stub_path.read_text(encoding="utf-8"))
-    stubs = functions_of(stub_path)
-    references = functions_of(COURSE_ROOT / "solutions" / lesson.dir / "exercise.py")
+    files = COURSE.files(lesson)
+    stub_text = squeeze(files.exercise.read_text(encoding="utf-8"))
+    stubs = functions_of(files.exercise)
+    references = functions_of(files.solution)
     statements, in_stub, per_function = [], [], []
     for exercise in lesson.exercises:
         reference = references[exercise.function]

@@ -1,5 +1,6 @@
 """The whole course as one class: the reference solutions, the untouched stubs, every mutant and the
-bad submissions, graded as one batch with every lesson, each with the status it must get.
+bad submissions, graded as one batch with every lesson, each with the status it must get. This is
+where each mutant (tests/mutants/) is shown to fail the checks it names, with their feedback.
 
 Slow (a few minutes on 2 cores): every submission is graded against the full autograder. The two
 bad submissions that only test time limits are left to test_batch_grading.py, which runs them with
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from watchtrain.course import load_course
-from watchtrain.grading.mutants import Mutant, find_mutants
+from mutant_specs import Mutant, find_mutants
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
@@ -63,7 +64,7 @@ def test_reference_scores_full_points_and_stubs_zero(graded):
     assert (rows["reference"]["status"], float(rows["reference"]["score"])) == ("graded", COURSE.points)
     assert (rows["stubs"]["status"], float(rows["stubs"]["score"])) == ("graded", 0)
     statuses = {t["status"] for lesson in report(results, "stubs")["lessons"] for t in lesson["tests"]}
-    assert statuses <= {"not started", "skipped"}
+    assert "not started" in statuses and statuses <= {"not started", "skipped"}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
@@ -76,8 +77,11 @@ def test_every_mutant_is_caught_in_the_batch(graded, mutant):
     for expected in mutant.expectations:
         tests = [t for t in lessons[mutant.lesson]["tests"]
                  if t["name"] == expected.test or t["name"].startswith(expected.test + "[")]
+        assert tests, f"{mutant.id}: no test named {expected.test} ran"
         assert any(t["status"] == expected.status and expected.feedback.lower() in t["feedback"].lower()
-                   for t in tests), (mutant.id, expected, tests)
+                   for t in tests), (f"{mutant.id}: {expected.test} should be {expected.status!r} with feedback "
+                                     f"containing {expected.feedback!r}; got "
+                                     + repr([(t["status"], t["feedback"]) for t in tests]))
     assert all(lesson["status"] == "not started" for dir, lesson in lessons.items() if dir != mutant.lesson)
 
 

@@ -185,3 +185,48 @@ def test_json_report_lists_every_test(tiny_course, tmp_path):
     report = json.loads(out.read_text())
     assert [t["name"] for t in report["lessons"][0]["tests"]] == [
         "test_add_small", "test_add_on_device[cpu]", "test_add_on_device[cuda]", "test_parse"]
+
+
+TEMPLATE_MANIFEST = """
+[course]
+title = "Template"
+[[lessons]]
+dir = "01_tiny"
+title = "The template's lesson"
+[[lessons.exercises]]
+function = "log_losses"
+points = 3
+hints = ["A step is an x position.", "add_scalar(tag, value, step)", "writer.close()"]
+"""
+
+
+@pytest.mark.parametrize("source, earned, says", [
+    ("""
+        from torch.utils.tensorboard import SummaryWriter
+        def log_losses(log_dir, losses):
+            with SummaryWriter(log_dir) as writer:
+                for step, loss in enumerate(losses):
+                    writer.add_scalar("loss", loss, step)
+    """, 3, ""),
+    ("""
+        from torch.utils.tensorboard import SummaryWriter
+        def log_losses(log_dir, losses):
+            writer = SummaryWriter(log_dir)
+            for step, loss in enumerate(losses, start=1):
+                writer.add_scalar("loss", loss, step)
+            writer.close()
+    """, 2, "The steps start at 1"),
+    ("""
+        from torch.utils.tensorboard import SummaryWriter
+        def log_losses(log_dir, losses):
+            with SummaryWriter(log_dir) as writer:
+                writer.add_scalar("loss", losses, 0)
+    """, 0, "add_scalar logs one number per call"),
+])
+def test_the_template_autograder_grades_its_example(tiny_course, source, earned, says):
+    """autograder/TEMPLATE.py, the check author's starting point, is a working autograder file."""
+    (tiny_course / "course.toml").write_text(TEMPLATE_MANIFEST)
+    (tiny_course / "autograder" / "test_01_tiny.py").write_text((COURSE / "autograder" / "TEMPLATE.py").read_text())
+    run = run_autograder(tiny_course, submission=submit(tiny_course, source))
+    assert run.report["score"] == earned, run.output[-3000:]
+    assert says in " ".join(t["feedback"] for t in by_name(run).values())

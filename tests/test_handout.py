@@ -13,13 +13,14 @@ import pytest
 import yaml
 
 from watchtrain.classroom.handout import WORKFLOW, HandoutError, find_leaks, write_handout
-from watchtrain.course import load_course
+from watchtrain.course import LessonFiles, load_course
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
 HIDDEN_TESTS = sorted((COURSE_ROOT / "autograder" / "hidden").glob("test_*.py"))
 FIRST = COURSE.lessons[0].dir
-FIRST_STUB = f"lessons/{FIRST}/exercise.py"
+FIRST_FILES = COURSE.files(FIRST)
+FIRST_STUB, FIRST_TESTS = FIRST_FILES.relative(FIRST_FILES.exercise), FIRST_FILES.relative(FIRST_FILES.tests)
 
 
 def committed(root: Path, path: str) -> bytes | None:
@@ -53,8 +54,8 @@ def handout(tmp_path_factory) -> Path:
 
 def test_handout_has_the_lessons_stubs_and_public_autograder_as_committed(handout):
     for lesson in load_course(handout).lessons:  # the committed course.toml's lessons
-        for path in (f"lessons/{lesson.dir}/exercise.py", f"lessons/{lesson.dir}/README.md",
-                     f"autograder/test_{lesson.dir}.py"):
+        files = COURSE.files(lesson)
+        for path in map(files.relative, (files.exercise, files.readme, files.tests)):
             expected = committed(COURSE_ROOT, path)  # test_course.py insists that each exists
             assert (handout / path).read_bytes() == expected if expected else not (handout / path).exists(), path
     for path in ("course.toml", "pyproject.toml", "constraints.txt", "autograder/conftest.py",
@@ -112,7 +113,7 @@ def test_nothing_secret_is_in_the_handout(handout):
         for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M):
             assert name not in everything, f"the hidden test {name} leaked"
     for lesson in COURSE.lessons:
-        solution = (COURSE_ROOT / "solutions" / lesson.dir / "exercise.py").read_text()
+        solution = COURSE.files(lesson).solution.read_text()
         assert solution not in everything
 
 
@@ -120,11 +121,11 @@ def test_the_leak_check_finds_planted_leaks(handout, tmp_path):
     copy = tmp_path / "leaky"
     shutil.copytree(handout, copy)
     lesson = COURSE.lessons[0]
-    solution = (COURSE_ROOT / "solutions" / lesson.dir / "exercise.py").read_text()
+    solution = COURSE.files(lesson).solution.read_text()
     body = solution[solution.index("def ", solution.index("\ndef ") + 1):]  # the second function onward
-    readme = copy / "lessons" / lesson.dir / "README.md"
+    files = LessonFiles(copy, lesson.dir)
+    readme, notebook = files.readme, files.notebook
     readme.write_text(readme.read_text() + "\n```python\n" + body.replace("    ", "  ") + "\n```\n")
-    notebook = copy / "lessons" / lesson.dir / "lesson.ipynb"
     if notebook.exists():
         cells = json.loads(notebook.read_text())
         cells["cells"].append({"cell_type": "code", "metadata": {}, "source": body.splitlines(keepends=True),
@@ -132,9 +133,9 @@ def test_the_leak_check_finds_planted_leaks(handout, tmp_path):
         notebook.write_text(json.dumps(cells))
     shutil.copy(HIDDEN_TESTS[0], copy / "autograder" / "test_zz_extra.py")
     leaks = "\n".join(find_leaks(copy, COURSE))
-    assert f"lessons/{lesson.dir}/README.md contains the solution of {lesson.dir}" in leaks
+    assert f"{files.relative(readme)} contains the solution of {lesson.dir}" in leaks
     if notebook.exists():
-        assert f"lessons/{lesson.dir}/lesson.ipynb contains the solution" in leaks
+        assert f"{files.relative(notebook)} contains the solution" in leaks
     assert "autograder/test_zz_extra.py contains the hidden test" in leaks
 
 
@@ -167,7 +168,7 @@ def test_make_test_on_an_untouched_handout_says_nothing_done_yet(handout, tmp_pa
     assert "failed" not in untouched.stdout
     stub = copy / FIRST_STUB
     stub.write_text(stub.read_text().replace("    raise NotImplementedError\n", "    return None\n", 1))
-    started = subprocess.run([*command[:3], f"autograder/test_{FIRST}.py", *command[4:]], cwd=copy,
+    started = subprocess.run([*command[:3], FIRST_TESTS, *command[4:]], cwd=copy,
                              capture_output=True, text=True, env=env)
     assert started.returncode == 1 and "failed" in started.stdout, started.stdout[-2000:]
 
@@ -182,30 +183,31 @@ def test_autograder_inside_the_handout_runs_and_scores_zero(handout, tmp_path):
     assert completed.returncode == 1, output[-3000:]
     report = json.loads(report_path.read_text())
     assert report["score"] == 0 and report["max_score"] == load_course(handout).points
-    assert {t["status"] for lesson in report["lessons"] for t in lesson["tests"]} <= {"not started", "skipped"}
+    statuses = {t["status"] for lesson in report["lessons"] for t in lesson["tests"]}
+    assert "not started" in statuses and statuses <= {"not started", "skipped"}
     assert f"points for {handout / 'lessons'}" in output
 
 
 def test_handout_ships_the_commit_not_the_working_tree(clone, tmp_path):
-    (clone / "lessons" / FIRST / "runs" / "tried").mkdir(parents=True)  # git-ignored run folders
-    (clone / "lessons" / FIRST / "runs" / "tried" / "events.out.tfevents.1").write_bytes(b"run")
+    files = LessonFiles(clone, FIRST)
+    (files.folder / "runs" / "tried").mkdir(parents=True)  # git-ignored run folders
+    (files.folder / "runs" / "tried" / "events.out.tfevents.1").write_bytes(b"run")
     (clone / "runs").mkdir()
     (clone / "runs" / "demo.txt").write_text("the demo's runs")
-    (clone / "lessons" / FIRST / "scratch.py").write_text("print('untracked')\n")
-    tests = clone / "autograder" / f"test_{FIRST}.py"
+    (files.folder / "scratch.py").write_text("print('untracked')\n")
+    tests = files.tests
     tests.write_text(tests.read_text() + "\n# edited, not committed\n")
     handout = write_handout(load_course(clone), tmp_path / "out")
     shipped = set(handout.files)
     assert not [path for path in shipped if "/runs/" in path or path.startswith("runs/")], shipped
-    assert f"lessons/{FIRST}/scratch.py" not in shipped
-    assert (tmp_path / "out" / "autograder" / f"test_{FIRST}.py").read_bytes() == \
-        committed(clone, f"autograder/test_{FIRST}.py")
+    assert files.relative(files.folder / "scratch.py") not in shipped
+    assert LessonFiles(tmp_path / "out", FIRST).tests.read_bytes() == committed(clone, FIRST_TESTS)
     assert handout.commit and handout.commit in subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True).stdout
 
 
 def test_a_stub_tried_in_the_working_tree_is_refused(clone, tmp_path):
-    solution = (COURSE_ROOT / "solutions" / FIRST / "exercise.py").read_text()
+    solution = FIRST_FILES.solution.read_text()
     (clone / FIRST_STUB).write_text(solution)
     with pytest.raises(HandoutError, match=rf"{re.escape(FIRST_STUB)} differs from the committed one"):
         write_handout(load_course(clone), tmp_path / "out")

@@ -9,7 +9,6 @@ from watchtrain.grading.runner import run_autograder
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
-HIDDEN = COURSE_ROOT / "autograder" / "hidden"
 LESSON = "01_tensorboard_basics"
 
 
@@ -19,7 +18,7 @@ def hidden_points(lesson_dir: str) -> float:
 
 def test_every_exercise_with_hidden_points_has_a_hidden_test_and_back():
     for lesson in COURSE.lessons:
-        path = HIDDEN / f"test_{lesson.dir}.py"
+        path = COURSE.files(lesson).hidden_tests
         text = path.read_text() if path.is_file() else ""
         for exercise in lesson.exercises:
             marked = f'@exercise("{exercise.function}")' in text
@@ -52,7 +51,7 @@ def test_hidden_tests_count_only_with_hidden(tmp_path):
 
 
 def test_a_hidden_test_catches_code_fitted_to_the_public_tests(tmp_path):
-    solution = (COURSE_ROOT / "solutions" / LESSON / "exercise.py").read_text()
+    solution = COURSE.files(LESSON).solution.read_text()
     fitted = solution.replace("batches_per_epoch = len(epoch_losses[0])",
                               "batches_per_epoch = 5  # the public test's shape")
     assert fitted != solution

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 import torch
 
-from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
 from watchtrain.models import Net
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.netron import netron_build_date, stale_warning, start_netron

@@ -19,9 +19,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from watchtrain.course import load_course
-from watchtrain.notebooks import (NOTEBOOK_NAME, build_notebook, latest_exercise_cells, notebook_drift,
-                                  notebook_lessons, readme_cells, render, split_exercises, submission_source,
-                                  with_sources_of)
+from watchtrain.notebooks import (build_notebook, latest_exercise_cells, notebook_drift, notebook_lessons,
+                                  readme_cells, render, split_exercises, submission_source, with_sources_of)
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
@@ -36,14 +35,15 @@ def test_every_notebook_matches_its_readme_and_exercise():
 
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_generating_twice_gives_the_same_bytes(lesson_dir):
-    lesson, folder = COURSE.lesson(lesson_dir), COURSE_ROOT / "lessons" / lesson_dir
+    lesson, folder = COURSE.lesson(lesson_dir), COURSE.files(lesson_dir).folder
     assert render(build_notebook(lesson, folder)) == render(build_notebook(lesson, folder))
 
 
 def test_exercise_cells_rebuild_the_exercise_file_up_to_blank_lines():
     for lesson in notebook_lessons(COURSE):
-        for folder in ("lessons", "solutions"):
-            source = (COURSE_ROOT / folder / lesson.dir / "exercise.py").read_text(encoding="utf-8")
+        files = COURSE.files(lesson)
+        for path in (files.exercise, files.solution):
+            source = path.read_text(encoding="utf-8")
             chunks = split_exercises(source, [e.function for e in lesson.exercises])
             assert [c.name for c in chunks][1:] == [e.function for e in lesson.exercises]
             assert "\n\n\n".join(c.source for c in chunks).split() == source.split()
@@ -81,7 +81,7 @@ def code_cells(notebook) -> list[str]:
 
 
 def built(lesson_dir: str):
-    return build_notebook(COURSE.lesson(lesson_dir), COURSE_ROOT / "lessons" / lesson_dir)
+    return build_notebook(COURSE.lesson(lesson_dir), COURSE.files(lesson_dir).folder)
 
 
 @pytest.mark.parametrize("lesson_dir", LESSONS)
@@ -186,7 +186,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("lesson_dir", LESSONS)
 def test_notebook_runs_top_to_bottom_with_the_reference_solution(lesson_dir, kernel_env, tmp_path):
     lesson = COURSE.lesson(lesson_dir)
-    notebook = with_sources_of(built(lesson_dir), COURSE_ROOT / "solutions" / lesson_dir / "exercise.py", lesson)
+    files = COURSE.files(lesson)
+    notebook = with_sources_of(built(lesson_dir), files.solution, lesson)
     ports, pages = [], []
 
     def on_cell_executed(cell, **_):
@@ -199,11 +200,11 @@ def test_notebook_runs_top_to_bottom_with_the_reference_solution(lesson_dir, ker
     try:
         client.execute()
     except CellExecutionError as err:
-        pytest.fail(f"lessons/{lesson_dir}/{NOTEBOOK_NAME} failed in a cell:\n{str(err)[-3000:]}", pytrace=False)
+        pytest.fail(f"{files.relative(files.notebook)} failed in a cell:\n{str(err)[-3000:]}", pytrace=False)
     finally:
         for port in ports:
             stop_tensorboard(port)
-        nbformat.write(notebook, tmp_path / f"executed_{NOTEBOOK_NAME}")
+        nbformat.write(notebook, tmp_path / f"executed_{files.notebook.name}")
     if lesson_dir in TENSORBOARD_LESSONS:
         assert pages and all("<title>TensorBoard</title>" in page for page in pages), \
             "the real %tensorboard magic served TensorBoard's page"

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from watchtrain.browser import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
 from watchtrain.servers import visdom as visdom_module
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, port_answers

@@ -13,6 +13,14 @@ from pathlib import Path
 
 MANIFEST_NAME = "course.toml"
 ROOT_ENV = "WATCHTRAIN_COURSE_ROOT"
+# A lesson's folder name, `NN_name`: the number gives the order, and the whole name becomes part of
+# Python module names (autograder/test_<dir>.py, watchtrain.demos.lesson_<dir>).
+LESSON_DIR_PATTERN = r"\d{2}_[a-z][a-z0-9_]*"
+EXERCISE_FILE = "exercise.py"
+README_FILE = "README.md"
+NOTEBOOK_FILE = "lesson.ipynb"
+MUTANT_FILE = "mutant.toml"
+DEMOS_PACKAGE = "watchtrain.demos"
 
 
 class ManifestError(Exception):
@@ -74,6 +82,98 @@ class Course:
     @property
     def points(self) -> float:
         return sum(lesson.points for lesson in self.lessons)
+
+    def files(self, lesson: Lesson | str) -> LessonFiles:
+        """Where `lesson`'s files live in this course."""
+        return LessonFiles(self.root, lesson.dir if isinstance(lesson, Lesson) else lesson)
+
+
+@dataclass(frozen=True)
+class LessonFiles:
+    """Where one lesson's files live: the one place that knows the naming rules (README.md, "Adding
+    a lesson"). Every path is under the course root `root`; none needs to exist."""
+
+    root: Path
+    dir: str
+
+    @property
+    def folder(self) -> Path:
+        """lessons/<dir>/: what the learner gets."""
+        return self.root / "lessons" / self.dir
+
+    @property
+    def readme(self) -> Path:
+        """The lesson's text."""
+        return self.folder / README_FILE
+
+    @property
+    def exercise(self) -> Path:
+        """The stubs the learner fills in."""
+        return self.folder / EXERCISE_FILE
+
+    @property
+    def notebook(self) -> Path:
+        """Generated from README.md and exercise.py by `python -m watchtrain.notebooks`."""
+        return self.folder / NOTEBOOK_FILE
+
+    @property
+    def solution_folder(self) -> Path:
+        return self.root / "solutions" / self.dir
+
+    @property
+    def solution(self) -> Path:
+        """The reference solution: the stubs' functions, answered."""
+        return self.solution_folder / EXERCISE_FILE
+
+    @property
+    def tests(self) -> Path:
+        """The public autograder tests, each marked `@exercise("<function>")`."""
+        return self.root / "autograder" / f"test_{self.dir}.py"
+
+    @property
+    def hidden_tests(self) -> Path:
+        """The instructor's hidden tests, for the exercises with `hidden_points`."""
+        return self.root / "autograder" / "hidden" / f"test_{self.dir}.py"
+
+    @property
+    def mutants(self) -> Path:
+        """tests/mutants/<dir>/: one folder per realistic wrong submission, each with a mutant.toml."""
+        return self.root / "tests" / "mutants" / self.dir
+
+    @property
+    def demo_module(self) -> str:
+        """The module `watchtrain demo` runs for this lesson."""
+        return demo_module(self.dir)
+
+    @property
+    def demo(self) -> Path:
+        """The demo module's source, in the course's own copy of the package."""
+        *package, module = self.demo_module.split(".")
+        return self.root.joinpath("src", *package, f"{module}.py")
+
+    def relative(self, path: Path) -> str:
+        """`path` as the README and the messages write it: relative to the course root, with slashes."""
+        return path.relative_to(self.root).as_posix()
+
+
+def demo_module(lesson_dir: str) -> str:
+    return f"{DEMOS_PACKAGE}.lesson_{lesson_dir}"
+
+
+def lesson_dirs_on_disk(root: Path) -> dict[str, list[Path]]:
+    """Every lesson folder name that some file or folder under `root` is named after, by the rules
+    of `LessonFiles`, with those paths; whether course.toml lists it or not."""
+    probe = LessonFiles(root, "*")
+    found: dict[str, list[Path]] = {}
+    for pattern, is_kind in ((probe.folder, Path.is_dir), (probe.solution_folder, Path.is_dir),
+                             (probe.tests, Path.is_file), (probe.hidden_tests, Path.is_file),
+                             (probe.mutants, Path.is_dir), (probe.demo, Path.is_file)):
+        prefix, suffix = pattern.name.split("*")
+        for path in sorted(pattern.parent.glob(pattern.name)):
+            name = path.name[len(prefix):len(path.name) - len(suffix)]
+            if is_kind(path) and not name.startswith((".", "_")):
+                found.setdefault(name, []).append(path)
+    return found
 
 
 def find_course_root(start: Path | None = None) -> Path:

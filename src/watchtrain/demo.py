@@ -25,7 +25,8 @@ class DemoOutput:
 
 
 def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable[[str], None] = print) -> list[DemoOutput]:
-    """Run every step; a step that fails is reported (ok=False) and the others still run."""
+    """Run every step; a step that fails is reported (ok=False) and the others still run. A lesson
+    without a demo module or a reference solution has no step, and `report` says so."""
     from watchtrain.demos import lesson_demo
     from watchtrain.reference import load_reference
 
@@ -42,8 +43,14 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
 
     solutions = course.root / "solutions"
     for lesson in course.lessons:
+        files = course.files(lesson)
         demo = lesson_demo(lesson.dir)
-        if demo is not None and (solutions / lesson.dir).is_dir():
+        if demo is None:
+            report(f"  note: lesson {lesson.number} has no demo ({files.relative(files.demo)} does not exist); skipped")
+        elif not files.solution_folder.is_dir():
+            report(f"  note: lesson {lesson.number} has no reference solution "
+                   f"({files.relative(files.solution_folder)}/ does not exist); its demo is skipped")
+        else:
             target = out / lesson.dir
             # Demos that train take the device; the others have no use for it.
             options = {"device": device} if "device" in inspect.signature(demo.run).parameters else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ OK, INFO, WARN, FAIL = "ok", "info", "warn", "FAIL"
 SETUP = "`make setup` (or `pip install -c constraints.txt -e \".[all,dev,notebooks]\"`)"
 # The dashboards' usual ports: `demo --serve` falls back to free ones, but a learner's own commands
 # (and the tutorials they follow) use these.
+CHROMIUM_ENV = "WATCHTRAIN_CHROMIUM"
 DASHBOARD_PORTS = {6006: "TensorBoard", 8097: "Visdom", 8080: "Netron"}
 _TORCH_PROBE = """
 import json, torch, torchvision
@@ -123,9 +125,21 @@ def graphviz_dot() -> list[Finding]:
     return [Finding(OK, f"Graphviz: {version or dot}")]
 
 
-def chromium() -> list[Finding]:
-    from watchtrain.browser import BrowserUnavailable, chromium_path
+class BrowserUnavailable(Exception):
+    """No usable Chromium; the message says how to install one."""
 
+
+def chromium_path() -> str:
+    """The Chromium the browser checks drive: $WATCHTRAIN_CHROMIUM, or the first on PATH."""
+    for candidate in (os.environ.get(CHROMIUM_ENV), "chromium", "chromium-browser", "google-chrome"):
+        found = candidate and shutil.which(candidate)
+        if found:
+            return found
+    raise BrowserUnavailable("no Chromium found: install it with `sudo apt-get install chromium` "
+                             f"(or `make setup` as root), or point {CHROMIUM_ENV} at a Chrome/Chromium binary")
+
+
+def chromium() -> list[Finding]:
     try:
         path = chromium_path()
     except BrowserUnavailable as err:

@@ -16,7 +16,7 @@ from watchtrain.stubs import untouched
 
 def main(argv: list[str]) -> int:
     course = load_course()
-    if not any(_started(course.root / "lessons" / lesson.dir / "exercise.py", lesson) for lesson in course.lessons):
+    if not any(_started(course.files(lesson).exercise, lesson) for lesson in course.lessons):
         first = course.lessons[0]
         print(f"Nothing done yet: every exercise of the {len(course.lessons)} lessons is still its stub, so there is "
               f"nothing to grade.\nStart with lesson {first.number}: read lessons/{first.dir}/README.md, write the "

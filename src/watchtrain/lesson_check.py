@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from watchtrain.course import Course, Lesson
-from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED
+from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, PASSED, SKIPPED
 from watchtrain.grading.runner import run_autograder
 from watchtrain.progress import DONE, IN_PROGRESS, Progress
 
@@ -29,6 +29,7 @@ class ExerciseResult:
     possible: float
     status: str  # passed | failed | error | not started
     problem: str  # the first failing test's feedback: what, expected, found, hint ("" when passed)
+    also: tuple[str, ...] = ()  # the other failing checks, one line each: the first line of their feedback
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class LessonCheck:
 def check_lesson(course: Course, lesson: Lesson, *, submission: Path | None = None,
                  solutions: bool = False) -> LessonCheck:
     """Grade one lesson of `submission` (a folder shaped like lessons/; default lessons/)."""
-    tests = course.root / "autograder" / f"test_{lesson.dir}.py"
+    tests = course.files(lesson).tests
     if not tests.is_file():
         raise CheckError(f"lesson {lesson.number} has no autograder tests yet ({tests} is missing)")
     run = run_autograder(course.root, submission=submission, solutions=solutions, lessons=[lesson.dir])
@@ -82,10 +83,11 @@ def _exercise_result(exercise, tests: list[dict]) -> ExerciseResult:
     elif statuses == {PASSED}:
         status = PASSED
     else:
-        status = ERROR if ERROR in statuses else FAILED
-    problem = next((t["feedback"] for t in counted if t["status"] in (FAILED, ERROR)), "")
+        status = ERROR if statuses & {ERROR, GRADER_ERROR} else FAILED
+    failing = [t["feedback"] for t in counted if t["status"] in (FAILED, ERROR, GRADER_ERROR)]
+    also = tuple(dict.fromkeys(feedback.splitlines()[0] for feedback in failing[1:] if feedback.strip()))
     return ExerciseResult(exercise.function, round(sum(t["points"] for t in counted), 6),
-                          exercise.points, status, problem)
+                          exercise.points, status, failing[0] if failing else "", also)
 
 
 def points(value: float) -> str:
@@ -110,6 +112,8 @@ def render_check(check: LessonCheck, exercise_file: str, *, again: str,
     problems = [r for r in check.exercises if r.problem]
     for result in problems:
         lines += ["", f"{result.function}: {paint(result.status, result.status)}", _indent(result.problem)]
+        if result.also:
+            lines += ["", f"    Also failing ({len(result.also)} more):", *(f"    - {line}" for line in result.also)]
     lines.append("")
     if check.done:
         lines.append(paint(f"Lesson {lesson.number} is done: every exercise passes.", DONE))

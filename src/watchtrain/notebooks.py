@@ -34,9 +34,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchtrain.course import Course, Lesson
+from watchtrain.course import EXERCISE_FILE, README_FILE, Course, Lesson
 
-NOTEBOOK_NAME = "lesson.ipynb"
 SKIP_MARK = "<!-- notebook: skip -->"
 SETUP = "setup"
 _MARKER = re.compile(r"^# exercise: (\w+)")
@@ -229,8 +228,8 @@ def build_notebook(lesson: Lesson, lesson_path: Path):
     import nbformat
     from nbformat import v4
 
-    readme = (lesson_path / "README.md").read_text(encoding="utf-8")
-    exercise = (lesson_path / "exercise.py").read_text(encoding="utf-8")
+    readme = (lesson_path / README_FILE).read_text(encoding="utf-8")
+    exercise = (lesson_path / EXERCISE_FILE).read_text(encoding="utf-8")
     functions = [e.function for e in lesson.exercises]
     cells: list = []
 
@@ -312,34 +311,40 @@ def render(notebook) -> str:
 
 def notebook_lessons(course: Course) -> list[Lesson]:
     """The lessons that can have a notebook: those whose README.md and exercise.py exist."""
-    return [lesson for lesson in course.lessons
-            if all((course.root / "lessons" / lesson.dir / name).is_file() for name in ("README.md", "exercise.py"))]
+    return [lesson for lesson in course.lessons if has_notebook_sources(course, lesson)]
+
+
+def has_notebook_sources(course: Course, lesson: Lesson) -> bool:
+    files = course.files(lesson)
+    return files.readme.is_file() and files.exercise.is_file()
 
 
 def write_notebooks(course: Course) -> list[Path]:
     """(Re)write every lesson's notebook; returns those whose bytes changed."""
     changed = []
     for lesson in notebook_lessons(course):
-        folder = course.root / "lessons" / lesson.dir
-        text = render(build_notebook(lesson, folder))
-        path = folder / NOTEBOOK_NAME
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
+        files = course.files(lesson)
+        text = render(build_notebook(lesson, files.folder))
+        if not files.notebook.is_file() or files.notebook.read_text(encoding="utf-8") != text:
+            files.notebook.write_text(text, encoding="utf-8")
+            changed.append(files.notebook)
     return changed
 
 
 def notebook_drift(course: Course) -> list[str]:
     """One message per notebook that is missing or differs from what its sources generate."""
-    problems = []
-    for lesson in notebook_lessons(course):
-        folder = course.root / "lessons" / lesson.dir
-        path = folder / NOTEBOOK_NAME
-        if not path.is_file():
-            problems.append(f"lessons/{lesson.dir}/{NOTEBOOK_NAME} is missing")
-        elif path.read_text(encoding="utf-8") != render(build_notebook(lesson, folder)):
-            problems.append(f"lessons/{lesson.dir}/{NOTEBOOK_NAME} differs from its README.md and exercise.py")
-    return problems
+    return [problem for lesson in notebook_lessons(course) if (problem := lesson_notebook_drift(course, lesson))]
+
+
+def lesson_notebook_drift(course: Course, lesson: Lesson) -> str | None:
+    """Why `lesson`'s notebook is not what its README.md and exercise.py generate (they must exist); None when it is."""
+    files = course.files(lesson)
+    relative = files.relative(files.notebook)
+    if not files.notebook.is_file():
+        return f"{relative} is missing"
+    if files.notebook.read_text(encoding="utf-8") != render(build_notebook(lesson, files.folder)):
+        return f"{relative} differs from its README.md and exercise.py"
+    return None
 
 
 def with_sources_of(notebook, exercise_path: Path, lesson: Lesson):
@@ -377,7 +382,7 @@ def check_exercises(lesson_key: str) -> None:
     with tempfile.TemporaryDirectory(prefix="watchtrain-notebook-") as scratch:
         folder = Path(scratch) / lesson.dir
         folder.mkdir()
-        (folder / "exercise.py").write_text(submission_source(cells), encoding="utf-8")
+        (folder / EXERCISE_FILE).write_text(submission_source(cells), encoding="utf-8")
         print(f"Checking the exercise cells of lesson {lesson.number} ...", flush=True)
         try:
             check = check_lesson(course, lesson, submission=Path(scratch))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from watchtrain.atomic import write_atomically
 from watchtrain.course import Course, Lesson
+from watchtrain.grading.results import Status
 
 try:
     import fcntl
@@ -30,7 +31,7 @@ except ImportError:  # Windows: saves still merge and replace atomically, withou
 
 PROGRESS_ENV = "WATCHTRAIN_PROGRESS"
 PROGRESS_FILE = Path(".watchtrain") / "progress.json"
-NOT_STARTED, IN_PROGRESS, DONE = "not started", "in progress", "done"
+NOT_STARTED, IN_PROGRESS, DONE = Status.NOT_STARTED, Status.IN_PROGRESS, Status.DONE
 _VERSION = 1
 # What one check records: they are kept or replaced together.
 _CHECK_FIELDS = ("status", "earned", "possible", "checked_at", "checked_mtime", "exercises")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-EXERCISE_FILE = "exercise.py"
+from watchtrain.course import EXERCISE_FILE
 
 
 def load_reference(solutions: Path, lesson_dir: str) -> ModuleType:

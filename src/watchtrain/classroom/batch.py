@@ -29,7 +29,7 @@ from watchtrain.classroom.submissions import EMPTY, INVALID, Staged, SubmissionE
 from watchtrain.classroom.supervisor import (GRADER_ERROR, GradingCancelled, GradingOptions, Outcome, grade_folder,
                                              not_graded)
 from watchtrain.course import Course
-from watchtrain.grading.plugin import HIDDEN_DIR
+from watchtrain.grading.options import HIDDEN_DIR
 
 REPORT_FILE = "report.json"
 WORK_DIR = ".work"

@@ -11,12 +11,12 @@ import base64
 import json
 from pathlib import Path
 
-from watchtrain.grading.results import ERROR, PASSED, SKIPPED
+from watchtrain.grading.results import ERROR, GRADER_ERROR, PASSED, SKIPPED
 
 
 def runner_result(report: dict) -> dict:
     tests = [{"name": f"{lesson['dir']} {test['exercise']}: {test['name']}",
-              "status": "pass" if test["status"] == PASSED else "error" if test["status"] == ERROR else "fail",
+              "status": "pass" if test["status"] == PASSED else "error" if test["status"] in (ERROR, GRADER_ERROR) else "fail",
               "score": test["points"], "max_score": test["max_points"], "message": test["feedback"] or "passed",
               "line_no": 0, "test_code": ""}
              for lesson in report.get("lessons", []) for test in lesson["tests"] if test["status"] != SKIPPED]

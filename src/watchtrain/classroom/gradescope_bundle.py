@@ -14,7 +14,7 @@ from pathlib import Path
 from watchtrain.classroom.course_files import course_files, fill
 from watchtrain.classroom.isolation.sandbox import Limits
 from watchtrain.course import Course
-from watchtrain.grading.plugin import HIDDEN_DIR
+from watchtrain.grading.options import HIDDEN_DIR
 
 BUNDLE_PARTS = ("course.toml", "pyproject.toml", "constraints.txt", "Makefile", "README.md",
                 "autograder", "src", "data", "tools")

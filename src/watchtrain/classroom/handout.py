@@ -20,10 +20,9 @@ from typing import NamedTuple
 
 from watchtrain.classroom.committed import NotCommitted, extract_head
 from watchtrain.classroom.course_files import course_files, fill
-from watchtrain.course import Course, load_course
+from watchtrain.course import MUTANT_FILE, Course, LessonFiles, load_course
 from watchtrain.course_map import render_course_map
-from watchtrain.grading.plugin import HIDDEN_DIR
-from watchtrain.grading.submission import EXERCISE_FILE
+from watchtrain.grading.options import HIDDEN_DIR
 from watchtrain.stubs import untouched
 
 HANDOUT_PARTS = ("course.toml", "pyproject.toml", "constraints.txt", ".gitignore",
@@ -91,8 +90,9 @@ def unsafe_stubs(committed: Course, working_tree: Path) -> list[str]:
     there). Empty when every stub is safe."""
     problems = []
     for lesson in committed.lessons:
-        relative = f"lessons/{lesson.dir}/{EXERCISE_FILE}"
-        stub, tried = committed.root / relative, working_tree / relative
+        files = committed.files(lesson)
+        stub, relative = files.exercise, files.relative(files.exercise)
+        tried = LessonFiles(working_tree, lesson.dir).exercise
         if not stub.is_file():
             problems.append(f"{relative} is not committed")
             continue
@@ -110,14 +110,15 @@ def unsafe_stubs(committed: Course, working_tree: Path) -> list[str]:
 
 def student_readme(course: Course) -> str:
     first = course.lessons[0]
+    first_files = course.files(first)
     hidden = sum(e.hidden_points for lesson in course.lessons for e in lesson.exercises)
     hidden_note = (f"- Your instructor may also grade with hidden checks, worth {hidden:g} more points: the same "
                    f"exercises on other inputs. Code that follows the docstrings, rather than the visible tests' "
                    f"numbers, passes them.\n") if hidden else ""
     course_map = "\n".join(render_course_map(course).splitlines()[1:-1])  # without the README's update markers
     return fill("handout_README.md", title=course.title, tagline=course.tagline, course_map=course_map,
-                first_number=first.number, first_readme=f"lessons/{first.dir}/README.md", first_dir=first.dir,
-                hidden_note=hidden_note)
+                first_number=first.number, first_readme=first_files.relative(first_files.readme),
+                first_dir=first.dir, hidden_note=hidden_note)
 
 
 def student_makefile(course: Course) -> str:
@@ -146,7 +147,7 @@ def find_leaks(handout: Path, course: Course) -> list[str]:
     reference solution, or a hidden test. Empty when the handout is clean. The hint ladders are
     handed out on purpose (`watchtrain hint` shows their last rung, the code), so their text is no leak."""
     problems = [f"{name}/ is in the handout" for name in NEVER_SHIPPED if (handout / name).exists()]
-    problems += [f"{path.relative_to(handout)} is a mutant" for path in handout.rglob("mutant.toml")]
+    problems += [f"{path.relative_to(handout)} is a mutant" for path in handout.rglob(MUTANT_FILE)]
     secrets = _secrets(course)
     hints = [_normalise(rung) for lesson in course.lessons for exercise in lesson.exercises for rung in exercise.hints]
     for path in sorted(handout.rglob("*")):
@@ -165,7 +166,7 @@ def _secrets(course: Course) -> list[tuple[str, str]]:
     """(what it is, its normalised text) for each solution body and each hidden test."""
     secrets = []
     for lesson in course.lessons:
-        solution = course.root / "solutions" / lesson.dir / EXERCISE_FILE
+        solution = course.files(lesson).solution
         if solution.is_file():
             for name, body in _function_bodies(solution, with_signature=False):
                 secrets.append((f"the solution of {lesson.dir}: {name}()", body))

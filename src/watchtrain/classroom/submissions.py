@@ -13,9 +13,11 @@ from pathlib import Path
 
 from watchtrain.classroom.zips import ZipRejected, safe_extract
 from watchtrain.course import Course
+from watchtrain.grading.results import SubmissionStatus
 from watchtrain.grading.submission import EXERCISE_FILE
 
-OK, EMPTY, INVALID = "ok", "empty", "invalid"
+OK = "ok"  # staged, to be graded
+EMPTY, INVALID = SubmissionStatus.EMPTY, SubmissionStatus.INVALID
 MAX_EXERCISE_BYTES = 2 * 2**20
 _SEARCH_DEPTH = 3
 _SKIPPED_DIRS = {"__MACOSX", "node_modules", "__pycache__", "site-packages", "runs", "wandb"}

@@ -25,17 +25,17 @@ from watchtrain.classroom.isolation.forking import Zygote
 from watchtrain.classroom.isolation.sandbox import Limits, Sandbox
 from watchtrain.classroom.submissions import INVALID
 from watchtrain.course import Course
-from watchtrain.grading.plugin import HIDDEN_DIR
-from watchtrain.grading.results import ERROR, NOT_STARTED, TestResult, build_report
+from watchtrain.grading.options import HIDDEN_DIR
+from watchtrain.grading.results import ERROR, NOT_STARTED, Status, SubmissionStatus, TestResult, build_report
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, read_new_events, read_results_log
 from watchtrain.grading.runner import GRADING_PYTEST_OPTIONS, autograder_targets
 from watchtrain.grading.submission import EXERCISE_FILE
 
-GRADED, CRASHED, TIMEOUT, GRADER_ERROR = "graded", "crashed", "timeout", "grader-error"
+GRADED, CRASHED, TIMEOUT, GRADER_ERROR = (SubmissionStatus.GRADED, SubmissionStatus.CRASHED,
+                                        SubmissionStatus.TIMEOUT, SubmissionStatus.GRADER_ERROR)
 MAX_RUNS = 20  # a fresh child after each crash; each crash settles at least one test
 MAX_FEEDBACK_CHARS = 4000
 _POLL_SECONDS = 0.1
-INTERNAL_ERROR = "internal error in the autograder"
 
 
 class GradingCancelled(Exception):
@@ -139,7 +139,7 @@ def grade_folder(course: Course, submission: Path, work: Path, options: GradingO
         _give_up(master, results, remaining, f"not graded: the grader gave up after {MAX_RUNS} crashes")
     ordered = [results.get(nodeid, master[nodeid]) for nodeid in master]
     notes[:0] = _incidents(ordered)
-    if status == GRADED and any(result.feedback.startswith(INTERNAL_ERROR) for result in ordered):
+    if status == GRADED and any(result.status == Status.GRADER_ERROR for result in ordered):
         status = GRADER_ERROR
         notes.append("an autograder check failed internally; see the feedback")
     report = build_report(course, ordered).as_dict()

@@ -16,12 +16,12 @@ from contextlib import contextmanager
 
 from watchtrain.cli import course_map_cmd, data_cmd, demo_cmd, netron_cmd
 from watchtrain.cli import check_cmd, doctor_cmd, hint_cmd, list_cmd, visdom_cmd, watch_cmd
-from watchtrain.cli import grade_cmd, gradescope_cmd, handout_cmd
+from watchtrain.cli import dev_cmd, grade_cmd, gradescope_cmd, handout_cmd
 from watchtrain.course import ManifestError
 from watchtrain.data import DataError
 
 SUBCOMMANDS = (list_cmd, check_cmd, hint_cmd, watch_cmd, doctor_cmd, demo_cmd, data_cmd, course_map_cmd, netron_cmd,
-               visdom_cmd, handout_cmd, grade_cmd, gradescope_cmd)
+               visdom_cmd, handout_cmd, grade_cmd, gradescope_cmd, dev_cmd)
 
 # Errors a learner can fix: shown as one line, without a traceback. Anything else is a bug in
 # watchtrain, and its traceback is worth seeing.

@@ -30,15 +30,16 @@ def run(args: argparse.Namespace) -> int:
     if lesson is None:
         print("Every lesson is done. Re-check one with `watchtrain check NN`.")
         return 0
-    folder = "solutions" if args.solutions else "lessons"
-    exercise_file = course.root / folder / lesson.dir / "exercise.py"
-    print(f"Checking {folder}/{lesson.dir}/exercise.py ...", flush=True)
+    files = course.files(lesson)
+    exercise_file = files.solution if args.solutions else files.exercise
+    relative = files.relative(exercise_file)
+    print(f"Checking {relative} ...", flush=True)
     try:
         check = check_lesson(course, lesson, solutions=args.solutions)
     except CheckError as err:
         print(f"watchtrain: error: {err}", file=sys.stderr)
         return 1
-    print(render_check(check, f"{folder}/{lesson.dir}/exercise.py", again=f"run `watchtrain check {lesson.number}`",
+    print(render_check(check, relative, again=f"run `watchtrain check {lesson.number}`",
                        paint=Terminal(sys.stdout).paint))
     if not args.solutions:
         check.record(progress, exercise_file)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         entry = progress.of(lesson)
         score = f"{points(entry.earned)}/{points(lesson.points)}"
         note = ""
-        if progress.changed_since_check(lesson, course.root / "lessons" / lesson.dir / "exercise.py"):
+        if progress.changed_since_check(lesson, course.files(lesson).exercise):
             note = "  (edited since the last check)"
         pointer = "->" if lesson is current else "  "
         status = paint(entry.status, entry.status)

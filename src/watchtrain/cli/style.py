@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED
+from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, PASSED
 from watchtrain.progress import DONE, IN_PROGRESS
 
 _RESET = "\033[0m"
-_COLOURS = {PASSED: "\033[32m", DONE: "\033[32m", FAILED: "\033[31m", ERROR: "\033[31m",
+_COLOURS = {PASSED: "\033[32m", DONE: "\033[32m", FAILED: "\033[31m", ERROR: "\033[31m", GRADER_ERROR: "\033[31m",
             IN_PROGRESS: "\033[33m", NOT_STARTED: "\033[2m"}
 _CLEAR = "\033[2J\033[H"  # the screen, then the cursor to the top left
 

@@ -25,13 +25,9 @@ def run(args: argparse.Namespace) -> int:
     course = load_course()
     progress = load_progress(course)
     lesson = course.lesson(args.lesson) if args.lesson else progress.current_lesson(course)
-    try:
-        import watchfiles
-    except ImportError:
-        print("watchtrain: error: `watch` needs the package watchfiles: `pip install watchfiles` "
-              "(`make setup` installs it)", file=sys.stderr)
-        return 1
-    exercise_files = {course.root / "lessons" / each.dir / "exercise.py": each for each in course.lessons}
+    import watchfiles  # a dependency of the package
+
+    exercise_files = {course.files(each).exercise: each for each in course.lessons}
     # Watch the lessons folder, not the files: many editors save by writing a new file and renaming it.
     # yield_on_timeout: the first next() returns once the watcher runs, so no save made during (or
     # right after) a check is missed; the watcher keeps collecting while a check runs.
@@ -67,7 +63,7 @@ def _check(course, lesson, progress, terminal, heading: str):
     """Check `lesson` on a cleared screen and record it; its LessonCheck, or None when it cannot be graded."""
     from watchtrain.lesson_check import CheckError, check_lesson, render_check
 
-    exercise_file = course.root / "lessons" / lesson.dir / "exercise.py"
+    exercise_file = course.files(lesson).exercise
     relative = exercise_file.relative_to(course.root)
     if not exercise_file.is_file():
         print(f"watchtrain: error: {relative} is missing; restore it with `git checkout -- {relative}`",

@@ -1,25 +1,53 @@
-"""The autograder's machinery: checks with teaching feedback, submission loading, points and reports.
+"""The check author's API: everything an autograder test file needs, from this one module.
+`autograder/TEMPLATE.py` is a commented example of a lesson's test file that uses it.
 
-Autograder tests import what they need from here:
+    from watchtrain.grading import exercise, expect, expect_equal, expect_close, fail, read_artifact, run_once
 
-    from watchtrain.grading import exercise, expect, expect_equal, expect_close, fail
-    from watchtrain.grading import Described, run_once
-
+Calling the learner
 - `lesson.<function>(...)` (the `lesson` fixture) runs the learner's function in the learner
-  worker and returns plain data; objects that cannot cross arrive as `Described`.
-- `run_once(key, make)` shares one expensive call (a training run) between several checks.
+  worker and returns plain data; objects that cannot cross arrive as `Described`. Arguments the
+  call changed (a net's weights, a `RecordingLoss`'s records) are put back into yours.
+- `lesson.<function>.inside(harness, **options)(...)` runs it inside a worker-side harness (an
+  open W&B run, say) and returns (value, the harness's facts).
+- `CRASH_ADVICE = {clue: advice}` at the top of a test file: a crash whose message holds `clue`
+  fails as `KnownCrash` with that advice. Other crashes are `LearnerCrash` errors, an untouched
+  stub is `NotStarted`; the plugin words both for the learner.
+- `run_once(key, make)` shares one expensive call (a training run) between several checks; key it
+  on `lesson.<function>.key` and the arguments that matter.
+
+Judging
+- `exercise("function")` marks a test; its points come from course.toml.
+- `expect`, `expect_equal`, `expect_close`, `fail`: a failure says what was checked, what was
+  expected and what was found, and, only when the evidence singles out the cause, `advice`.
+- `read_artifact(reader, *args, what=...)`: a reader of `watchtrain.artifacts`, whose errors
+  fail the check with the reader's path and fix. TensorBoard runs: `read_run` (it also says where
+  stray events went) and `expect_writers_closed`.
+- `RecordingLoss` and `WatchedNet` record what the learner's training loop did.
 """
-from watchtrain.grading.checks import GradingFailure, expect, expect_close, expect_equal, fail
+from importlib import import_module
+
+from watchtrain.grading.checks import GradingFailure, KnownCrash, expect, expect_close, expect_equal, fail, read_artifact
 from watchtrain.grading.markers import exercise
 from watchtrain.grading.shared_runs import run_once
 
+# Loaded on first use: they need torch, which the CLI's start-up must not import.
+_LAZY = {
+    "Described": "watchtrain.grading.crossing",
+    "LearnerCrash": "watchtrain.grading.submission",
+    "NotStarted": "watchtrain.grading.submission",
+    "RecordingLoss": "watchtrain.grading.recording",
+    "WatchedNet": "watchtrain.grading.recording",
+    "read_run": "watchtrain.tensorboard_checks",
+    "expect_writers_closed": "watchtrain.tensorboard_checks",
+}
+
 
 def __getattr__(name: str):
-    """`Described` on first use: it needs torch, which the CLI's start-up must not import."""
-    if name == "Described":
-        from watchtrain.grading.crossing import Described
-
-        return Described
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'watchtrain.grading' has no attribute {name!r}")
 
-__all__ = ["Described", "GradingFailure", "exercise", "expect", "expect_close", "expect_equal", "fail", "run_once"]
+
+__all__ = ["Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NotStarted", "RecordingLoss", "WatchedNet",
+           "exercise", "expect", "expect_close", "expect_equal", "expect_writers_closed", "fail", "read_artifact",
+           "read_run", "run_once"]

@@ -5,7 +5,7 @@ The plugin appends the exercise's hint from course.toml, so tests never repeat h
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 _MAX_SHOWN = 8
@@ -26,6 +26,15 @@ class GradingFailure(AssertionError):
         if self.advice:
             lines.append(f"  {self.advice}")
         return "\n".join(lines)
+
+
+class KnownCrash(GradingFailure):
+    """The learner's code crashed with a message the test module's CRASH_ADVICE knows: the crash
+    is reported with that advice (`clue` is the key that matched)."""
+
+    def __init__(self, message: str, clue: str, advice: str):
+        self.clue = clue
+        super().__init__(f"Your code crashed: {message.splitlines()[0][:300] if message else ''}", advice=advice)
 
 
 def fail(what: str, *, expected: Any = None, found: Any = None, advice: str | None = None) -> NoReturn:
@@ -64,6 +73,17 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, adv
         return
     if not close(found, expected):
         fail(f"{what} differs by more than {tol:g}", expected=expected, found=found, advice=advice)
+
+
+def read_artifact(reader: Callable[..., Any], *args: Any, what: str) -> Any:
+    """`reader(*args)` (one of watchtrain.artifacts' readers); when the artifact is missing or
+    unreadable, the check fails with `what` and the reader's own explanation (its path and fix)."""
+    from watchtrain.artifacts.errors import ArtifactError
+
+    try:
+        return reader(*args)
+    except ArtifactError as error:
+        fail(what, advice=str(error))
 
 
 def _is_sequence(value: Any) -> bool:

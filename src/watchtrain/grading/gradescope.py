@@ -45,7 +45,7 @@ def gradescope_results(report: dict, *, hidden_visibility: str = DEFAULT_HIDDEN_
 def _test_output(test: dict) -> str:
     if test["status"] == PASSED:
         return "passed"
-    label = {"not started": "NOT STARTED", "error": "ERROR", "failed": "FAILED"}.get(test["status"], test["status"])
+    label = str(test["status"]).upper()
     return f"{label}: {test['feedback']}" if test["feedback"] else label
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from watchtrain.grading.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED
+from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, PASSED, SKIPPED
 
 
 def junit_xml(report: dict, *, name: str = "watchtrain") -> str:
@@ -23,7 +23,7 @@ def junit_xml(report: dict, *, name: str = "watchtrain") -> str:
             status, feedback = test["status"], test["feedback"]
             if status == SKIPPED:
                 ET.SubElement(case, "skipped", message=_first_line(feedback))
-            elif status == ERROR:
+            elif status in (ERROR, GRADER_ERROR):
                 ET.SubElement(case, "error", message=_first_line(feedback), type=status).text = feedback
             elif status != PASSED:
                 ET.SubElement(case, "failure", message=_first_line(feedback), type=status).text = feedback
@@ -34,7 +34,7 @@ def junit_xml(report: dict, *, name: str = "watchtrain") -> str:
 def _counts(tests: list[dict]) -> dict[str, str]:
     statuses = [t["status"] for t in tests]
     return {"tests": str(len(tests)), "failures": str(sum(s in (FAILED, NOT_STARTED) for s in statuses)),
-            "errors": str(statuses.count(ERROR)), "skipped": str(statuses.count(SKIPPED))}
+            "errors": str(sum(s in (ERROR, GRADER_ERROR) for s in statuses)), "skipped": str(statuses.count(SKIPPED))}
 
 
 def _properties(element: ET.Element, **values) -> None:

@@ -2,10 +2,38 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from watchtrain.course import Course
 
-PASSED, FAILED, NOT_STARTED, ERROR, SKIPPED = "passed", "failed", "not started", "error", "skipped"
+
+class Status(StrEnum):
+    """Every status a graded test, an exercise or a lesson can have: the one list of them. The
+    values are what reports, results logs and progress files hold."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # the learner's code broke the contract: the check says how
+    ERROR = "error"  # the learner's code crashed, timed out, or its file does not load
+    NOT_STARTED = "not started"  # the stub still raises NotImplementedError
+    SKIPPED = "skipped"  # not run here (a GPU check without a GPU); carries no points
+    GRADER_ERROR = "grader error"  # a bug in the autograder itself, not the learner's
+    DONE = "done"  # a lesson (or exercise) whose every check passed
+    IN_PROGRESS = "in progress"  # a lesson with some work done, not all of it passing
+
+
+class SubmissionStatus(StrEnum):
+    """What became of one submission in a batch (grades.csv's status column)."""
+
+    GRADED = "graded"
+    CRASHED = "crashed"  # the grading process died; what it finished is kept
+    TIMEOUT = "timeout"
+    GRADER_ERROR = "grader-error"  # the autograder failed, not the submission: look at it
+    EMPTY = "empty"
+    INVALID = "invalid"  # refused before grading (an unsafe zip, a link)
+
+
+PASSED, FAILED, ERROR, NOT_STARTED, SKIPPED, GRADER_ERROR = (
+    Status.PASSED, Status.FAILED, Status.ERROR, Status.NOT_STARTED, Status.SKIPPED, Status.GRADER_ERROR)
 
 
 @dataclass
@@ -56,8 +84,8 @@ class LessonResult:
         if not statuses or statuses == {NOT_STARTED}:
             return NOT_STARTED
         if statuses == {PASSED}:
-            return "done"
-        return "in progress"
+            return Status.DONE
+        return Status.IN_PROGRESS
 
 
 @dataclass

@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchtrain.grading.plugin import HIDDEN_DIR
+from watchtrain.grading.options import HIDDEN_DIR
 
 # The pytest plugins a grading run does without: the cache (it would write into the course), and
 # the unraisable-exception report, whose closing gc.collect() over torch's heap costs ~0.3 s a run.

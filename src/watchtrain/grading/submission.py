@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
+from watchtrain.grading.checks import KnownCrash
 from watchtrain.grading.crossing import MalformedAnswer, load_answer, rebuild, restore_arguments
 from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
 
@@ -36,12 +39,17 @@ class SubmissionError(Exception):
     """The submission cannot be used at all (missing file, syntax error, failing import)."""
 
 
+class MissingFunction(SubmissionError):
+    """exercise.py loads, but one exercise function is not in it (the lesson's others can be graded)."""
+
+
 class LearnerCrash(Exception):
     """The learner's code raised (or never returned); the message shows their own lines only."""
 
-    def __init__(self, message: str, exception_types: list[str] | None = None):
+    def __init__(self, message: str, exception_types: list[str] | None = None, function: str = ""):
         super().__init__(message)
         self.exception_types = exception_types or []
+        self.function = function  # the learner's function that was called when it crashed
 
     def raised(self, exception_name: str) -> bool:
         """Whether the learner's exception was an instance of the named class (e.g. 'ConnectionError')."""
@@ -63,26 +71,38 @@ def missing_reason(submission_root: Path, lesson_dir: str) -> str | None:
 class LessonModule:
     """The learner's module for one lesson; attribute access returns functions run by the worker."""
 
-    def __init__(self, worker: LearnerWorker, lesson_dir: str, timeout: float = DEFAULT_CALL_TIMEOUT_S):
+    def __init__(self, worker: LearnerWorker, lesson_dir: str, timeout: float = DEFAULT_CALL_TIMEOUT_S,
+                 crash_advice: Mapping[str, str] | None = None):
         self._worker, self._lesson_dir, self._timeout = worker, lesson_dir, timeout
+        self._crash_advice = dict(crash_advice or {})
 
     def __getattr__(self, name: str) -> Callable:
         if name.startswith("__"):
             raise AttributeError(name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout)[0]
+            return self._advised(name, args, kwargs, None)[0]
 
         def inside(harness: str, **options: Any) -> Callable:
             """The function called inside a worker-side harness (see worker/harnesses.py); the
             call returns (value, the harness's facts)."""
-            return lambda *args, **kwargs: _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout,
-                                                 {"name": harness, "options": options})
+            return lambda *args, **kwargs: self._advised(name, args, kwargs, {"name": harness, "options": options})
 
         call.__name__ = call.__qualname__ = name
         call.inside = inside
         call.key = (str(self._worker.submission), self._lesson_dir, name)  # the same function in every test: cache on it
         return call
+
+    def _advised(self, name: str, args: tuple, kwargs: dict, harness: dict | None) -> tuple[Any, dict]:
+        """The call; a crash whose message holds a clue of the test module's CRASH_ADVICE becomes a
+        KnownCrash with that advice (a library refusing an array's layout, say)."""
+        try:
+            return _call(self._worker, self._lesson_dir, name, args, kwargs, self._timeout, harness)
+        except LearnerCrash as crash:
+            for clue, advice in self._crash_advice.items():
+                if clue in str(crash):
+                    raise KnownCrash(str(crash), clue, advice) from None
+            raise
 
 
 def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float,
@@ -96,11 +116,16 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
         _note_process_facts(answer)
         worker.remove_links()
         return _outcome(answer, function, args, kwargs)
+    except MissingFunction:
+        raise
+    except SubmissionError as error:
+        source = _read_text(worker.submission / lesson_dir / EXERCISE_FILE)
+        raise SubmissionError("\n".join(filter(None, [str(error), missing_module_advice(str(error), source)]))) from None
     except WorkerFailed as failure:
-        raise LearnerCrash(_did_not_answer(function, str(failure))) from None
+        raise LearnerCrash(_did_not_answer(function, str(failure)), function=function) from None
     except MalformedAnswer as error:
         raise LearnerCrash(f"{function}()'s answer did not come back in the form the grader sends it ({error}). "
-                           f"Does your code change the grader's own files or processes?") from None
+                           f"Does your code change the grader's own files or processes?", function=function) from None
 
 
 def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
@@ -109,12 +134,14 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
         raise NotStarted(function)
     if status == "submission_error":
         raise SubmissionError(_text(answer, "message"))
+    if status == "missing_function":
+        raise MissingFunction(_text(answer, "message"))
     if status == "crash":
         types = answer.get("exception_types")
         raise LearnerCrash(f"{_text(answer, 'headline')}\n{_text(answer, 'traceback')}",
-                           [str(t) for t in types] if isinstance(types, list) else [])
+                           [str(t) for t in types] if isinstance(types, list) else [], function)
     if status == "died":
-        raise LearnerCrash(_died(function, answer.get("exit_code")))
+        raise LearnerCrash(_died(function, answer.get("exit_code")), function=function)
     if status != "returned":
         raise MalformedAnswer(f"unknown status {status[:40]!r}")
     restore_arguments(list(args), answer.get("arguments"))
@@ -162,6 +189,50 @@ def _text(answer: dict, key: str) -> str:
     return _CONTROL.sub("", value).strip("\n")[:5000]
 
 
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+# The classic projector tutorial's work-around for an old TensorBoard, which needed TensorFlow's file API.
+_TUTORIAL_GFILE_HACK = ("This is the classic tutorial's `tf.io.gfile = tb.compat.tensorflow_stub.io.gfile` "
+                        "work-around, which imports TensorFlow. add_embedding has not needed it since TensorBoard 2.x: "
+                        "delete those lines (the imports of tensorflow and tensorboard with them). Do not install "
+                        "TensorFlow for it.")
+
+
+def missing_module_advice(message: str, source: str) -> str:
+    """What to do when importing exercise.py (whose text is `source`) failed on a module that is not there."""
+    found = _MISSING_MODULE.search(message)
+    if not found or "ModuleNotFoundError" not in message:
+        return ""
+    module = found.group(1).split(".")[0]
+    if module == "tensorflow" and "gfile" in source:
+        return _TUTORIAL_GFILE_HACK
+    if module.lower().replace("_", "-") in _course_libraries():
+        return (f"`{module}` is one of the course's libraries, but it is not installed here: `make setup` installs "
+                f"them all, and `watchtrain doctor` lists what is missing.")
+    return (f"`{module}` is not one of the course's libraries, and the grader has only those: remove the import "
+            f"(the lesson shows how to do it with the course's libraries).")
+
+
+def _read_text(path: Path) -> str:
+    """The learner's file as text (read, never run), or "" when it cannot be read."""
+    try:  # not a link, not a FIFO that would block: a regular file only
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return ""
+        return file.read(200_000).decode("utf-8", "replace")
+
+
+def _course_libraries() -> set[str]:
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        return {re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower() for requirement in requires("watchtrain") or []}
+    except PackageNotFoundError:
+        return set()
+
+
 def _died(function: str, code) -> str:
     code = code if isinstance(code, int) else 0
     if code >= 0:
@@ -186,5 +257,7 @@ def _did_not_answer(function: str, reason: str) -> str:
             f"a segmentation fault in a library call, or memory use far beyond the exercise's.")
 
 
-def lesson_module(worker: LearnerWorker, lesson_dir: str, timeout: float | None) -> LessonModule:
-    return LessonModule(worker, lesson_dir, timeout or float(os.environ.get("WATCHTRAIN_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT_S)))
+def lesson_module(worker: LearnerWorker, lesson_dir: str, timeout: float | None,
+                  crash_advice: Mapping[str, str] | None = None) -> LessonModule:
+    return LessonModule(worker, lesson_dir, timeout or float(os.environ.get("WATCHTRAIN_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT_S)),
+                        crash_advice)

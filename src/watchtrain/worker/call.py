@@ -6,7 +6,8 @@ back as `torch.save` of plain data (see describe.py). The answer is one of
     {"status": "returned", "value": ..., "arguments": [...], "keywords": {...}}
     {"status": "not_started", "function": name}
     {"status": "crash", "headline": ..., "traceback": ..., "exception_types": [...]}
-    {"status": "submission_error", "message": ...}
+    {"status": "submission_error", "message": ...}     (exercise.py cannot be loaded at all)
+    {"status": "missing_function", "message": ...}     (it loads, without the function asked for)
 It never holds a verdict: points, statuses and feedback are decided by the checker.
 """
 from __future__ import annotations
@@ -58,8 +59,9 @@ def _answer(request: dict) -> dict:
     path = Path(request["submission"]) / request["lesson"] / EXERCISE_FILE
     function = getattr(_import(path), request["function"], None)
     if not callable(function):
-        raise Submission(f"{path.name} has no function {request['function']}(); it is one of the exercises. "
-                         f"Did you rename or delete it?")
+        return {"status": "missing_function",
+                "message": f"{path.name} has no function {request['function']}(); it is one of the exercises. "
+                           f"Did you rename or delete it?"}
     args, kwargs = pickle.loads(request["arguments"])
     torch.set_rng_state(request["torch_state"])
     if torch.cuda.is_available() and request.get("cuda_states"):

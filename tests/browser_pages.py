@@ -1,35 +1,24 @@
-"""Headless Chromium for checking that a dashboard really renders (TensorBoard, Visdom, Netron).
+"""Headless Chromium for the project's tests that a dashboard really renders (TensorBoard, Visdom,
+Netron), and for tools/screenshot_failure_runs.py. Test code: it is not part of the package.
 
-Playwright drives the system's Chromium (Debian package `chromium`); Playwright's own browser
-download is neither needed nor possible offline. Screenshots are kept as test artifacts.
+Playwright drives the system's Chromium (Debian package `chromium`, found by `watchtrain doctor`);
+Playwright's own browser download is neither needed nor possible offline. Screenshots are kept as
+test artifacts.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-CHROMIUM_ENV = "WATCHTRAIN_CHROMIUM"
+from watchtrain.doctor import BrowserUnavailable, chromium_path
+
 ARTIFACTS_ENV = "WATCHTRAIN_TEST_ARTIFACTS"
 # Without these, Chromium keeps trying to reach Google's services, which a closed network refuses.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage"]
-
-
-class BrowserUnavailable(Exception):
-    """No usable Chromium; the message says how to install one."""
-
-
-def chromium_path() -> str:
-    for candidate in (os.environ.get(CHROMIUM_ENV), "chromium", "chromium-browser", "google-chrome"):
-        found = candidate and shutil.which(candidate)
-        if found:
-            return found
-    raise BrowserUnavailable("no Chromium found: install it with `sudo apt-get install chromium` "
-                             f"(or `make setup` as root), or point {CHROMIUM_ENV} at a Chrome/Chromium binary")
 
 
 @contextmanager

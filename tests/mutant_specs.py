@@ -75,3 +75,40 @@ def find_mutants(mutants_root: Path) -> list[Mutant]:
                               path=spec_path.parent, description=spec.get("description", ""),
                               expectations=expectations))
     return mutants
+
+
+def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path) -> list[str]:
+    """Grade one mutant on the tests it names only; the expectations it does not meet (none: caught)."""
+    from watchtrain.grading.runner import run_autograder
+
+    submission = mutant.materialise(course_root / "solutions", scratch / mutant.lesson / mutant.name)
+    selection = " or ".join(sorted({expected.test for expected in mutant.expectations}))
+    run = run_autograder(course_root, submission=submission, lessons=[mutant.lesson], extra_args=["-k", selection])
+    if not run.report:
+        return [f"no points report was written:\n{run.output[-3000:]}"]
+    unmet = []
+    for expected in mutant.expectations:
+        results = run.tests_named(expected.test)
+        if not any(r["status"] == expected.status and expected.feedback.lower() in r["feedback"].lower()
+                   for r in results):
+            unmet.append(f"{expected.test} should be {expected.status!r} with feedback containing "
+                         f"{expected.feedback!r}; got {[(r['status'], r['feedback']) for r in results]!r}")
+    return unmet
+
+
+if __name__ == "__main__":  # a maintainer's loop: python tests/mutant_specs.py 04_training_run [NAME ...]
+    import sys
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    lesson, names = sys.argv[1], set(sys.argv[2:])
+    chosen = [m for m in find_mutants(root / "tests" / "mutants")
+              if m.lesson.startswith(lesson) and (not names or m.name in names)]
+    with tempfile.TemporaryDirectory(prefix="watchtrain-mutants-") as scratch:
+        failures = 0
+        for mutant in chosen:
+            unmet = grade_mutant(root, mutant, Path(scratch))
+            failures += bool(unmet)
+            print(f"{'caught ' if not unmet else 'MISSED '} {mutant.id}" + "".join(f"\n    {line}" for line in unmet))
+    print(f"{len(chosen) - failures} of {len(chosen)} mutants caught with their feedback")
+    sys.exit(1 if failures or not chosen else 0)

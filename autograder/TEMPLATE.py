@@ -1,0 +1,64 @@
+"""TEMPLATE for a lesson's autograder file: copy it to autograder/test_<lesson dir>.py (e.g.
+test_10_profiler.py) and replace the example. pytest collects only test_*.py, so this file is never run.
+
+The example grades a made-up exercise, `log_losses(log_dir, losses)`, whose contract (the stub's
+docstring) says: "write each loss as the scalar 'loss' at steps 0, 1, 2, ... under log_dir, and
+close the writer". Every check reads what the learner's code LEFT BEHIND (here, the event file)
+with the tool's own reader, and compares it with the contract, exactly.
+
+Rules of thumb (README.md, "Adding a lesson"):
+- One test per clause of the contract, named after it, so one mistake costs one clause.
+- Messages say what was checked, what was expected and what was found. `advice=` names a cause
+  only when the evidence singles it out, and never tells the learner to do what they already do.
+- Every test can fail: give it a mutant in tests/mutants/<lesson dir>/ (`watchtrain dev check`
+  lists what is missing).
+- Everything comes from `watchtrain.grading`; the readers from `watchtrain.artifacts`.
+"""
+from watchtrain.artifacts.tensorboard import read_scalars
+from watchtrain.grading import exercise, expect_close, expect_equal, expect_writers_closed, read_run, run_once
+
+# Inputs: small, fixed, and different from the lesson's examples, so that pasting them does not pass.
+LOSSES = [2.30, 1.71, 1.24, 0.98, 0.85]
+TAG = "loss"
+
+# A crash whose message holds one of these clues fails with the advice instead of a bare traceback.
+CRASH_ADVICE = {
+    "but numpy array or torch tensor are expected": "add_scalar logs one number per call: log each loss "
+                                                    "with its own step, in a loop.",
+}
+
+
+def _logged(lesson, tmp_path_factory):
+    """Call the learner once, for all the tests of this exercise, and read the run back.
+
+    run_once shares one call (here cheap; for a training run, seconds) between the tests: it is
+    keyed on the function (and on the arguments that vary, such as the device), and a crash or
+    failure is replayed to every test that reads it, so each reports the same cause."""
+    def log_and_read():
+        log_dir = tmp_path_factory.mktemp("log_losses") / "logs"
+        lesson.log_losses(str(log_dir), list(LOSSES))  # runs in the learner worker; a copy, so they may change it
+        return log_dir, read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
+
+    return run_once((lesson.log_losses.key,), log_and_read)
+
+
+@exercise("log_losses")
+def test_log_losses_values_in_order(lesson, tmp_path_factory):
+    _, scalars = _logged(lesson, tmp_path_factory)
+    expect_equal(sorted(scalars), [TAG], "The scalar tags in log_dir")
+    expect_close([value for _, value in scalars[TAG]], LOSSES, f"The {TAG!r} values, in the order written", tol=1e-6)
+
+
+@exercise("log_losses")
+def test_log_losses_steps_count_from_zero(lesson, tmp_path_factory):
+    _, scalars = _logged(lesson, tmp_path_factory)
+    steps = [step for step, _ in scalars.get(TAG, [])]
+    # A diagnosis only when the evidence singles it out: here, steps that start at 1.
+    advice = "The steps start at 1: count from 0, as enumerate() does." if steps == list(range(1, 6)) else None
+    expect_equal(steps, list(range(len(LOSSES))), f"The steps of the {TAG!r} points", advice=advice)
+
+
+@exercise("log_losses")
+def test_log_losses_closes_the_writer(lesson, tmp_path_factory):
+    log_dir, _ = _logged(lesson, tmp_path_factory)
+    expect_writers_closed(log_dir)

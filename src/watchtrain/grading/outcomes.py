@@ -1,0 +1,76 @@
+"""How a test's outcome becomes a status and feedback a learner can act on.
+
+    GradingFailure (a check)            -> failed, its what/expected/found/advice + the exercise's hint
+    NotStarted (the stub's raise)       -> not started
+    LearnerCrash (their code raised)    -> error, their own lines; the hint only when it was this exercise's function
+    SubmissionError (file does not load)-> error, once per lesson, without a hint
+    TimeLimitExceeded (--test-timeout)  -> error, saying which limit
+    anything else                       -> grader error: a bug in the autograder, with pytest's traceback
+"""
+from __future__ import annotations
+
+import pytest
+
+from watchtrain.course import Course
+from watchtrain.grading.checks import GradingFailure
+from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, Status
+from watchtrain.grading.submission import LearnerCrash, MissingFunction, NotStarted, SubmissionError
+from watchtrain.grading.time_limit import TimeLimitExceeded
+
+GRADER_ERROR_PREFIX = "internal error in the autograder"
+
+
+def classify(excinfo: pytest.ExceptionInfo | None, when: str, exercise: str, hint: str) -> tuple[Status, str]:
+    """The status and feedback of a test that failed in phase `when` (setup, call, teardown), for
+    the exercise `exercise`, whose first hint rung (with how to climb further) is `hint`."""
+    if excinfo is None:
+        return FAILED, "failed"
+    if excinfo.errisinstance(NotStarted):
+        return NOT_STARTED, str(excinfo.value)
+    # The exercise's hint goes with failures of its own contract and crashes of its own function;
+    # not with a file that does not load, nor with a crash in another exercise that it calls.
+    own = excinfo.errisinstance(GradingFailure) or (
+        excinfo.errisinstance(LearnerCrash) and excinfo.value.function == exercise)
+    feedback = f"{excinfo.value}\nHint: {hint}" if hint and own else str(excinfo.value)
+    if excinfo.errisinstance(GradingFailure):
+        return FAILED, feedback
+    if excinfo.errisinstance((LearnerCrash, SubmissionError)):
+        return ERROR, feedback
+    if excinfo.errisinstance(TimeLimitExceeded):
+        return ERROR, timeout_feedback(exercise, when, excinfo.value.seconds)
+    return GRADER_ERROR, f"{GRADER_ERROR_PREFIX}: {excinfo.typename}: {excinfo.value}"
+
+
+def makes_lesson_unloadable(excinfo: pytest.ExceptionInfo | None) -> bool:
+    """exercise.py itself does not load (not one function missing): the lesson's other checks need not run."""
+    return (excinfo is not None and excinfo.errisinstance(SubmissionError)
+            and not excinfo.errisinstance(MissingFunction))
+
+
+def timeout_feedback(function: str, when: str, seconds: float) -> str:
+    if when == "setup":
+        return (f"timed out: preparing this check (which imports your exercise.py) ran past the time limit of "
+                f"{seconds:g} s per test. Does code at the top level of exercise.py, outside any function, run forever?")
+    return (f"timed out: {function}() did not finish within the time limit of {seconds:g} s per test. Look for a "
+            f"loop that never ends (a `while` whose condition never changes), or far more work than the exercise asks for.")
+
+
+def first_hint(course: Course, lesson_dir: str, function: str) -> str:
+    """The first rung of an exercise's hint ladder (the concept), and how to climb further."""
+    lesson = course.lesson(lesson_dir)
+    exercise = lesson.exercise(function)
+    if not exercise.hints:
+        return ""
+    return f"{exercise.hints[0]}\nMore: `watchtrain hint {lesson.number} {exercise.function}`"
+
+
+def sections_for_learner(sections: list[tuple[str, str]], status: str) -> list[tuple[str, str]]:
+    """Keep what the learner's code printed; drop libraries' log records (W&B logs dozens per
+    run) and, for an untouched stub, everything: "not started" is the whole story."""
+    if status == NOT_STARTED:
+        return []
+    return [(name, text) for name, text in sections if not name.startswith("Captured log")]
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

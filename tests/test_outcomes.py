@@ -1,0 +1,84 @@
+"""Unit tests of grading/outcomes.py: how each kind of failed test becomes a status and feedback."""
+import pytest
+
+from watchtrain.course import load_course
+from watchtrain.grading import GradingFailure
+from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, makes_lesson_unloadable,
+                                         sections_for_learner)
+from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED
+from watchtrain.grading.submission import LearnerCrash, MissingFunction, NotStarted, SubmissionError
+from watchtrain.grading.time_limit import TimeLimitExceeded
+
+HINT = "The concept.\nMore: `watchtrain hint 01 add`"
+
+
+def raised(error: BaseException) -> pytest.ExceptionInfo:
+    try:
+        raise error
+    except BaseException:
+        return pytest.ExceptionInfo.from_current()
+
+
+def outcome(error: BaseException, when: str = "call", exercise: str = "add"):
+    return classify(raised(error), when, exercise, HINT)
+
+
+def test_a_failed_check_says_what_expected_found_and_the_hint():
+    status, feedback = outcome(GradingFailure("add(1, 2)", expected=3, found=-1, advice="Add, do not subtract."))
+    assert status == FAILED
+    assert feedback == "add(1, 2)\n  expected: 3\n  found:    -1\n  Add, do not subtract.\n" + "Hint: " + HINT
+
+
+def test_an_untouched_stub_is_not_started_without_a_hint():
+    status, feedback = outcome(NotStarted("add"))
+    assert status == NOT_STARTED and "Hint" not in feedback and "add() still raises NotImplementedError" in feedback
+
+
+def test_a_crash_of_the_exercise_itself_is_an_error_with_its_hint():
+    status, feedback = outcome(LearnerCrash("add() raised ValueError: no", ["ValueError"], function="add"))
+    assert status == ERROR and feedback.startswith("add() raised ValueError") and feedback.endswith(HINT)
+
+
+def test_a_crash_in_another_exercise_it_calls_gets_no_hint_of_this_one():
+    status, feedback = outcome(LearnerCrash("make() raised KeyError: 'lr'", ["KeyError"], function="make"),
+                               exercise="model_pipeline")
+    assert status == ERROR and "Hint" not in feedback
+
+
+def test_a_file_that_does_not_load_is_an_error_without_a_hint_that_stops_the_lesson():
+    error = SubmissionError("01/exercise.py has a syntax error on line 3: expected ':'")
+    status, feedback = outcome(error)
+    assert status == ERROR and "Hint" not in feedback and "line 3" in feedback
+    assert makes_lesson_unloadable(raised(error))
+
+
+def test_one_missing_function_does_not_stop_the_lesson():
+    error = MissingFunction("exercise.py has no function add(); it is one of the exercises.")
+    assert outcome(error)[0] == ERROR
+    assert not makes_lesson_unloadable(raised(error))
+    assert not makes_lesson_unloadable(raised(GradingFailure("x")))
+
+
+@pytest.mark.parametrize("when, says", [("setup", "top level of exercise.py"), ("call", "add() did not finish")])
+def test_a_time_limit_names_the_phase(when, says):
+    status, feedback = outcome(TimeLimitExceeded(5), when=when)
+    assert status == ERROR and says in feedback and "5 s" in feedback
+
+
+def test_a_bug_in_the_autograder_is_a_grader_error_not_the_learners():
+    status, feedback = outcome(KeyError("lessons"))
+    assert status == GRADER_ERROR and feedback.startswith(GRADER_ERROR_PREFIX) and "KeyError" in feedback
+
+
+def test_the_first_hint_rung_and_how_to_climb_further():
+    course = load_course()
+    lesson = course.lessons[0]
+    exercise = lesson.exercises[0]
+    assert first_hint(course, lesson.dir, exercise.function) == \
+        f"{exercise.hints[0]}\nMore: `watchtrain hint {lesson.number} {exercise.function}`"
+
+
+def test_printed_output_is_kept_and_library_logs_dropped_and_a_stub_shows_nothing():
+    sections = [("Captured stdout call", "epoch 1"), ("Captured log call", "wandb: syncing")]
+    assert sections_for_learner(sections, FAILED) == [("Captured stdout call", "epoch 1")]
+    assert sections_for_learner(sections, NOT_STARTED) == []
