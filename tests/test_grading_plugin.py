@@ -230,3 +230,8 @@ def test_the_template_autograder_grades_its_example(tiny_course, source, earned,
     run = run_autograder(tiny_course, submission=submit(tiny_course, source))
     assert run.report["score"] == earned, run.output[-3000:]
     assert says in " ".join(t["feedback"] for t in by_name(run).values())
+
+
+def test_a_report_is_written_even_when_no_test_was_collected(tiny_course):
+    run = run_autograder(tiny_course, extra_args=["-k", "no_test_has_this_name"])
+    assert run.report == {"score": 0, "max_score": 0, "lessons": []}, run.output[-2000:]
