@@ -45,3 +45,19 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get(ARTIFACTS_ENV, "test-artifacts")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def record_requests_leaving(page, origin: str) -> list[str]:
+    """Every request the page makes anywhere but `origin` (the local server), recorded and cut off:
+    the list a test asserts empty to show that nothing leaves the machine."""
+    outside: list[str] = []
+
+    def route(route) -> None:
+        if route.request.url.startswith(origin.rstrip("/")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return outside

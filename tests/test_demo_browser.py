@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page, record_requests_leaving
 from watchtrain.servers.tensorboard import start_tensorboard
 from watchtrain.course import load_course
 from watchtrain.demos import lesson_demo
@@ -63,6 +63,7 @@ def test_training_loss_chart_renders_in_the_scalars_dashboard(demo_runs):
     with start_tensorboard(demo_runs) as server:
         assert server.wait_for_tag(LOSS_TAG) == LESSON
         with headless_page() as page:
+            outside = record_requests_leaving(page, server.url)
             page.goto(f"{server.url}/#scalars", wait_until="networkidle")
             card = page.locator("tf-scalar-card", has_text=LOSS_TAG)
             card.locator("svg path.line").first.wait_for(timeout=30_000)
@@ -70,6 +71,7 @@ def test_training_loss_chart_renders_in_the_scalars_dashboard(demo_runs):
             page.screenshot(path=str(artifacts / "tensorboard_scalars.png"))
             chart.screenshot(path=str(artifacts / "tensorboard_training_loss_chart.png"))
             paths = card.locator("svg path.line").evaluate_all("lines => lines.map(l => l.getAttribute('d'))")
+    assert outside == [], f"TensorBoard's page called out of the machine: {outside}"
     # The plotted line has a point per logged value (6 for 1,500 mini-batches, one every 250).
     assert any(d and d.count("L") >= 5 for d in paths), f"no line with the logged points: {paths}"
     mask = coloured_pixels(Image.open(artifacts / "tensorboard_training_loss_chart.png"))
@@ -84,6 +86,7 @@ def test_hparams_dashboard_lists_the_demos_sweep(sweep_runs):
 
     require_chromium()
     with start_tensorboard(sweep_runs) as server, headless_page() as page:
+        outside = record_requests_leaving(page, server.url)
         page.goto(f"{server.url}/#hparams", wait_until="networkidle")
         trials = [f"{SWEEP_LESSON}/hparams/trial_{index}" for index in range(len(SWEEP))]
         for trial in trials:  # a row of the table view per trial, found through the dashboard's shadow DOM
@@ -91,3 +94,4 @@ def test_hparams_dashboard_lists_the_demos_sweep(sweep_runs):
         page.screenshot(path=str(artifacts_dir() / "tensorboard_hparams.png"))
         headers = page.get_by_text("hparam/accuracy", exact=True).count()
     assert headers >= 1, "the sweep's accuracy column is missing from the HParams table"
+    assert outside == [], f"TensorBoard's page called out of the machine: {outside}"

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page, record_requests_leaving
 from watchtrain.servers import visdom as visdom_module
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, port_answers
@@ -194,11 +194,10 @@ def test_web_page_shows_a_plotted_line_in_chromium(server):
     viz.text("the page renders offline", opts=dict(title="note"))
     viz.line(X=LINE_X, Y=LINE_Y, opts=dict(title="ui check"))
     screenshot = artifacts_dir() / "visdom_line.png"
-    outside, broken = [], []
+    broken = []
     with headless_page(width=1000, height=700) as page:
         # Everything the page needs comes from the local server: any other request is recorded and cut off.
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
-                   else (outside.append(route.request.url), route.abort()))
+        outside = record_requests_leaving(page, server.url)
         page.on("response", lambda response: response.status >= 400 and broken.append(
             f"{response.status} {response.url}"))
         page.on("pageerror", lambda error: broken.append(f"page error: {error}"))

@@ -1,6 +1,7 @@
 """Netron, the model viewer, serving one model file on 127.0.0.1 (a chosen or a free port).
 
-Netron's web app ships inside its Python wheel, so this works offline. The server runs in its own
+Netron's web app ships inside its Python wheel, so this works offline, and the page is served with
+its IP lookup and usage reports turned off (netron_page.py). The server runs in its own
 process, so stopping it never leaves a thread behind in ours. Netron serves the model's folder, so
 `model.onnx.data` (the weights of a dynamo export) is found beside `model.onnx`.
 
@@ -25,8 +26,8 @@ from watchtrain.servers.processes import ready_or_stopped, stop_process
 
 # Netron's page refuses to show any model once its build is this old ("Please update to the newest version").
 STALE_AFTER_DAYS = 180
-# The `netron` command, run with this Python (the package has no __main__ module).
-_SERVER_CODE = "import netron; netron.main()"
+# The `netron` command, run with this Python, serving a page with Netron's calls out turned off.
+_SERVER_MODULE = "watchtrain.servers.netron_page"
 
 
 @dataclass
@@ -83,7 +84,7 @@ def start_netron(model_path: str | Path, port: int | None = None, *, timeout: fl
     elif not port_is_free(port, LOCALHOST):
         raise ServerError(port_taken_message(port))
     log = tempfile.TemporaryFile(prefix="watchtrain-netron-")
-    command = [sys.executable, "-c", _SERVER_CODE, str(model_path), "--host", LOCALHOST, "--port", str(port)]
+    command = [sys.executable, "-m", _SERVER_MODULE, str(model_path), "--host", LOCALHOST, "--port", str(port)]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     server = NetronServer(model_path=model_path, port=port, process=process, log=log)
