@@ -12,7 +12,7 @@ from typing import Callable
 
 from watchtrain.course import Course, Lesson
 from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, PASSED, SKIPPED
-from watchtrain.grading.runner import run_autograder
+from watchtrain.grading.runner import AutograderRun, run_autograder
 from watchtrain.progress import DONE, IN_PROGRESS, Progress
 
 _OUTPUT_SHOWN = 3000
@@ -61,13 +61,17 @@ class LessonCheck:
                               exercises={e.function: e.status for e in self.exercises}, checked_file=checked_file)
 
 
-def check_lesson(course: Course, lesson: Lesson, *, submission: Path | None = None,
-                 solutions: bool = False) -> LessonCheck:
-    """Grade one lesson of `submission` (a folder shaped like lessons/; default lessons/)."""
+def check_lesson(course: Course, lesson: Lesson, *, submission: Path | None = None, solutions: bool = False,
+                 runner: Callable[[list[str]], AutograderRun] | None = None) -> LessonCheck:
+    """Grade one lesson of `submission` (a folder shaped like lessons/; default lessons/). `runner`
+    grades lessons/ in another way than a fresh interpreter (`watch`'s WarmChecks.run)."""
     tests = course.files(lesson).tests
     if not tests.is_file():
         raise CheckError(f"lesson {lesson.number} has no autograder tests yet ({tests} is missing)")
-    run = run_autograder(course.root, submission=submission, solutions=solutions, lessons=[lesson.dir])
+    if runner is not None and submission is None and not solutions:
+        run = runner([lesson.dir])
+    else:
+        run = run_autograder(course.root, submission=submission, solutions=solutions, lessons=[lesson.dir])
     graded = [lesson_report for lesson_report in run.report.get("lessons", []) if lesson_report["dir"] == lesson.dir]
     if not graded:
         raise CheckError(f"the autograder could not grade lesson {lesson.number} (pytest exit code "

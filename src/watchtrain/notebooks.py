@@ -55,7 +55,6 @@ _TENSORBOARD_SETUP = (
     "os.environ.setdefault(\"TENSORBOARD_BINARY\",\n"
     "                      shutil.which(\"tensorboard\", path=sysconfig.get_path(\"scripts\")) or \"tensorboard\")\n"
     f"{_LOAD_TENSORBOARD}\n")
-_STOP_ONLY = re.compile(r"^\w+\.stop\(\)\s*(#.*)?$")
 
 
 @dataclass(frozen=True)
@@ -261,7 +260,7 @@ def build_notebook(lesson: Lesson, lesson_path: Path):
     snippets = [source for kind, source in sections if kind == "code"]
     uses_tensorboard = any("SummaryWriter" in source or "%tensorboard" in source for source in snippets)
     shows_tensorboard = any("%tensorboard" in source for source in snippets)
-    tensorboard_loaded, placed, stops = False, False, []
+    tensorboard_loaded, placed = False, False
     for kind, source in sections:
         if kind == "markdown" and not placed and _EXERCISES_HEADING.match(source):
             watch_it()
@@ -270,14 +269,6 @@ def build_notebook(lesson: Lesson, lesson_path: Path):
             placed = True
         elif kind == "markdown":
             markdown(source)
-        elif all(_STOP_ONLY.match(line.strip()) for line in source.splitlines() if line.strip()):
-            note = (f"```python\n{source}\n```\n\n*In this notebook that is the last cell, so that the views "
-                    f"of the server above keep working while you read on.*")
-            if cells and cells[-1].cell_type == "markdown":
-                cells[-1].source += "\n\n" + note
-            else:
-                markdown(note)
-            stops.append(source)
         elif ("%tensorboard" in source or _LOAD_TENSORBOARD in source) and not tensorboard_loaded:
             code(_TENSORBOARD_SETUP + _without_load_ext(source))
             tensorboard_loaded = True
@@ -286,9 +277,6 @@ def build_notebook(lesson: Lesson, lesson_path: Path):
     if not placed:
         watch_it()
         exercises()
-    if stops:
-        markdown("### When you are done\n\nStop the server (ending the kernel stops it too):")
-        code("\n".join(stops))
     for index, cell in enumerate(cells):
         cell["id"] = f"{lesson.number}-{index:03d}"
     notebook = v4.new_notebook(cells=cells, metadata={

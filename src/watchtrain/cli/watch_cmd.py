@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from watchtrain.cli.style import Terminal
     from watchtrain.course import load_course
     from watchtrain.progress import load_progress
+    from watchtrain.warm_checks import WarmChecks
 
     course = load_course()
     progress = load_progress(course)
@@ -36,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
                              and Path(path) in exercise_files)
     terminal = Terminal(sys.stdout)
     heading = ""
+    checks = WarmChecks(course)  # imports torch & co. once, in the background; each check forks from it
     try:
         next(saves)
         while lesson is not None:
-            check = _check(course, lesson, progress, terminal, heading)
+            check = _check(course, lesson, progress, terminal, heading, checks.run)
             if check is None:
                 return 1
             if check.done:
@@ -55,11 +57,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         saves.close()
+        checks.close()
     print("Every lesson is done. Well trained! `watchtrain list` shows your points.")
     return 0
 
 
-def _check(course, lesson, progress, terminal, heading: str):
+def _check(course, lesson, progress, terminal, heading: str, runner):
     """Check `lesson` on a cleared screen and record it; its LessonCheck, or None when it cannot be graded."""
     from watchtrain.lesson_check import CheckError, check_lesson, render_check
 
@@ -72,7 +75,7 @@ def _check(course, lesson, progress, terminal, heading: str):
     terminal.clear()
     print(f"\n{heading}Checking {relative} ...", flush=True)
     try:
-        check = check_lesson(course, lesson)
+        check = check_lesson(course, lesson, runner=runner)
     except CheckError as err:
         print(f"watchtrain: error: {err}", file=sys.stderr)
         return None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,8 @@ from watchtrain.grading.options import HIDDEN_DIR
 # The pytest plugins a grading run does without: the cache (it would write into the course), and
 # the unraisable-exception report, whose closing gc.collect() over torch's heap costs ~0.3 s a run.
 GRADING_PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:unraisableexception")
+# Nor the plugins other packages install (anyio's, say): importing them cost a check about 1 s.
+GRADING_ENVIRONMENT = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,29 @@ def run_autograder(course_root: Path, *, submission: Path | None = None, solutio
                    timeout: float | None = None) -> AutograderRun:
     """`pytest autograder` for the given lessons (dirs; all when None) on one submission; with
     `hidden`, the instructor's hidden tests too (all of autograder/ is collected then)."""
-    targets = [str(path) for path in autograder_targets(course_root / "autograder", lessons, hidden=hidden)]
     with tempfile.TemporaryDirectory(prefix="watchtrain-report-") as scratch:
         report_path = Path(scratch) / "report.json"
-        command = [sys.executable, "-m", "pytest", *targets, "-q", *GRADING_PYTEST_OPTIONS,
-                   "--report-json", str(report_path), *(extra_args or [])]
-        if hidden:
-            command.append("--hidden")
-        if solutions:
-            command.append("--solutions")
-        elif submission is not None:
-            command += ["--submission", str(submission)]
-        completed = subprocess.run(command, cwd=course_root, capture_output=True, text=True, timeout=timeout)
-        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
-    return AutograderRun(completed.returncode, report, completed.stdout + completed.stderr)
+        arguments = pytest_arguments(course_root, report_path, submission=submission, solutions=solutions,
+                                     lessons=lessons, hidden=hidden, extra_args=extra_args)
+        completed = subprocess.run([sys.executable, "-m", "pytest", *arguments], cwd=course_root,
+                                   env=os.environ | GRADING_ENVIRONMENT, capture_output=True, text=True, timeout=timeout)
+        return AutograderRun(completed.returncode, read_report(report_path), completed.stdout + completed.stderr)
+
+
+def pytest_arguments(course_root: Path, report_path: Path, *, submission: Path | None = None, solutions: bool = False,
+                     lessons: list[str] | None = None, hidden: bool = False,
+                     extra_args: list[str] | None = None) -> list[str]:
+    """pytest's arguments for a grading run that writes its JSON points report to `report_path`."""
+    targets = [str(path) for path in autograder_targets(course_root / "autograder", lessons, hidden=hidden)]
+    arguments = [*targets, "-q", *GRADING_PYTEST_OPTIONS, "--report-json", str(report_path), *(extra_args or [])]
+    if hidden:
+        arguments.append("--hidden")
+    if solutions:
+        arguments.append("--solutions")
+    elif submission is not None:
+        arguments += ["--submission", str(submission)]
+    return arguments
+
+
+def read_report(report_path: Path) -> dict:
+    return json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
