@@ -61,3 +61,15 @@ def record_requests_leaving(page, origin: str) -> list[str]:
 
     page.route("**/*", route)
     return outside
+
+
+def require_chromium() -> None:
+    """A browser check needs Chromium: skipped on a laptop without it, failed in CI (which must run it)."""
+    import pytest
+
+    try:
+        chromium_path()
+    except BrowserUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"{err} (CI must run this check)")
+        pytest.skip(str(err))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page, record_requests_leaving
+from browser_pages import artifacts_dir, headless_page, record_requests_leaving, require_chromium
 from watchtrain.servers.tensorboard import start_tensorboard
 from watchtrain.course import load_course
 from watchtrain.demos import lesson_demo
@@ -42,13 +42,6 @@ def sweep_runs(tmp_path_factory) -> Path:
     solutions = load_course().root / "solutions"
     lesson_demo(SWEEP_LESSON).run(load_reference(solutions, SWEEP_LESSON), out / SWEEP_LESSON)
     return out
-
-
-def require_chromium() -> None:
-    try:
-        chromium_path()
-    except BrowserUnavailable as err:
-        pytest.skip(str(err))
 
 
 def coloured_pixels(image: Image.Image) -> numpy.ndarray:

@@ -1,7 +1,6 @@
 """Netron serving an exported model: start, stop, ports, errors, the CLI, and the graph view in a real
 headless Chromium. The screenshot is kept under test-artifacts/ (or $WATCHTRAIN_TEST_ARTIFACTS)."""
 import datetime as dt
-import os
 import signal
 import socket
 import urllib.request
@@ -9,7 +8,7 @@ import urllib.request
 import pytest
 import torch
 
-from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page, record_requests_leaving
+from browser_pages import artifacts_dir, headless_page, record_requests_leaving, require_chromium
 from watchtrain.models import Net
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.netron import netron_build_date, stale_warning, start_netron
@@ -95,12 +94,7 @@ def test_cli_reports_a_missing_file(tmp_path):
 
 
 def test_graph_view_shows_the_model_in_chromium(exported):
-    try:
-        chromium_path()
-    except BrowserUnavailable as err:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(err))
+    require_chromium()
     screenshot = artifacts_dir() / "netron_graph.png"
     with start_netron(exported) as server, headless_page(width=1000, height=1300) as page:
         # A fresh browser profile, as a learner's first visit: the page the course serves asks no

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page
+from browser_pages import artifacts_dir, headless_page, require_chromium
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -170,12 +170,7 @@ def framed_url(cell) -> str:
 
 def visdom_windows_shown(url: str) -> int:
     """How many Visdom windows the page at `url` draws in a real browser (0 when it cannot load)."""
-    try:
-        chromium_path()
-    except BrowserUnavailable as err:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(err))
+    require_chromium()
     with headless_page(width=1200, height=900) as page:
         page.goto(url)
         try:

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from browser_pages import BrowserUnavailable, artifacts_dir, chromium_path, headless_page, record_requests_leaving
+from browser_pages import artifacts_dir, headless_page, record_requests_leaving, require_chromium
 from watchtrain.servers import visdom as visdom_module
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, port_answers
@@ -182,10 +182,7 @@ def test_asset_install_without_npm_says_what_to_do(tmp_path, monkeypatch):
 
 def _require_a_browser_page() -> None:
     _require(not missing_assets(), "Visdom's web files are not installed: `watchtrain visdom --install-assets`")
-    try:
-        chromium_path()
-    except BrowserUnavailable as err:
-        _require(False, str(err))
+    require_chromium()
 
 
 def test_web_page_shows_a_plotted_line_in_chromium(server):
