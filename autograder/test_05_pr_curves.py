@@ -84,18 +84,42 @@ def _probabilities(lesson, device, net=None):
     expect(isinstance(result, tuple) and len(result) == 2, "class_probabilities must return a pair (probs, labels).",
            expected="(probs, labels)", found=type(result).__name__)
     probs, labels = result
-    expect(isinstance(probs, torch.Tensor) and isinstance(labels, torch.Tensor),
-           "class_probabilities must return two tensors.", expected="(Tensor, Tensor)",
-           found=f"({type(probs).__name__}, {type(labels).__name__})",
-           advice="torch.cat the per-batch results: torch.cat(probs), torch.cat(labels).")
+    if not (isinstance(probs, torch.Tensor) and isinstance(labels, torch.Tensor)):
+        kinds = {type(probs).__name__, type(labels).__name__}
+        advice = None
+        if "list" in kinds:
+            advice = "A list of per-batch results is not one tensor: torch.cat(probs) and torch.cat(labels)."
+        elif "ndarray" in kinds:
+            advice = "Return torch tensors, not numpy arrays: leave out .numpy()."
+        fail("class_probabilities must return two tensors.", expected="(Tensor, Tensor)",
+             found=f"({type(probs).__name__}, {type(labels).__name__})", advice=advice)
     return probs, labels
+
+
+def _shape_advice(shape: tuple, what: str) -> str | None:
+    """Why `what` (probs or labels) has this shape, when a usual mistake explains it."""
+    batches = TEST_IMAGES // BATCH_SIZE
+    per_image = (len(CLASS_NAMES),) if what == "probs" else ()
+    if shape == (batches, BATCH_SIZE, *per_image):
+        return f"torch.stack adds a dimension, one per batch: torch.cat({what}) joins the batches along dim 0."
+    if shape == (BATCH_SIZE, *per_image):
+        return (f"That is one batch only: append each batch's {what} to a list inside the loop, then torch.cat the "
+                f"list once the loop is done.")
+    if what == "probs" and shape == (len(CLASS_NAMES), TEST_IMAGES):
+        return "The tensor is transposed: one row per image, one column per class."
+    if what == "probs" and shape == (TEST_IMAGES,):
+        return ("That is one number per image: keep the whole row of 10 probabilities (no max or argmax), "
+                "F.softmax(net(images), dim=1).")
+    if what == "labels" and shape in ((TEST_IMAGES, 1), (1, TEST_IMAGES)):
+        return "Keep the labels one-dimensional, shape (N,), as the loader gives them."
+    return None
 
 
 @exercise("class_probabilities")
 def test_class_probabilities_are_softmax_rows(lesson, device):
     probs, _ = _probabilities(lesson, device)
     expect_equal(tuple(probs.shape), (TEST_IMAGES, len(CLASS_NAMES)), "The shape of probs (images, classes)",
-                 advice="One row of 10 probabilities per image: torch.cat the batches along dim 0.")
+                 advice=_shape_advice(tuple(probs.shape), "probs"))
     expect_equal(probs.device.type, "cpu", "The device of probs", advice="Move each batch's result with .cpu().")
     logits = _reference_logits(device)
     found = probs.detach().float()
@@ -106,14 +130,30 @@ def test_class_probabilities_are_softmax_rows(lesson, device):
             advice = "These are the raw logits: apply F.softmax(net(images), dim=1) to turn them into probabilities."
         elif torch.allclose(found, _batchwise_softmax_over_images(logits), atol=PROBABILITY_TOLERANCE):
             advice = "The softmax ran over the batch (dim=0): use dim=1, across the 10 classes of each image."
+        elif torch.allclose(found, torch.sigmoid(logits), atol=PROBABILITY_TOLERANCE):
+            advice = ("A sigmoid squashes each logit on its own, so a row does not add up to 1: the softmax, "
+                      "F.softmax(net(images), dim=1), shares 1 among the ten classes.")
+        elif torch.allclose(found, F.log_softmax(logits, dim=1), atol=PROBABILITY_TOLERANCE):
+            advice = "These are log-probabilities (log_softmax): use F.softmax(net(images), dim=1)."
         fail("Each row of probs must sum to 1.", expected=1.0, found=[round(float(s), 4) for s in row_sums[:8]],
              advice=advice)
     expected = F.softmax(logits, dim=1)
     difference = (found - expected).abs().max().item()
-    expect(difference <= PROBABILITY_TOLERANCE, "probs must be the network's softmax probabilities, in loader order.",
-           expected=f"within {PROBABILITY_TOLERANCE:g} of F.softmax(net(images), dim=1)",
-           found=f"a difference of up to {difference:.3g}",
-           advice="Keep the loader's order, and run net in eval mode on every batch.")
+    if difference > PROBABILITY_TOLERANCE:
+        image = int((found - expected).abs().amax(dim=1).argmax())
+        advice = (f"The rows differ from image {image} on: row i is the softmax of net's outputs for the loader's "
+                  f"i-th image (watchtrain hint 05).")
+        if _same_rows_in_another_order(found, expected):
+            advice = ("These are the right rows in another order: keep the loader's order, appending each batch's "
+                      "rows after the previous batch's.")
+        fail("probs must be the network's softmax probabilities, in loader order.",
+             expected=f"within {PROBABILITY_TOLERANCE:g} of F.softmax(net(images), dim=1)",
+             found=f"a difference of up to {difference:.3g}", advice=advice)
+
+
+def _same_rows_in_another_order(found: torch.Tensor, expected: torch.Tensor) -> bool:
+    distances = torch.cdist(found.double(), expected.double())
+    return bool((distances.min(dim=1).values <= PROBABILITY_TOLERANCE).all())
 
 
 def _batchwise_softmax_over_images(logits: torch.Tensor) -> torch.Tensor:
@@ -126,12 +166,29 @@ def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, devic
     _, labels = _probabilities(lesson, device, net)
     passes = net.passes
     _, expected = _test_set()
-    expect_equal(labels.detach().cpu().tolist(), expected.tolist(), "The labels, in the loader's order",
-                 advice="Return the true labels of the loader's batches, torch.cat'ed in order.")
-    expect(bool(passes) and all(not training for training, _ in passes), "The network must run in evaluation mode.",
-           expected="net.training == False", found="training mode", advice="Call net.eval() first.")
-    expect(all(not grad for _, grad in passes), "The forward passes must run without autograd.",
-           expected="torch.is_grad_enabled() == False", found="autograd on",
+    expect_equal(tuple(labels.shape), (TEST_IMAGES,), "The shape of labels (one per image)",
+                 advice=_shape_advice(tuple(labels.shape), "labels"))
+    advice = None
+    if labels.is_floating_point():
+        advice = ("torch.Tensor(...) and .float() make floats: keep the loader's labels as they come (torch.cat of "
+                  "the batches' labels), or build them with torch.tensor(..., dtype=torch.int64).")
+    expect_equal(str(labels.dtype).removeprefix("torch."), "int64", "The dtype of labels (class indices)",
+                 advice=advice)
+    found = labels.detach().cpu().tolist()
+    advice = "Return the true labels of the loader's batches, torch.cat'ed in order."
+    if found == _reference_logits(device).argmax(dim=1).tolist():
+        advice = "These are the network's predicted classes: return the true labels, the loader's second item."
+    elif sorted(found) == sorted(expected.tolist()):
+        advice = "These are the true labels in another order: keep the loader's order, batch after batch."
+    expect_equal(found, expected.tolist(), "The labels, in the loader's order", advice=advice)
+    expect(bool(passes), "class_probabilities never ran the network.", expected="a forward pass per batch", found=0,
+           advice="The probabilities come from the network: net(images) for each batch, then the softmax.")
+    training = sum(mode for mode, _ in passes)
+    expect(not training, "The network must run in evaluation mode.", expected="net.training == False",
+           found=f"{training} of {len(passes)} forward passes in training mode", advice="Call net.eval() first.")
+    with_graph = sum(grad for _, grad in passes)
+    expect(not with_graph, "The forward passes must run without autograd.",
+           expected="torch.is_grad_enabled() == False", found=f"{with_graph} of {len(passes)} with autograd on",
            advice="Wrap the loop in `with torch.no_grad():`.")
 
 
@@ -146,13 +203,17 @@ def _logged_curves(lesson, tmp_path, device):
         advice = "Tag each curve with its class name, CLASS_NAMES[k], one add_pr_curve call per class."
         if curves and all(tag.isdigit() for tag in curves):
             advice = "The tags are class indices: use the class names, CLASS_NAMES[k]."
+        elif len(curves) == len(CLASS_NAMES) and all(any(tag.endswith(name) for name in CLASS_NAMES) for tag in curves):
+            advice = "The tags hold the class names and more: the tag is the class name alone, CLASS_NAMES[k]."
         elif len(curves) < len(CLASS_NAMES):
             advice = f"{len(curves)} of the {len(CLASS_NAMES)} classes have a curve: loop over all ten, k = 0 to 9."
         fail("There must be one PR curve per class, tagged with the class name.", expected=expected_tags,
              found=sorted(curves) or "no PR curves at all", advice=advice)
     for tag, events in curves.items():
-        expect_equal([event.step for event in events], [0], f"The steps of the PR curve {tag!r}",
-                     advice="Log each class's curve once, with global_step=0.")
+        steps = [event.step for event in events]
+        advice = f"Log each class's curve at step 0: global_step=0, not {steps[0]}." if len(steps) == 1 else (
+            f"The curve was logged {len(steps)} times: log each class's curve once, with global_step=0.")
+        expect_equal(steps, [0], f"The steps of the PR curve {tag!r}", advice=advice)
     return log_dir, {tag: events[0] for tag, events in curves.items()}
 
 

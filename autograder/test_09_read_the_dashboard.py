@@ -2,13 +2,15 @@
 
 train_and_instrument: the grader trains the same network, from the same weights, on the same
 mini-batches, with the same optimizer, and notes every number the contract asks for. Each check
-then compares one part of the learner's event files with those numbers, step by step.
+then compares one part of the learner's event files with those numbers, step by step. The network
+notes how each of its forward passes ran, so the validation passes can be seen to build no graph.
 
 diagnose: each check trains one run with watchtrain.failure_runs, from a seed drawn from
 os.urandom while grading, and asks the learner's diagnose what went wrong in it. Which check
 gets which failure mode is drawn while grading too, so neither a check's name nor its folder
 gives the answer away, and only a diagnose that reads the run can pass.
 """
+import contextlib
 import copy
 import math
 import os
@@ -27,16 +29,17 @@ from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.failure_runs import MODES, write_failure_run
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail, run_once
 from watchtrain.grading.crashes import call_with_advice
+from watchtrain.grading.recording import WatchedNet
 from watchtrain.grading.submission import NotStarted
-from watchtrain.models import MLP
 from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
-# train_and_instrument: a small MLP, 3 epochs of 8 mini-batches, the rate halved after each epoch.
-TRAIN_IMAGES, VAL_IMAGES, BATCH_SIZE, EPOCHS = 160, 40, 20, 3
+# train_and_instrument: the tutorial's CNN (noting how each forward pass ran), 3 epochs of 8 mini-batches, the
+# rate halved after each epoch. The validation set's last batch is smaller (20, 20, 10), so a mean of per-batch
+# means differs from the mean per picture.
+TRAIN_IMAGES, VAL_IMAGES, BATCH_SIZE, EPOCHS = 160, 50, 20, 3
 BATCHES = TRAIN_IMAGES // BATCH_SIZE
 STEPS = EPOCHS * BATCHES
 LR, MOMENTUM, LR_DECAY, HISTOGRAM_EVERY = 0.1, 0.9, 0.5, 8
-SIZES = (28 * 28, 16, 10)
 TOL = 1e-4  # the event files hold float32; the learner may add the squares in another order
 
 CRASHES = {
@@ -68,24 +71,63 @@ class Replay:
     lr_times_gradient: dict[str, list[float]] = field(default_factory=dict)  # what plain SGD's ratio would be
     train_losses: list[float] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
+    val_batch_means: list[float] = field(default_factory=list)  # the mean of the validation batches' mean losses
+    val_losses_before: list[float] = field(default_factory=list)  # the validation loss before each epoch's training
     weights: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # at the histogram steps, after the step
     weights_before: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
     grads: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
     final_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorDataset, device: str) -> Replay:
-    """Train a copy of the learner's starting network as the contract says, noting every number."""
+@contextlib.contextmanager
+def _one_thread():
+    """As the learner's worker computes: one thread, so that both sum in the same order."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _val_loss(model: torch.nn.Module, val_set: TensorDataset, device: str) -> tuple[float, float]:
+    """The mean loss per picture over the validation set, and the mean of its batches' mean losses."""
+    losses, sizes = [], []
+    with torch.no_grad():
+        for images, labels in DataLoader(val_set, batch_size=BATCH_SIZE):
+            losses.append(F.cross_entropy(model(images.to(device)), labels.to(device)).item())
+            sizes.append(len(labels))
+    return sum(loss * size for loss, size in zip(losses, sizes)) / sum(sizes), sum(losses) / len(losses)
+
+
+def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorDataset, device: str, *,
+            zero_grad: bool = True, decay: str = "after each epoch") -> Replay:
+    """Train a copy of the learner's starting network as the contract says, noting every number. `zero_grad` and
+    `decay` ("after each epoch", "after each mini-batch", "before each epoch", "never") give the usual mistakes."""
+    with _one_thread():
+        return _replayed(initial, train_set, val_set, device, zero_grad, decay)
+
+
+def _replayed(initial, train_set, val_set, device, zero_grad, decay) -> Replay:
     model = copy.deepcopy(initial).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     named = dict(model.named_parameters())
     layers = [name for name in named if name.endswith("weight")]
     replay = Replay(layer_norms={name: [] for name in layers}, ratios={name: [] for name in layers},
                     lr_times_gradient={name: [] for name in layers})
+
+    def decay_rate():
+        for group in optimizer.param_groups:
+            group["lr"] *= LR_DECAY
+
     for epoch in range(EPOCHS):
+        replay.val_losses_before.append(_val_loss(model, val_set, device)[0])
+        if decay == "before each epoch":
+            decay_rate()
         for batch, (images, labels) in enumerate(DataLoader(train_set, batch_size=BATCH_SIZE)):
             step = epoch * BATCHES + batch
-            optimizer.zero_grad()
+            if zero_grad:
+                optimizer.zero_grad()
             loss = F.cross_entropy(model(images.to(device)), labels.to(device))
             loss.backward()
             rate = optimizer.param_groups[0]["lr"]
@@ -103,11 +145,13 @@ def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorD
                 replay.weights[step] = {name: parameter.detach().cpu().clone() for name, parameter in named.items()}
                 replay.weights_before[step] = {name: value.cpu() for name, value in previous.items()}
                 replay.grads[step] = {name: parameter.grad.detach().cpu().clone() for name, parameter in named.items()}
-        for group in optimizer.param_groups:
-            group["lr"] *= LR_DECAY
-        images, labels = val_set.tensors
-        with torch.no_grad():
-            replay.val_losses.append(F.cross_entropy(model(images.to(device)), labels.to(device)).item())
+            if decay == "after each mini-batch":
+                decay_rate()
+        if decay == "after each epoch":
+            decay_rate()
+        per_picture, batch_means = _val_loss(model, val_set, device)
+        replay.val_losses.append(per_picture)
+        replay.val_batch_means.append(batch_means)
     replay.final_state = {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
     return replay
 
@@ -118,6 +162,10 @@ class InstrumentedRun:
     replay: Replay
     returned: Any
     trained_like_the_replay: bool  # the learner's final weights are the grader's
+    passes: list[tuple[bool, bool]]  # (training, autograd) of every forward pass the learner's loop made
+    trained: dict[str, torch.Tensor] = field(default_factory=dict)  # the learner's final weights
+    replay_again: Any = None  # (zero_grad, decay) -> the final weights of that variant of the training
+    diverged: str | None = None  # why the learner's network ends elsewhere, once worked out
 
 
 
@@ -129,7 +177,7 @@ def _instrumented_run(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
 def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
     train_set, val_set = _dataset(True, TRAIN_IMAGES), _dataset(False, VAL_IMAGES)
     torch.manual_seed(9)
-    model = MLP(SIZES)
+    model = WatchedNet()
     initial = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     log_dir = tmp_path / "instrumented"
@@ -138,8 +186,16 @@ def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
                     epochs=EPOCHS, lr_decay=LR_DECAY, histogram_every=HISTOGRAM_EVERY, device=device)
     replay = _replay(initial, train_set, val_set, device)
     trained = {name: value.detach().cpu() for name, value in model.state_dict().items()}
-    same = all(torch.allclose(trained[name], value, rtol=1e-4, atol=1e-6) for name, value in replay.final_state.items())
-    return InstrumentedRun(log_dir, replay, returned, same)
+
+    def replay_again(zero_grad: bool, decay: str) -> dict[str, torch.Tensor]:
+        return _replay(initial, train_set, val_set, device, zero_grad=zero_grad, decay=decay).final_state
+
+    return InstrumentedRun(log_dir, replay, returned, _same_weights(trained, replay.final_state), list(model.passes),
+                           trained, replay_again)
+
+
+def _same_weights(found: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> bool:
+    return all(torch.allclose(found[name], value, rtol=1e-4, atol=1e-6) for name, value in expected.items())
 
 
 def _scalars(run: InstrumentedRun, tag: str) -> list[tuple[int, float]]:
@@ -158,6 +214,8 @@ def _expect_every_step(points: list[tuple[int, float]], tag: str) -> list[float]
         advice = "The step restarts every epoch: count the mini-batches since training began (step += 1 after each)."
     elif steps == list(range(1, STEPS + 1)):
         advice = "The steps start at 1: the first mini-batch is step 0."
+    elif steps == [(epoch + 1) * BATCHES - 1 for epoch in range(EPOCHS)] or steps == list(range(EPOCHS)):
+        advice = f"{tag!r} was logged once per epoch: log it at every mini-batch, at that mini-batch's step."
     elif len(steps) != STEPS:
         advice = f"Log {tag!r} once per mini-batch: {BATCHES} mini-batches an epoch, {EPOCHS} epochs."
     expect_equal(steps, list(range(STEPS)), f"The steps of {tag!r} (one per mini-batch, from 0)", advice=advice)
@@ -182,10 +240,12 @@ def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, 
                       f"first epoch (step {BATCHES} trained at {LR * LR_DECAY}): read it from the optimizer, "
                       f"optimizer.param_groups[0]['lr'], at every step. The value the optimizer was built with "
                       f"(optimizer.defaults['lr'], or a variable of yours) never changes.")
-        else:
+        elif _same_weights(run.trained, run.replay_again(True, "never")):
             advice = (f"The learning rate never changes: attach a scheduler that multiplies it by lr_decay, "
                       f"torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay), and call its step() "
                       f"once after each epoch.")
+        else:
+            advice = _diverged_advice(run)
     elif _close(values, [LR * LR_DECAY ** step for step in range(STEPS)]):
         advice = "The rate falls at every mini-batch: call scheduler.step() once per epoch, after its last mini-batch."
     elif _close(values, [LR * LR_DECAY ** (step // BATCHES + 1) for step in range(STEPS)]):
@@ -227,11 +287,28 @@ def _norm_advice(values: list[float], replay: Replay) -> str | None:
 
 
 def _diverged_advice(run: InstrumentedRun) -> str | None:
+    """Why the learner's network does not end where the contract's training takes it, when one usual mistake
+    (replayed here) ends exactly where it does."""
     if run.trained_like_the_replay:
         return None
-    return ("Your network did not end where the contract's training takes it, so the numbers drift apart: one "
-            "optimizer step per mini-batch, optimizer.zero_grad() before each loss.backward(), and the rate "
-            "multiplied by lr_decay after each epoch.")
+    if run.diverged is None:
+        variants = (
+            ((False, "after each epoch"), "the gradients pile up from one mini-batch to the next: call "
+                                          "optimizer.zero_grad() before each loss.backward()"),
+            ((True, "after each mini-batch"), "the rate falls after every mini-batch: call scheduler.step() once "
+                                              "per epoch, after its last mini-batch"),
+            ((True, "before each epoch"), "every epoch trains at the next epoch's rate: call scheduler.step() after "
+                                          "the epoch's mini-batches, not before them"),
+            ((True, "never"), "the rate never falls: attach a scheduler that multiplies it by lr_decay, "
+                              "ExponentialLR(optimizer, gamma=lr_decay), and call its step() after each epoch"),
+        )
+        found = next((advice for options, advice in variants if _same_weights(run.trained, run.replay_again(*options))),
+                     None)
+        run.diverged = ("Your network did not end where the contract's training takes it, so the numbers drift "
+                              "apart: " + (found + "." if found else
+                                           "each mini-batch is one optimizer step on its own loss, and the rate is "
+                                           "multiplied by lr_decay after each epoch (watchtrain hint 09)."))
+    return run.diverged
 
 
 @exercise("train_and_instrument")
@@ -285,12 +362,38 @@ def test_train_and_instrument_draws_train_and_val_loss_on_one_chart(lesson, tmp_
                  advice=advice)
     values = [value for _, value in val["loss"]]
     expect_close(values, run.replay.val_losses, "The validation loss after each epoch (run loss_val)", tol=TOL,
-                 advice=_diverged_advice(run) or "The mean loss per picture over all of val_loader, measured with "
-                                                 "criterion after the epoch's training, without autograd.")
+                 advice=_val_advice(values, run))
     expect(isinstance(run.returned, (list, tuple)), "train_and_instrument must return the list of validation losses.",
-           expected="a list", found=type(run.returned).__name__)
+           expected="a list", found=type(run.returned).__name__,
+           advice="train_and_instrument returned None: end it with `return val_losses`, the list it logged."
+           if run.returned is None else None)
     expect_close(list(run.returned), values, "What train_and_instrument returned (the validation losses it logged)",
                  tol=TOL)
+    with_graph = sum(grad for _, grad in run.passes)
+    expect(with_graph <= STEPS, "The validation loss must be computed without autograd.",
+           expected=f"{STEPS} forward passes with autograd on, one per training mini-batch",
+           found=f"{with_graph} forward passes with autograd on",
+           advice=f"The {with_graph - STEPS} passes beyond the training mini-batches' (the validation passes) built "
+                  f"an autograd graph nobody uses: run them inside `with torch.no_grad():`.")
+
+
+def _val_advice(values: list[float], run: InstrumentedRun) -> str | None:
+    diverged = _diverged_advice(run)
+    if diverged:
+        return diverged
+    replay = run.replay
+    if _close(values, replay.val_batch_means):
+        return (f"That is the mean of the validation batches' mean losses; the last batch holds "
+                f"{VAL_IMAGES % BATCH_SIZE} pictures, not {BATCH_SIZE}, so each of them counts too much. Add up loss x batch size over the "
+                f"batches, then divide by the number of pictures.")
+    if _close(values, replay.val_losses_before):
+        return "These are the validation losses before each epoch's training: measure after its last mini-batch."
+    if _close(values, [loss * VAL_IMAGES for loss in replay.val_losses]):
+        return "These are sums over the pictures: divide by the number of pictures, len(val_loader.dataset)."
+    if _close(values, [mean * -(-VAL_IMAGES // BATCH_SIZE) for mean in replay.val_batch_means]):
+        return "These are sums of the batches' mean losses: weigh each by its batch's size and divide by the pictures."
+    return ("The mean loss per picture over all of val_loader, measured with criterion after the epoch's training, "
+            "without autograd.")
 
 
 @exercise("train_and_instrument")
@@ -302,8 +405,16 @@ def test_train_and_instrument_histograms_every_parameter_at_the_interval(lesson,
     names = list(replay.weights[0])
     expected_tags = sorted(f"{kind}/{name}" for kind in ("weights", "grads") for name in names)
     advice = None
-    if set(histograms) < set(expected_tags):
-        advice = "Every parameter gets two histograms, its values and its gradient: biases too."
+    missing = sorted(set(expected_tags) - set(histograms))
+    if missing and set(histograms) <= set(expected_tags):
+        if all(tag.endswith("bias") for tag in missing):
+            advice = "Every parameter gets two histograms, its values and its gradient: biases too."
+        elif all(tag.startswith("grads/") for tag in missing):
+            advice = "The gradients' histograms are missing: grads/<name> of parameter.grad, for every parameter."
+        elif all(tag.startswith("weights/") for tag in missing):
+            advice = "The values' histograms are missing: weights/<name> of the parameter itself, for every parameter."
+        else:
+            advice = f"These histograms are missing: {missing[:6]}."
     expect_equal(sorted(histograms), expected_tags, "The histogram tags (weights/<name> and grads/<name>)",
                  advice=advice)
     expected_steps = sorted(replay.weights)
