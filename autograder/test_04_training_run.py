@@ -26,13 +26,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import Described, exercise, expect, expect_close, expect_equal, fail, run_once
+from watchtrain.grading import (Described, LearnerCrash, NotStarted, RecordingLoss, WatchedNet, exercise, expect,
+                                expect_close, expect_equal, expect_writers_closed, fail, read_run, run_once)
 from watchtrain.grading import submission
-from watchtrain.grading.recording import RecordingLoss, WatchedNet
-from watchtrain.grading.submission import LearnerCrash, NotStarted
 from watchtrain.models import Net
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs. 75 mini-batches an
 # epoch is no multiple of 20, so an interval counted since training began, or a running loss that
@@ -49,7 +46,7 @@ LOSS_TOLERANCE = 1e-4  # the learner's losses against the grader's replay of the
 # accuracy: 100 test images in batches of 8, so the last batch holds only 4.
 ACCURACY_BATCH = 8
 
-CRASHES = {
+CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the lesson fixture)
     "has no attribute 'next'": ("The classic tutorial's `dataiter.next()` no longer exists: DataLoader "
                                 "iterators only work with the built-in, `images, labels = next(iter(test_loader))`."),
     "unexpected keyword argument 'figure_every'": (
@@ -57,10 +54,6 @@ CRASHES = {
         "train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer, epochs=1, log_every=1000, "
         "figure_every=5000, device=\"cpu\"), and draw the figure only when (i + 1) % figure_every == 0."),
 }
-
-
-def call(function, *args, **kwargs):
-    return call_with_advice(function, *args, crashes=CRASHES, **kwargs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,7 +101,7 @@ def _plotted(lesson, device) -> Plotted:
     preds = probs.argmax(dim=1)
     # Right, wrong, right, wrong, so that both colours must appear.
     labels = torch.tensor([int(p) if i % 2 == 0 else (int(p) + 1) % len(CLASS_NAMES) for i, p in enumerate(preds)])
-    figure = call(lesson.plot_classes_preds, net, images, labels.to(device))
+    figure = lesson.plot_classes_preds(net, images, labels.to(device))
     open_figures = submission.open_figures
     if not (isinstance(figure, Described) and figure.kind == "figure"):
         advice = "Create the figure with pyplot, draw into it, and return it."
@@ -329,7 +322,7 @@ def test_accuracy_is_the_fraction_correct(lesson, device):
     net = WatchedNet().to(device)
     loader = _accuracy_loader(net, device)
     net.passes.clear()
-    found = call(lesson.accuracy, net, loader, device)
+    found = lesson.accuracy(net, loader, device)
     expected = _expected_accuracy(net, loader, device)
     if isinstance(found, torch.Tensor):
         fail("accuracy must return a Python float.", expected=expected, found=f"a tensor: {found!r}",
@@ -349,7 +342,7 @@ def test_accuracy_is_the_fraction_correct(lesson, device):
 def test_accuracy_evaluates_without_autograd_then_trains_again(lesson, device):
     torch.manual_seed(0)
     net = WatchedNet().to(device)
-    call(lesson.accuracy, net, _test_loader(ACCURACY_BATCH), device)
+    lesson.accuracy(net, _test_loader(ACCURACY_BATCH), device)
     passes = net.passes
     expect(bool(passes), "accuracy never ran the network.", expected="one forward pass per batch", found=0)
     training = sum(mode for mode, _ in passes)
@@ -414,7 +407,7 @@ def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     log_dir = tmp_path / "logs"
     with contextlib.redirect_stderr(io.StringIO()):  # the progress bar would bury a failure's message
-        returned = call(lesson.train_and_log, str(log_dir), net, _train_loader(), test_loader, criterion, optimizer,
+        returned = lesson.train_and_log(str(log_dir), net, _train_loader(), test_loader, criterion, optimizer,
                         epochs=EPOCHS, log_every=LOG_EVERY, figure_every=FIGURE_EVERY, device=device)
     net.to(device)
     replay = _replay(initial, device, keep={-1} | {s for step in _figure_steps() for s in (step - 1, step)})

@@ -14,11 +14,9 @@ from torch.utils.tensorboard.summary import compute_curve
 
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
-from watchtrain.grading.recording import WatchedNet
+from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_writers_closed,
+                                fail, read_run)
 from watchtrain.models import Net
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
 TEST_IMAGES, BATCH_SIZE = 200, 50
 NUM_THRESHOLDS = 51  # not torch's default of 127, so a forgotten argument shows
@@ -26,15 +24,11 @@ ROWS = ("TP", "FP", "TN", "FN", "precision", "recall")
 MIN_COUNT = 1e-7  # TensorBoard divides by max(this, count), so an empty class has precision 0, not NaN
 PROBABILITY_TOLERANCE = 1e-5
 
-CRASHES = {
+CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the lesson fixture)
     "name 'test_preds' is not defined": (
         "The classic tutorial's helper uses test_preds, which it never defines. The truth of class k's curve "
         "is whether each image IS of class k: labels == k (and the predictions are probs[:, k])."),
 }
-
-
-def call(function, *args, **kwargs):
-    return call_with_advice(function, *args, crashes=CRASHES, **kwargs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,7 +74,7 @@ def _reference_logits(device: str) -> torch.Tensor:
 # class_probabilities
 
 def _probabilities(lesson, device, net=None):
-    result = call(lesson.class_probabilities, net if net is not None else _net(device), _loader(), device)
+    result = lesson.class_probabilities(net if net is not None else _net(device), _loader(), device)
     expect(isinstance(result, tuple) and len(result) == 2, "class_probabilities must return a pair (probs, labels).",
            expected="(probs, labels)", found=type(result).__name__)
     probs, labels = result
@@ -196,7 +190,7 @@ def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, devic
 
 def _logged_curves(lesson, tmp_path, device):
     log_dir = tmp_path / "logs"
-    call(lesson.log_pr_curves, str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
+    lesson.log_pr_curves(str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
     curves = read_run(read_pr_curves, log_dir, what="Reading the PR curves your code wrote to log_dir.")
     expected_tags = sorted(CLASS_NAMES)
     if sorted(curves) != expected_tags:

@@ -27,11 +27,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from watchtrain.artifacts.tensorboard import find_runs, read_histograms, read_scalars
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.failure_runs import MODES, write_failure_run
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail, run_once
-from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading.recording import WatchedNet
-from watchtrain.grading.submission import NotStarted
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+from watchtrain.grading import (NotStarted, WatchedNet, exercise, expect, expect_close, expect_equal,
+                                expect_writers_closed, fail, read_run, run_once)
 
 # train_and_instrument: the tutorial's CNN (noting how each forward pass ran), 3 epochs of 8 mini-batches, the
 # rate halved after each epoch. The validation set's last batch is smaller (20, 20, 10), so a mean of per-batch
@@ -42,7 +39,7 @@ STEPS = EPOCHS * BATCHES
 LR, MOMENTUM, LR_DECAY, HISTOGRAM_EVERY = 0.1, 0.9, 0.5, 8
 TOL = 1e-4  # the event files hold float32; the learner may add the squares in another order
 
-CRASHES = {
+CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the lesson fixture)
     "'NoneType' object has no attribute": (
         "A gradient is None: gradients exist only once loss.backward() has run, and optimizer.zero_grad() "
         "sets them back to None. Measure them between loss.backward() and optimizer.step()."),
@@ -50,10 +47,6 @@ CRASHES = {
         "Keep the signature of the stub: train_and_instrument(log_dir, model, train_loader, val_loader, criterion, "
         "optimizer, epochs=3, lr_decay=0.5, histogram_every=50, device=\"cpu\")."),
 }
-
-
-def call(function, *args, **kwargs):
-    return call_with_advice(function, *args, crashes=CRASHES, **kwargs)
 
 
 def _dataset(train: bool, count: int) -> TensorDataset:
@@ -168,7 +161,6 @@ class InstrumentedRun:
     diverged: str | None = None  # why the learner's network ends elsewhere, once worked out
 
 
-
 def _instrumented_run(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
     """Train once per submission and device; every train_and_instrument check reads the same run (or crash)."""
     return run_once((lesson.train_and_instrument.key, device), lambda: _train(lesson, tmp_path, device))
@@ -181,7 +173,7 @@ def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
     initial = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     log_dir = tmp_path / "instrumented"
-    returned = call(lesson.train_and_instrument, str(log_dir), model, DataLoader(train_set, batch_size=BATCH_SIZE),
+    returned = lesson.train_and_instrument(str(log_dir), model, DataLoader(train_set, batch_size=BATCH_SIZE),
                     DataLoader(val_set, batch_size=BATCH_SIZE), torch.nn.CrossEntropyLoss(), optimizer,
                     epochs=EPOCHS, lr_decay=LR_DECAY, histogram_every=HISTOGRAM_EVERY, device=device)
     replay = _replay(initial, train_set, val_set, device)
