@@ -1,5 +1,6 @@
 """Lesson 01 autograder: scalars, steps, runs and flushing, read back with TensorBoard's own reader."""
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,7 +33,8 @@ def _step_advice(steps: list[int], per_epoch: int, epochs: int) -> str | None:
     """A diagnosis of the usual global_step mistakes, or None when none fits."""
     total = per_epoch * epochs
     if steps and all(step == 0 for step in steps):
-        return f"All {len(steps)} points are at step 0: pass global_step, the third argument of add_scalar."
+        return (f"All {len(steps)} points are at step 0: each point needs its own step, passed as global_step "
+                f"(the third argument of add_scalar).")
     if per_epoch > 1 and steps == [b for _ in range(epochs) for b in range(per_epoch)]:
         return ("The steps restart at 0 every epoch, so each epoch is drawn over the previous one: "
                 "use global_step = epoch * batches_per_epoch + batch_index.")
@@ -51,8 +53,10 @@ def _points(scalars: dict, tag: str, where: str) -> list[tuple[int, float]]:
     if tag in scalars:
         return scalars[tag]
     found = sorted(scalars)
-    advice = "Tags are matched exactly, case and slashes included."
-    if any(name.lower() == tag.lower() for name in found):
+    advice = f"Tags are matched exactly, case and slashes included: the tag must be {tag!r}."
+    if not found:
+        advice = "Nothing there was logged with add_scalar; `watchtrain hint 01` walks through the API."
+    elif any(name.lower() == tag.lower() for name in found):
         advice = f"Only the case differs: the tag must be exactly {tag!r}."
     elif "training loss" in found:
         advice = (f"'training loss' is the classic tutorial's tag; this exercise asks for {tag!r} "
@@ -69,19 +73,31 @@ def _log_batch_losses(lesson, tmp_path):
     return log_dir
 
 
-def _batch_points(lesson, tmp_path, *, exact_tag=False):
+def _batch_points(lesson, tmp_path):
     """The learner's batch losses. Only the tag test insists on the tag: the others grade the one
     curve there is, so that a wrong tag costs one check, not all of them."""
     log_dir = _log_batch_losses(lesson, tmp_path)
     scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
-    if not exact_tag and BATCH_TAG not in scalars and len(scalars) == 1:
+    if BATCH_TAG not in scalars and len(scalars) == 1:
         return next(iter(scalars.values()))
     return _points(scalars, BATCH_TAG, "log_dir")
 
 
 @exercise("log_batch_losses")
 def test_log_batch_losses_writes_the_tag_in_log_dir(lesson, tmp_path):
-    _batch_points(lesson, tmp_path, exact_tag=True)
+    log_dir = _log_batch_losses(lesson, tmp_path)
+    scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
+    _points(scalars, BATCH_TAG, "log_dir")
+    others = sorted(tag for tag in scalars if tag != BATCH_TAG)
+    advice = None
+    if others:
+        advice = (f"Besides {BATCH_TAG!r}, log_dir holds {', '.join(map(repr, others))}: the exercise asks for the "
+                  f"batch losses alone, so log nothing else here.")
+    expect_equal(sorted(scalars), [BATCH_TAG], "The scalar tags in log_dir", advice=advice)
+    runs = read_run(find_runs, log_dir, what="Looking for the runs your code wrote under log_dir.")
+    expect_equal(runs, ["."], "The runs (directories of event files) under log_dir",
+                 advice="Everything goes into log_dir itself: one SummaryWriter(log_dir), and no writer in a "
+                        "sub-folder of it." if len(runs) > 1 else None)
 
 
 @exercise("log_batch_losses")
@@ -125,7 +141,11 @@ def _loss_run(runs: dict, split: str) -> list[tuple[int, float]]:
     if run not in runs:
         main = runs.get(".", {})
         advice = f"add_scalars('Loss', {{'train': ..., 'test': ...}}, epoch) writes the runs Loss_train and Loss_test."
-        if any(tag.lower().startswith("loss") for tag in main):
+        chart_runs = sorted(name for name in runs if name.endswith(("_train", "_test")))
+        if chart_runs and not any(name.startswith("Accuracy_") for name in chart_runs):
+            advice = (f"add_scalars wrote the runs {', '.join(chart_runs)}: a run is named <main_tag>_<key>, so the "
+                      f"chart's tag must be 'Loss' and the keys 'train' and 'test'.")
+        elif any(tag.lower().startswith("loss") for tag in main):
             advice = ("The losses were logged with add_scalar, which draws two separate charts; "
                       "add_scalars('Loss', {'train': ..., 'test': ...}, epoch) draws both on one chart.")
         fail(f"No run {run!r} under log_dir: the {split} loss of the 'Loss' chart is missing.",
@@ -144,6 +164,12 @@ def test_log_train_and_test_losses_share_one_chart(lesson, tmp_path):
             advice = f"These are the {other} losses: the keys of the add_scalars dict are swapped."
         expect_close(values, expected, f"The {split} losses on the 'Loss' chart (run Loss_{split})",
                      tol=1e-6, advice=advice)
+    # Two curves and no more: the 'Loss' chart's runs hold the tag 'Loss' and nothing else.
+    loss_runs = {run: sorted(tags) for run, tags in runs.items() if run.startswith("Loss")}
+    expect_equal(loss_runs, {"Loss_test": ["Loss"], "Loss_train": ["Loss"]},
+                 "The runs of the 'Loss' chart under log_dir, with their tags",
+                 advice="The 'Loss' chart has two curves, train and test: one add_scalars('Loss', {'train': ..., "
+                        "'test': ...}, epoch) per epoch writes them, and nothing else." if len(loss_runs) > 2 else None)
 
 
 @exercise("log_train_and_test")
@@ -158,6 +184,15 @@ def test_log_train_and_test_accuracy_charts(lesson, tmp_path):
         values = [value for _, value in _points(main, f"Accuracy/{split}", "log_dir itself (run '.')")]
         expect_close(values, [metrics[f"{split}_accuracy"] for metrics in HISTORY],
                      f"The 'Accuracy/{split}' values", tol=1e-6)
+    others = sorted(set(main) - {"Accuracy/train", "Accuracy/test"})
+    advice = None
+    if others and any(tag.lower().startswith("loss") for tag in others) and "Loss_train" in runs:
+        advice = (f"log_dir itself also holds {', '.join(map(repr, others))}: the losses are drawn twice, on the "
+                  f"'Loss' chart (add_scalars) and on charts of their own (add_scalar). Keep add_scalars only.")
+    elif others:
+        advice = f"log_dir itself holds tags the exercise does not ask for: {', '.join(map(repr, others))}."
+    expect_equal(sorted(main), ["Accuracy/test", "Accuracy/train"], "The tags in log_dir itself (your own run)",
+                 advice=advice)
 
 
 @exercise("log_train_and_test")
@@ -181,19 +216,75 @@ def _run_name(lr: float) -> str:
     return f"lr_{lr}"
 
 
-def _expected_curve(lr: float, device: str) -> list[float]:
-    torch.manual_seed(0)
-    model = nn.Linear(1, 1).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+def _train(model: nn.Module, lr: float, device: str, *, momentum: float = 0.0, reduction: str = "mean") -> list[float]:
+    """The loss of each epoch, before its update, of `model` trained as the exercise says (or with
+    one of the usual departures, to recognise them)."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     x, y = X.to(device), Y.to(device)
     curve = []
     for _ in range(LR_EPOCHS):
-        loss = nn.functional.mse_loss(model(x), y)
+        loss = nn.functional.mse_loss(model(x), y, reduction=reduction)
         curve.append(loss.item())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return curve
+
+
+def _expected_curve(lr: float, device: str, *, bias: bool = True, momentum: float = 0.0,
+                    reduction: str = "mean") -> list[float]:
+    torch.manual_seed(0)
+    return _train(nn.Linear(1, 1, bias=bias).to(device), lr, device, momentum=momentum, reduction=reduction)
+
+
+def _starts_of_usual_mistakes(device: str) -> dict[str, list[float]]:
+    """The first loss of each run for the usual ways of not starting every run from the same weights."""
+    torch.manual_seed(0)
+    once = [nn.Linear(1, 1).to(device) for _ in LEARNING_RATES]  # seeded once, a new model per rate
+    x, y = X.to(device), Y.to(device)
+    with torch.no_grad():
+        seeded_once = [nn.functional.mse_loss(model(x), y).item() for model in once]
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1).to(device)  # built once, right after seeding, and reused by every rate
+    reused = [_train(model, lr, device)[0] for lr in LEARNING_RATES]
+    return {"seeded once": seeded_once, "reused": reused}
+
+
+def _same_curve(found: list[float], expected: list[float]) -> bool:
+    """Equal curves, as the event file stores them (float32: a diverging run's overflow is inf there too)."""
+    expected_32 = np.asarray(expected, dtype=np.float32).astype(np.float64)
+    return len(found) == len(expected) and bool(np.allclose(found, expected_32, rtol=1e-5, atol=1e-5, equal_nan=True))
+
+
+def _start_advice(firsts: list[float], expected: list[float], device: str) -> str:
+    """Why the runs do not share their first loss, when the evidence says it."""
+    candidates = _starts_of_usual_mistakes(device)
+    if _same_curve(firsts, candidates["reused"]):
+        return ("Each run goes on from where the previous one stopped: the model is built once and reused. Build "
+                "a fresh nn.Linear(1, 1) for every rate, right after torch.manual_seed(0).")
+    if _same_curve(firsts, candidates["seeded once"]):
+        return ("Only the first run starts from the seeded weights: torch.manual_seed(0) runs once, before the loop, "
+                "and every later nn.Linear draws new numbers. Seed again right before building each model.")
+    if not _same_curve(firsts[:1], expected[:1]) and _same_curve(firsts[1:], expected[1:]):
+        return ("Only the first run starts elsewhere: its model was built before torch.manual_seed(0) ran, from "
+                "whatever state the random generator was in. Seed first, then build the model.")
+    return ("The runs' first losses (their untrained models) differ, so their models were built from different "
+            "random states; `watchtrain hint 01` shows where the seed goes.")
+
+
+def _curve_advice(curve: list[float], lr: float, device: str) -> str | None:
+    """The one usual departure from the recipe that gives exactly this curve, if any."""
+    departures = {
+        "The curve is the one of SGD with momentum: the exercise asks for plain SGD, with no momentum.":
+            {"momentum": 0.9},
+        "The curve is the one of a linear layer without a bias: nn.Linear(1, 1) has one (bias=True).": {"bias": False},
+        "The losses are sums over the points, not means: the loss is the mean squared error, nn.MSELoss().":
+            {"reduction": "sum"},
+    }
+    for advice, change in departures.items():
+        if _same_curve(curve, _expected_curve(lr, device, **change)):
+            return advice
+    return None
 
 
 def _compare(lesson, tmp_path, device):
@@ -207,11 +298,15 @@ def test_compare_learning_rates_one_run_per_rate(lesson, tmp_path, device):
     log_root = _compare(lesson, tmp_path, device)
     runs = read_run(find_runs, log_root, what="Looking for the runs your code wrote under log_root.")
     expected = sorted(_run_name(lr) for lr in LEARNING_RATES)
-    advice = "Each rate needs its own SummaryWriter(os.path.join(log_root, f'lr_{lr}')), closed after its run."
+    advice = None
     if runs == ["."]:
-        advice = ("Everything went into one run, log_root itself, so TensorBoard draws one tangled line: " + advice)
+        advice = ("Everything went into one run, log_root itself, so TensorBoard draws one tangled line: each rate "
+                  "needs its own SummaryWriter(os.path.join(log_root, f'lr_{lr}')), closed after its run.")
     elif len(runs) == len(expected) and all(run.endswith(name) for run, name in zip(runs, expected)):
         advice = "The runs are nested one level too deep: write to os.path.join(log_root, f'lr_{lr}') directly."
+    elif len(runs) == len(expected):
+        advice = ("There is one run per rate, under other names: each is 'lr_' followed by the rate as Python prints "
+                  "it, f'lr_{lr}' (str(0.001) is '0.001').")
     expect_equal(runs, expected, "The runs (directories of event files) under log_root", advice=advice)
     expect_writers_closed(log_root)
 
@@ -230,13 +325,13 @@ def test_compare_learning_rates_loss_curves(lesson, tmp_path, device):
         curves[lr] = [value for _, value in points]
     expected = {lr: _expected_curve(lr, device) for lr in LEARNING_RATES}
     firsts = [curves[lr][0] for lr in LEARNING_RATES]
+    expected_firsts = [expected[lr][0] for lr in LEARNING_RATES]
     if max(firsts) - min(firsts) > 1e-6 * max(1.0, abs(firsts[0])):
         fail("The runs do not start from the same loss, so they did not start from the same weights.",
-             expected=[expected[lr][0] for lr in LEARNING_RATES], found=firsts,
-             advice="Build a fresh model for every rate, right after torch.manual_seed(0); a model reused from "
-                    "the previous rate starts where that run stopped, and an unseeded one starts anywhere.")
+             expected=expected_firsts, found=firsts, advice=_start_advice(firsts, expected_firsts, device))
     for lr in LEARNING_RATES:
-        advice = None
-        if abs(curves[lr][0] - expected[lr][0]) > 1e-5 * max(1.0, abs(expected[lr][0])):
-            advice = "The first loss is the untrained model's: call torch.manual_seed(0) right before nn.Linear(1, 1)."
+        advice = _curve_advice(curves[lr], lr, device)
+        if advice is None and abs(curves[lr][0] - expected[lr][0]) > 1e-5 * max(1.0, abs(expected[lr][0])):
+            advice = ("The first point differs, so the model did not start from the weights nn.Linear(1, 1) gets "
+                      "right after torch.manual_seed(0), or the first point was logged after an update.")
         expect_close(curves[lr], expected[lr], f"The 'Loss/train' curve of {_run_name(lr)}", tol=1e-5, advice=advice)

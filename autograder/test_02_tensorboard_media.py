@@ -1,18 +1,20 @@
 """Lesson 02 autograder: images, figures, histograms, text, meshes and hparams, read back with
 TensorBoard's own reader and compared with what the exercise asked for, pixel by pixel."""
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torchvision
 
 from watchtrain.artifacts.tensorboard import read_histograms, read_hparams, read_images, read_mesh, read_text
-from watchtrain.data import fashion_mnist, normalize_transform
+from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.models import Net
 from watchtrain.grading.crashes import call_with_advice
 from watchtrain.grading import submission
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+from watchtrain.tensorboard_checks import call_explaining, expect_writers_closed, image_layout_crash, read_run
 
 GREY_LEVELS = 1  # TensorBoard truncates x * 255 to uint8; allow one level for rounding instead
 
@@ -20,14 +22,13 @@ GRID_TAG, GRID_IMAGES = "fashion_mnist_images", 16
 GRID_SHAPE = (62, 242)  # make_grid: 2 rows x 8 columns of 28 px images, 2 px of padding around each
 
 BATCH_TAG, BATCH_SHAPE = "channels_last_batch", (4, 12, 20, 3)  # N, H, W, C; H != W so a swap shows
-LAYOUT_CRASHES = {
-    clue: ("Your batch is channels-last, (N, H, W, C) = (4, 12, 20, 3), but add_images reads (N, C, H, W) "
-           "unless told otherwise: pass dataformats='NHWC'.")
-    for clue in ("in make_grid", "in convert_to_HWC", "in make_image")
-}
 
 FIGURE_TAG, FIGURE_SHAPE = "class_counts", (400, 1000)  # figsize=(10, 4) at 100 dpi
 CLASS_COUNTS = [5, 12, 3, 20, 8, 0, 15, 7, 10, 2]
+# The bar check: labels in which the last classes never occur, then the same with one class's count
+# raised (never above the largest, 20, so that the y axis keeps its scale). Only that class's bar may change.
+BAR_BASE = [5, 12, 3, 20, 8, 0, 15, 7, 10, 0]
+BAR_CHANGES = {0: 11, 5: 9, 9: 7}  # class -> its new count
 
 NOTES = ("## Run notes\n\n**lr** = 0.01, *batch size* = 64\n\n"
          "- optimizer: SGD with momentum 0.9\n- data: Fashion-MNIST (mini set)")
@@ -66,15 +67,28 @@ def matches(found: np.ndarray, expected: np.ndarray, mask: np.ndarray | None = N
     return found.shape[:2] == expected.shape[:2] and pixel_differences(found, expected, mask).max() <= GREY_LEVELS
 
 
-def the_only_image(images: dict, tag: str, what: str):
-    """The single image logged at step 0 under tag, or a failure that says what was logged instead."""
+def the_only_image(images: dict, tag: str, what: str, *, alone: bool = False):
+    """The single image logged at step 0 under tag, or a failure that says what was logged instead.
+    `alone`: also insist that it is the only image in log_dir (one check per exercise does)."""
     if tag not in images:
-        fail(f"No image with the tag {tag!r} in log_dir.", expected=tag,
-             found=sorted(images) or "no image tags at all", advice="Tags are matched exactly, case included.")
+        found = sorted(images)
+        advice = None
+        if any(name.lower() == tag.lower() for name in found):
+            advice = f"Only the case differs: tags are matched exactly, so the tag must be {tag!r}."
+        elif len(found) == 1:
+            advice = (f"One image was logged, under {found[0]!r}: tags are matched exactly, and the exercise's is "
+                      f"{tag!r}.")
+        fail(f"No image with the tag {tag!r} in log_dir.", expected=tag, found=found or "no image tags at all",
+             advice=advice)
     events = images[tag]
     steps = [event.step for event in events]
     expect_equal(steps, [0], f"The steps at which {what} was logged under {tag!r}",
                  advice="Log it once, at global_step 0." if len(steps) > 1 else None)
+    others = sorted(name for name in images if name != tag)
+    if alone and others:
+        fail(f"log_dir holds other images besides {what}: the exercise asks for one image.",
+             expected=[tag], found=sorted(images),
+             advice=f"Log {what} alone; the images under {', '.join(map(repr, others))} are not asked for.")
     return events[0]
 
 
@@ -85,11 +99,31 @@ def _grid_images() -> torch.Tensor:
     return torch.stack([dataset[index][0] for index in range(GRID_IMAGES)])
 
 
-def _logged_grid(lesson, tmp_path, images):
+def _grid_crash_advice(message: str) -> str | None:
+    """The course's diagnosis of TensorBoard refusing the grid's layout, from what its message reports."""
+    crash = image_layout_crash(message)
+    if crash is None:
+        return None
+    if crash.kind == "axes" and len(crash.shape) == 4 and len(crash.dataformats) == 3:
+        return (f"add_image logs one picture, and it was given the whole batch, shape {crash.shape}. Tile the batch "
+                f"into one picture first: torchvision.utils.make_grid(images) returns it as (C, H, W), which "
+                f"add_image takes as it is.")
+    if crash.kind == "axes" and len(crash.shape) == 3 and len(crash.dataformats) == 4:
+        return (f"add_images logs a batch, and it was given one picture, shape {crash.shape}: the grid from "
+                f"make_grid is one picture, which add_image logs.")
+    if crash.kind == "picture" and crash.channels in GRID_SHAPE and crash.passed_dataformats in (None, "CHW"):
+        told = "by default" if crash.passed_dataformats is None else "as your dataformats='CHW' says"
+        return (f"TensorBoard read the picture as (C, H, W), {told}, and found {crash.channels} colour channels: the "
+                f"array was laid out (H, W, C), as after permute(1, 2, 0) for matplotlib. make_grid returns "
+                f"(C, H, W): pass its result to add_image as it is.")
+    return f"TensorBoard refused the array's layout: it {crash.found()}. `watchtrain hint 02` shows the calls."
+
+
+def _logged_grid(lesson, tmp_path, images, *, alone=False):
     log_dir = tmp_path / "logs"
-    lesson.log_image_grid(str(log_dir), images.clone())
+    call_explaining(lesson.log_image_grid, str(log_dir), images.clone(), explain=_grid_crash_advice)
     images_logged = read_run(read_images, log_dir, what="Reading the images your code wrote to log_dir.")
-    return the_only_image(images_logged, GRID_TAG, "the grid")
+    return the_only_image(images_logged, GRID_TAG, "the grid", alone=alone)
 
 
 def _tile_mask() -> np.ndarray:
@@ -104,14 +138,14 @@ def _tile_mask() -> np.ndarray:
 
 @exercise("log_image_grid")
 def test_log_image_grid_is_one_make_grid_image(lesson, tmp_path):
-    event = _logged_grid(lesson, tmp_path, _grid_images())
+    event = _logged_grid(lesson, tmp_path, _grid_images(), alone=True)
     found = (event.height, event.width)
     advice = None
     if found == GRID_SHAPE[::-1]:
         advice = "Height and width are swapped: make_grid returns (C, H, W), which add_image takes as it is."
     elif found == (56, 224):
-        advice = ("This is add_images' own grid, which has no padding: build the grid with "
-                  "torchvision.utils.make_grid(images) and log it with add_image.")
+        advice = ("The tiles have no padding between them: that is add_images' own grid, or make_grid with "
+                  "padding=0. make_grid's default padding of 2 pixels is asked for, logged with add_image.")
     elif found == (28, 28):
         advice = "This is a single image: log the make_grid of the whole batch."
     expect_equal(found, GRID_SHAPE, f"The (height, width) of the {GRID_TAG!r} image (16 images, 8 per row, "
@@ -127,15 +161,7 @@ def test_log_image_grid_pixels_are_unnormalised(lesson, tmp_path):
     mask = _tile_mask()
     if matches(event.pixels, expected, mask):
         return
-    still_normalised = quantise(torchvision.utils.make_grid(images))
-    if matches(event.pixels, still_normalised, mask):
-        advice = ("The pixels are still normalised to [-1, 1]: TensorBoard clips everything below 0, so the dark "
-                  "half of every image turns black. Undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5 first.")
-    elif (event.pixels[mask] == 255).mean() > 2 * (expected[mask] == 255).mean() + 0.05:
-        advice = ("Far too many pixels are pure white: float images must lie in [0, 1], and everything above 1 "
-                  "is clipped. Did you multiply by 255, or add 1 without halving?")
-    else:
-        advice = "Un-normalise with images * 0.5 + 0.5 and pass the images in their original order."
+    advice = _grid_pixels_advice(event.pixels, images, mask, expected)
     differences = pixel_differences(event.pixels, expected, mask)
     fail(f"The pixels of the {GRID_TAG!r} image are not the un-normalised Fashion-MNIST images "
          f"(compared within {GREY_LEVELS} grey level, padding left out).",
@@ -143,6 +169,51 @@ def test_log_image_grid_pixels_are_unnormalised(lesson, tmp_path):
          found=f"{int((differences > GREY_LEVELS).sum())} of {differences.size} pixels differ, "
                f"by up to {int(differences.max())} grey levels",
          advice=advice)
+
+
+def _grid_pixels_advice(pixels: np.ndarray, images: torch.Tensor, mask: np.ndarray, expected: np.ndarray) -> str:
+    """The usual un-normalising mistake whose picture these pixels are, else what was found."""
+    wrong_scalings = {
+        "The pixels are still normalised to [-1, 1]: TensorBoard clips everything below 0, so the dark half of "
+        "every image turns black. Undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5 first.": images,
+        "The pixels were un-normalised, then multiplied by 255: float images must lie in [0, 1] (TensorBoard "
+        "multiplies by 255 itself), so everything above 1 turns white.": (images * 0.5 + 0.5) * 255,
+        "The pixels lie in [0, 2]: 1 was added, but the result was not halved, so the bright half of every image "
+        "is clipped to white. Undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5.": images + 1,
+    }
+    for advice, scaled in wrong_scalings.items():
+        if matches(pixels, quantise(torchvision.utils.make_grid(scaled)), mask):
+            return advice
+    order = _tile_order(pixels, images)
+    if order is not None and order != list(range(GRID_IMAGES)):
+        return (f"Every tile is one of the images, un-normalised, but in another order (the tiles show the images "
+                f"{order}): pass the batch in the order given.")
+    white, expected_white = (pixels[mask] == 255).mean(), (expected[mask] == 255).mean()
+    if white > 2 * expected_white + 0.05:
+        return (f"{white:.0%} of the image pixels are pure white, where {expected_white:.0%} should be: float images "
+                f"must lie in [0, 1], and TensorBoard clips everything above 1. `watchtrain hint 02` shows the steps.")
+    return "`watchtrain hint 02` shows, step by step, how the grid is built and un-normalised."
+
+
+def _tile_order(pixels: np.ndarray, images: torch.Tensor) -> list[int] | None:
+    """Which image (un-normalised) each tile of the logged grid shows, or None when one shows none."""
+    tiles = [quantise(image * 0.5 + 0.5) for image in images]
+    order = []
+    for index in range(GRID_IMAGES):
+        top, left = 2 + 30 * (index // 8), 2 + 30 * (index % 8)
+        tile = pixels[top:top + 28, left:left + 28]
+        shown = next((k for k, expected in enumerate(tiles) if matches(tile, expected)), None)
+        if shown is None:
+            return None
+        order.append(shown)
+    return order
+
+
+@exercise("log_image_grid")
+def test_log_image_grid_closes_the_writer(lesson, tmp_path):
+    log_dir = tmp_path / "logs"
+    call_explaining(lesson.log_image_grid, str(log_dir), _grid_images(), explain=_grid_crash_advice)
+    expect_writers_closed(log_dir)
 
 
 # log_channels_last_batch
@@ -156,16 +227,39 @@ def _tensorboard_grid(batch_nhwc: np.ndarray) -> np.ndarray:
     return (np.concatenate(list(batch_nhwc), axis=1) * 255).clip(0, 255).astype(np.uint8)
 
 
-def _logged_batch(lesson, tmp_path, batch):
+def _batch_crash_advice(message: str) -> str | None:
+    """The course's diagnosis of TensorBoard refusing the channels-last batch, from what its message reports."""
+    crash = image_layout_crash(message)
+    if crash is None:
+        return None
+    given = "(N, H, W, C) = (4, 12, 20, 3)"
+    if crash.kind == "channels" and crash.passed_dataformats == "NHWC":
+        return (f"You pass dataformats='NHWC', yet TensorBoard {crash.found()}: the array handed over was no "
+                f"longer the batch you were given, {given}. Pass the batch itself, without permute, reshape or "
+                f"transpose.")
+    if crash.kind == "channels" and crash.passed_dataformats in (None, "NCHW"):
+        return (f"Your batch is channels-last, {given}, but add_images reads (N, C, H, W) unless told otherwise "
+                f"(TensorBoard {crash.found()}): pass dataformats='NHWC'.")
+    if crash.kind == "axes" and crash.shape == BATCH_SHAPE:
+        return (f"The batch has 4 axes, {given}, and dataformats={crash.dataformats!r} names {len(crash.dataformats)}"
+                f"{' (the default of add_image, which logs one picture)' if crash.passed_dataformats is None else ''}: "
+                f"log the batch with add_images(tag, batch, 0, dataformats='NHWC').")
+    if crash.kind == "picture" and crash.channels in BATCH_SHAPE[1:3]:
+        return (f"TensorBoard read one channels-last picture as (C, H, W) and found {crash.channels} colour channels. "
+                f"The exercise logs the whole batch, as it is: add_images(tag, batch, 0, dataformats='NHWC').")
+    return f"TensorBoard refused the array's layout: it {crash.found()}. `watchtrain hint 02` shows the calls."
+
+
+def _logged_batch(lesson, tmp_path, batch, *, alone=False):
     log_dir = tmp_path / "logs"
-    call_with_advice(lesson.log_channels_last_batch, str(log_dir), batch.copy(), crashes=LAYOUT_CRASHES)
+    call_explaining(lesson.log_channels_last_batch, str(log_dir), batch.copy(), explain=_batch_crash_advice)
     images = read_run(read_images, log_dir, what="Reading the images your code wrote to log_dir.")
-    return the_only_image(images, BATCH_TAG, "the batch")
+    return the_only_image(images, BATCH_TAG, "the batch", alone=alone)
 
 
 @exercise("log_channels_last_batch")
 def test_log_channels_last_batch_grid_shape(lesson, tmp_path):
-    event = _logged_batch(lesson, tmp_path, _channels_last_batch())
+    event = _logged_batch(lesson, tmp_path, _channels_last_batch(), alone=True)
     count, height, width, _ = BATCH_SHAPE
     found, expected = (event.height, event.width), (height, count * width)
     advice = None
@@ -193,13 +287,22 @@ def test_log_channels_last_batch_pixels(lesson, tmp_path):
                   "Moving channels needs permute(0, 3, 1, 2); simpler still, pass dataformats='NHWC'.")
     elif matches(event.pixels, _tensorboard_grid(batch[..., ::-1])):
         advice = "Red and blue are swapped: the channels are in the order given, RGB; do not reverse them."
+    elif matches(event.pixels, _tensorboard_grid(batch[::-1])):
+        advice = "The pictures are in reverse order: log the batch in the order given."
     else:
-        advice = "Log the array as it is, with dataformats='NHWC'."
+        advice = "`watchtrain hint 02` shows how to hand TensorBoard the batch as it is."
     differences = pixel_differences(event.pixels, expected)
     fail("The stored grid's pixels are not the batch's images side by side.",
          expected="every pixel within 1 grey level",
          found=f"{int((differences > GREY_LEVELS).sum())} of {differences.size} pixels differ",
          advice=advice)
+
+
+@exercise("log_channels_last_batch")
+def test_log_channels_last_batch_closes_the_writer(lesson, tmp_path):
+    log_dir = tmp_path / "logs"
+    call_explaining(lesson.log_channels_last_batch, str(log_dir), _channels_last_batch(), explain=_batch_crash_advice)
+    expect_writers_closed(log_dir)
 
 
 # log_class_histogram_figure
@@ -208,15 +311,34 @@ def _labels(counts: list[int]) -> torch.Tensor:
     return torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
 
 
-def _logged_figure(lesson, log_dir, counts):
-    lesson.log_class_histogram_figure(str(log_dir), _labels(counts))
+def _figure_crash_advice(message: str) -> str | None:
+    mismatch = re.search(r"Mismatch is between '(\w+)' with shape \((\d+),\) and '(\w+)' with shape \((\d+),\)",
+                         message)
+    if mismatch and "shape mismatch" in message:
+        sizes = {mismatch.group(1): int(mismatch.group(2)), mismatch.group(3): int(mismatch.group(4))}
+        names, counts = sizes.get("x"), sizes.get("height", sizes.get("width"))
+        if names == len(CLASS_NAMES) and counts is not None and counts < names:
+            return (f"The bar chart got {names} class names and only {counts} counts: a class that never occurs in "
+                    f"the labels got no count. Count every class, 0 included: torch.bincount(labels, minlength=10).")
+    crash = image_layout_crash(message)
+    if crash is not None and crash.kind == "picture" and crash.channels in FIGURE_SHAPE:
+        return (f"TensorBoard read a picture of the figure as (C, H, W) and found {crash.channels} colour channels: "
+                f"a figure turned into an array by hand is (H, W, C). add_figure(tag, fig, 0) renders the figure "
+                f"itself, and closes it.")
+    if crash is not None:
+        return f"TensorBoard refused the array's layout: it {crash.found()}. `watchtrain hint 02` shows the calls."
+    return None
+
+
+def _logged_figure(lesson, log_dir, counts, *, alone=False):
+    call_explaining(lesson.log_class_histogram_figure, str(log_dir), _labels(counts), explain=_figure_crash_advice)
     images = read_run(read_images, log_dir, what="Reading the figure your code logged in log_dir.")
-    return the_only_image(images, FIGURE_TAG, "the figure")
+    return the_only_image(images, FIGURE_TAG, "the figure", alone=alone)
 
 
 @exercise("log_class_histogram_figure")
 def test_log_class_histogram_figure_size(lesson, tmp_path):
-    event = _logged_figure(lesson, tmp_path / "logs", CLASS_COUNTS)
+    event = _logged_figure(lesson, tmp_path / "logs", CLASS_COUNTS, alone=True)
     found = (event.height, event.width)
     advice = None
     if found == (480, 640):
@@ -243,6 +365,84 @@ def test_log_class_histogram_figure_draws_the_counts_and_closes(lesson, tmp_path
     expect(not same, "The figure shows the labels' class counts: other labels must give another figure.",
            expected="a different figure for different labels", found="the same pixels both times",
            advice="Count the labels you are given (torch.bincount(labels, minlength=10)) and draw those counts.")
+
+
+@exercise("log_class_histogram_figure")
+def test_log_class_histogram_figure_closes_the_writer(lesson, tmp_path):
+    log_dir = tmp_path / "logs"
+    call_explaining(lesson.log_class_histogram_figure, str(log_dir), _labels(CLASS_COUNTS),
+                    explain=_figure_crash_advice)
+    expect_writers_closed(log_dir)
+
+
+def _changed_band(before: np.ndarray, after: np.ndarray, axis: int) -> dict | None:
+    """Where two renderings differ, seen along one axis of the picture (0: columns, for upright bars;
+    1: rows, for horizontal ones): the band of lines with the most changed pixels, its centre, width
+    and length, and how much changed outside it. None when nothing changed."""
+    changed = np.any(before[..., :3] != after[..., :3], axis=2)
+    per_line = changed.sum(axis=axis)
+    if per_line.max() == 0:
+        return None
+    strong = np.flatnonzero(per_line >= 0.5 * per_line.max())
+    runs = np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1)
+    band = max(runs, key=len)
+    noticeable = per_line >= 0.25 * per_line.max()
+    outside = int(noticeable.sum() - noticeable[band[0]:band[-1] + 1].sum())
+    return {"centre": (band[0] + band[-1]) / 2, "width": len(band), "length": float(np.median(per_line[band])),
+            "bands": len(runs), "outside": outside}
+
+
+def _bars_problem(base: np.ndarray, changed: dict[int, np.ndarray], axis: int) -> str | None:
+    """What contradicts 'one bar per class, in one row, its length proportional to the count' in the
+    changes between the renderings, along one axis; None when nothing does."""
+    def name(klass: int) -> str:
+        return f"class {klass} ({CLASS_NAMES[klass]}) from {BAR_BASE[klass]} to {BAR_CHANGES[klass]}"
+
+    bands = {}
+    for klass, picture in changed.items():
+        if picture.shape != base.shape:
+            return f"raising the count of {name(klass)} changed the figure's size"
+        bands[klass] = _changed_band(base, picture, axis)
+        if bands[klass] is None:
+            return f"raising the count of {name(klass)} left the figure unchanged"
+    scattered = [klass for klass, band in bands.items() if band["bands"] > 1 or band["outside"] > band["width"] // 2]
+    if scattered:
+        if all(BAR_BASE[klass] == 0 for klass in scattered):
+            why = ("a class that never occurs has no bar of its own (height 0): its first image adds a bar and "
+                   "moves the others")
+        else:
+            why = "the bars change places when one count changes, as when they are sorted by count"
+        return f"raising the count of {name(scattered[0])} changed the figure in several places, not one bar: {why}"
+    first, middle, last = (bands[klass] for klass in BAR_CHANGES)
+    slot = (last["centre"] - first["centre"]) / (len(CLASS_NAMES) - 1)
+    if abs(slot) < 5 or abs(middle["centre"] - (first["centre"] + 5 * slot)) > 0.25 * abs(slot):
+        return ("the bars of classes 0, 5 and 9 are not where ten evenly spaced bars, in class order, put them "
+                f"(their changes are centred at {first['centre']:.0f}, {middle['centre']:.0f} and "
+                f"{last['centre']:.0f} pixels)")
+    if any(band["width"] > 1.2 * abs(slot) for band in bands.values()):
+        return "a change to one class's count changed more than that class's bar"
+    scales = [bands[klass]["length"] / (BAR_CHANGES[klass] - BAR_BASE[klass]) for klass in BAR_CHANGES]
+    if max(scales) > 1.2 * min(scales):
+        return ("the bars' lengths do not grow in proportion to the counts (pixels per image: "
+                + ", ".join(f"{scale:.1f}" for scale in scales) + ")")
+    return None
+
+
+@exercise("log_class_histogram_figure")
+def test_log_class_histogram_figure_one_bar_per_class(lesson, tmp_path):
+    base = _logged_figure(lesson, tmp_path / "base", BAR_BASE).pixels
+    changed = {}
+    for klass, count in BAR_CHANGES.items():
+        counts = list(BAR_BASE)
+        counts[klass] = count
+        changed[klass] = _logged_figure(lesson, tmp_path / f"class_{klass}", counts).pixels
+    problems = [_bars_problem(base, changed, axis) for axis in (0, 1)]
+    if all(problems):
+        fail("The figure must be a bar chart with one bar per class, in class order, each as long as the class's "
+             "count: raising one class's count must change that class's bar alone.",
+             expected=f"one bar per class, {len(CLASS_NAMES)} in all, a class without images at height 0",
+             found=problems[0],
+             advice="`watchtrain hint 02` shows how the counts and the bars are made.")
 
 
 # log_weight_histograms
@@ -289,6 +489,13 @@ def test_log_weight_histograms_tags_and_steps(lesson, tmp_path):
         elif steps == [step + 1 for step in expected_steps]:
             advice = "The steps start at 1: use the snapshot's index, from 0, as enumerate() gives it."
         expect_equal(steps, expected_steps, f"The steps of the {name!r} histograms (one per snapshot)", advice=advice)
+
+
+@exercise("log_weight_histograms")
+def test_log_weight_histograms_closes_the_writer(lesson, tmp_path):
+    log_dir = tmp_path / "logs"
+    lesson.log_weight_histograms(str(log_dir), _snapshots())
+    expect_writers_closed(log_dir)
 
 
 def _statistics(tensor: torch.Tensor) -> tuple[float, float, float, float]:
@@ -342,8 +549,17 @@ def test_log_text_and_mesh_notes(lesson, tmp_path):
     texts = read_run(read_text, log_dir, what="Reading the text your code wrote to log_dir.")
     expect("notes" in texts, "A text logged with the tag 'notes'.", expected="notes",
            found=sorted(texts) or "no text tags at all")
-    expect_equal(texts["notes"], [(0, NOTES)], "The (step, Markdown text) logged under 'notes'",
-                 advice="Pass the Markdown string as it is, at global_step 0.")
+    found = texts["notes"]
+    advice = None
+    if len(found) > 1:
+        advice = f"The note was logged {len(found)} times: log it once, at global_step 0."
+    elif found and found[0][1] == NOTES:
+        advice = "The text is right; log it at global_step 0."
+    elif found and found[0][1].strip() == NOTES.strip():
+        advice = "The text differs only in the white space around it: pass the Markdown string as it is."
+    elif found:
+        advice = "The text differs from the note you were given: pass the Markdown string as it is, unchanged."
+    expect_equal(found, [(0, NOTES)], "The (step, Markdown text) logged under 'notes'", advice=advice)
     expect_writers_closed(log_dir)
 
 
@@ -354,8 +570,16 @@ def test_log_text_and_mesh_mesh_arrays(lesson, tmp_path):
     expect(MESH_NAME in meshes, f"A mesh logged with the tag {MESH_NAME!r}.", expected=MESH_NAME,
            found=sorted(meshes) or "no mesh at all")
     events = meshes[MESH_NAME]
-    expect_equal([(event.step, event.sample) for event in events], [(0, 0)],
-                 "The (step, sample in the batch) of each logged mesh", advice="Log one mesh, once, at global_step 0.")
+    logged = [(event.step, event.sample) for event in events]
+    advice = None
+    if len({sample for _, sample in logged}) > 1:
+        advice = (f"The mesh record holds a batch of {len({sample for _, sample in logged})} meshes: the batch holds "
+                  f"one, vertices.unsqueeze(0) of shape (1, V, 3), and the same for faces and colors.")
+    elif len({step for step, _ in logged}) > 1:
+        advice = "The mesh was logged more than once: log it once, at global_step 0."
+    elif logged and logged[0][0] != 0:
+        advice = "Log the mesh at global_step 0."
+    expect_equal(logged, [(0, 0)], "The (step, sample in the batch) of each logged mesh", advice=advice)
     mesh = events[0]
     expect_equal(mesh.vertices.shape, tuple(VERTICES.shape), "The shape of the stored vertices")
     expect(np.allclose(mesh.vertices, VERTICES.numpy()), "The stored vertices are the ones given.",
@@ -415,8 +639,18 @@ def test_log_hparam_sweep_hparams(lesson, tmp_path):
     _, sessions = _sessions(lesson, tmp_path)
     for index, session in enumerate(_sessions_by_trial(sessions)):
         # torch stores numbers as floats (32 -> 32.0), and 32 == 32.0 in Python.
-        expect_equal(session.hparams, TRIALS[index][0], f"The hyper-parameters recorded for trial {index}",
-                     advice="Pass the trial's hparams dict to add_hparams as it is.")
+        expected = TRIALS[index][0]
+        advice = None
+        other = next((k for k, (settings, _) in enumerate(TRIALS) if k != index and session.hparams == settings), None)
+        if other is not None:
+            advice = f"These are trial {other}'s settings: record each trial's own settings in its run trial_{index}."
+        elif set(session.hparams) < set(expected):
+            missing = sorted(set(expected) - set(session.hparams))
+            advice = f"Settings are missing: {', '.join(map(repr, missing))}. Pass the trial's whole dict, as it is."
+        elif set(session.hparams) > set(expected):
+            extra = sorted(set(session.hparams) - set(expected))
+            advice = f"Settings that are not the trial's were added: {', '.join(map(repr, extra))}."
+        expect_equal(session.hparams, expected, f"The hyper-parameters recorded for trial {index}", advice=advice)
 
 
 @exercise("log_hparam_sweep")

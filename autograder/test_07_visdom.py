@@ -5,7 +5,11 @@ an env of its own (`visdom_env`) through a client connected to it (`viz`), see
 watchtrain.grading.visdom_fixtures.
 """
 import functools
+import json
 import math
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 import numpy as np
@@ -17,7 +21,7 @@ from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import Described, exercise, expect, expect_close, expect_equal, fail
+from watchtrain.grading import Described, GradingFailure, exercise, expect, expect_close, expect_equal, fail
 from watchtrain.grading.submission import LearnerCrash
 from watchtrain.servers.ports import free_port
 
@@ -42,7 +46,11 @@ VISDOM_CRASHES = {
     "is not JSON serializable": "Visdom sends opts to the server as JSON, which knows no NumPy scalar (np.float32, "
                                 "np.int64) and no tensor: convert numbers in opts with float(...) or int(...).",
     "envs should be a list": "viz.save takes a list of env names: viz.save([viz.env]).",
+    "save() missing 1 required positional argument": "viz.save takes the list of envs to save: viz.save([viz.env]).",
 }
+# The keys Visdom gives a window when a request opens it; a later request that updates the window
+# (update='append', say) also copies its opts there, so any other key shows the window was grown.
+OPENING_KEYS = {"command", "id", "title", "inflate", "width", "height", "contentID", "content", "type", "i"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,14 +72,56 @@ def _call(function, *args):
     return call_with_advice(function, *args, crashes=VISDOM_CRASHES)
 
 
+def _outcome(function, *args) -> tuple[LearnerCrash | GradingFailure | None, object]:
+    """Call the learner's function: (its crash, kept for the window checks to weigh, or None; what it returned)."""
+    try:
+        return None, _call(function, *args)
+    except (LearnerCrash, GradingFailure) as crash:
+        return crash, None
+
+
+def _crash_of(function, *args) -> LearnerCrash | GradingFailure | None:
+    return _outcome(function, *args)[0]
+
+
+@contextmanager
+def _judged_despite(crash):
+    """Judge a window the learner's function drew before it crashed. When the window passes, the crash
+    is another clause's business (a slip in viz.save costs the save check, not the windows drawn
+    before it); when it fails or is missing, the crash is the cause to report."""
+    try:
+        yield
+    except GradingFailure:
+        if crash is not None:
+            raise crash from None
+        raise
+
+
 def _windows(server, env):
     try:
         windows = read_env(server.client(), env)
     except ArtifactError as error:
         fail("Reading your windows back from the Visdom server failed.", advice=str(error))
-    expect(bool(windows), f"Your env {env!r} on the Visdom server holds no window at all.",
-           advice="Send to the client's default env (viz.env): leave env= out of your calls.")
+    if not windows:
+        elsewhere = read_env(server.client(), "main") if env != "main" else []
+        advice = "`watchtrain hint 07` shows how a window is sent."
+        if elsewhere:
+            advice = (f"The env 'main' holds windows ({', '.join(repr(w.title) for w in elsewhere[:4])}): send to "
+                      f"the client's default env, viz.env, by leaving env= out of your calls.")
+        fail(f"Your env {env!r} on the Visdom server holds no window at all.", advice=advice)
     return windows
+
+
+def _raw_windows(server, env) -> dict[str, dict]:
+    """The server's own record of each window of env, by title (keys and all, unlike read_env)."""
+    payload = server.client().get_window_data(env=env)
+    records = json.loads(payload) if payload else {}
+    return {record.get("title") or "": record for record in records.values() if isinstance(record, dict)}
+
+
+def _was_grown(record: dict) -> bool:
+    """Whether a request after the one that opened the window updated it (append, insert, replace)."""
+    return bool(set(record) - OPENING_KEYS)
 
 
 def _titled(windows, title, kind):
@@ -80,18 +130,33 @@ def _titled(windows, title, kind):
     found = [f"{w.type} {w.title!r}" for w in windows]
     if not matching:
         same_kind = [w for w in windows if w.type == kind]
-        advice = f"Give the window its title with opts=dict(title={title!r})."
+        untitled = [w for w in same_kind if not w.title]
+        advice = None
         if len(same_kind) == 1 and same_kind[0].title:
-            advice = f"The {kind} window is titled {same_kind[0].title!r}: titles are matched exactly. " + advice
+            advice = (f"The {kind} window is titled {same_kind[0].title!r}: titles are matched exactly, so it must "
+                      f"be {title!r}.")
+        elif untitled:
+            advice = f"A {kind} window has no title: give it one with opts=dict(title={title!r})."
+        elif not same_kind:
+            advice = f"There is no {kind} window at all in your env."
         fail(f"No window titled {title!r} in your env.", expected=f"a {kind} window titled {title!r}",
              found=found, advice=advice)
     if len(matching) > 1:
+        advice = None
+        if kind == "plot" and all(w.type == "plot" for w in matching):
+            advice = ("Every viz.line call without win= opens a new window. Open the window once, keep the id it "
+                      "returns, and send later points with win=win, update='append'.")
         fail(f"{len(matching)} windows are titled {title!r}; one was expected.", expected=1, found=found,
-             advice="Every viz.line call without win= opens a new window. Open the window once, keep the id it "
-                    "returns, and send later points with win=win, update='append'.")
+             advice=advice)
     window = matching[0]
     expect_equal(window.type, kind, f"The type of the window titled {title!r}")
     return window
+
+
+def _axis_title(window, axis: str) -> str | None:
+    """The title of a plot window's x or y axis, as opts xlabel/ylabel set it."""
+    title = (window.layout.get(f"{axis}axis") or {}).get("title")
+    return title.get("text") if isinstance(title, dict) else title
 
 
 def _one_line(window):
@@ -131,6 +196,63 @@ def test_connect_returns_a_client_of_the_local_server(lesson, visdom_server, vis
     _titled(_windows(visdom_server, visdom_env), "connect check", "text")
 
 
+class _NotVisdom(BaseHTTPRequestHandler):
+    """Another program's web server: it answers every request, and none as Visdom does."""
+
+    def _answer(self):
+        body = b"<html><body>another program</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture
+def other_program_port():
+    """A port on which a web server that is not Visdom answers."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _NotVisdom)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _raised_by_own_code(crash: LearnerCrash) -> bool:
+    """Whether the learner's own line raised (not a library call their line made)."""
+    return "which failed inside" not in str(crash)
+
+
+def _expect_error_names_port(crash: LearnerCrash, port: int) -> None:
+    """The learner's own ConnectionError must say which port and how to start a server."""
+    headline = str(crash).splitlines()[0]
+    needed = (("the port", str(port)), ("how to start a server (`watchtrain visdom`)", "watchtrain visdom"))
+    missing = [what for what, clue in needed if clue not in headline]
+    expect(not missing, "The ConnectionError your connect() raises must name the port and say how to start a server.",
+           expected=f"a message with {port} and `watchtrain visdom`", found=headline,
+           advice=f"Its message lacks {' and '.join(missing)}: e.g. f\"no Visdom server answers on port {{port}}; "
+                  f"start one with `watchtrain visdom`\".")
+
+
+def _returned_although(client, port: int, what: str) -> None:
+    found = client.type_name if isinstance(client, Described) else type(client).__name__
+    advice = ("Check viz.check_connection() and raise ConnectionError when it is False: otherwise every plot of a "
+              "long training run is silently lost.")
+    if isinstance(client, Described) and client.kind == "visdom" and not client.raise_exceptions:
+        advice = ("The client was made without raise_exceptions=True, so a failed request only prints a message; "
+                  "and nothing checked the connection. " + advice)
+    fail(f"connect() returned a client although {what} on port {port}.", expected="ConnectionError", found=found,
+         advice=advice)
+
+
 @exercise("connect")
 def test_connect_raises_when_no_server_answers(lesson, visdom_env):
     port = free_port()
@@ -139,19 +261,35 @@ def test_connect_raises_when_no_server_answers(lesson, visdom_env):
     except LearnerCrash as crash:
         expect(crash.raised("ConnectionError"), "With no server on the port, connect() must raise ConnectionError.",
                expected="ConnectionError", found=str(crash).splitlines()[0])
+        if _raised_by_own_code(crash):
+            _expect_error_names_port(crash, port)
         return
-    fail(f"connect() returned a client although no server listens on port {port}.",
-         expected="ConnectionError", found=client.type_name if isinstance(client, Described) else type(client).__name__,
-         advice="Check viz.check_connection() and raise ConnectionError when it is False: otherwise every plot "
-                "of a long training run is silently lost.")
+    _returned_although(client, port, "no server listens")
+
+
+@exercise("connect")
+def test_connect_error_names_the_port(lesson, visdom_env, other_program_port):
+    # A program that is not Visdom holds the port: it answers, so creating the client succeeds, and
+    # only checking the connection tells that no Visdom server is there.
+    port = other_program_port
+    try:
+        client = lesson.connect(port, visdom_env)
+    except LearnerCrash as crash:
+        expect(crash.raised("ConnectionError"),
+               "With no Visdom server on the port (another program answers there), connect() must raise "
+               "ConnectionError.", expected="ConnectionError", found=str(crash).splitlines()[0])
+        _expect_error_names_port(crash, port)
+        return
+    _returned_although(client, port, "the program answering is not a Visdom server")
 
 
 # show_samples
 
 def _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch):
+    """The learner's call, and what it left: (crash or None, the images and labels sent)."""
     images, labels = _fashion_batch()
-    _call(lesson.show_samples, viz, *(tensor[:SAMPLES].clone() for tensor in fashion_batch))
-    return _windows(visdom_server, visdom_env), images[:SAMPLES], labels[:SAMPLES]
+    crash = _crash_of(lesson.show_samples, viz, *(tensor[:SAMPLES].clone() for tensor in fashion_batch))
+    return crash, images[:SAMPLES], labels[:SAMPLES]
 
 
 def _expected_pixels(image: torch.Tensor) -> np.ndarray:
@@ -159,55 +297,101 @@ def _expected_pixels(image: torch.Tensor) -> np.ndarray:
     return np.uint8((image * 0.5 + 0.5).squeeze(0).numpy() * 255.0)
 
 
+def _as_visdom_stores(pixels: torch.Tensor) -> np.ndarray:
+    """What viz.image stores for these float values (scaled by 255 only when none is above 1), as the
+    usual mistakes send them."""
+    values = pixels.squeeze(0).numpy()
+    with np.errstate(invalid="ignore"):
+        return np.uint8(values * 255.0 if values.max() <= 1 else values)
+
+
 def _gray_levels_differ(found: np.ndarray, expected: np.ndarray) -> bool:
     # One gray level of slack: (x + 1) / 2 and x * 0.5 + 0.5 may round differently.
     return found.shape != expected.shape or int(np.abs(found.astype(int) - expected.astype(int)).max()) > 1
 
 
-_UNNORMALISE = ("The pixels differ from the images': undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5 "
+_UNNORMALISE = ("The pixels are still normalised to [-1, 1]: undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5 "
                 "before sending, so that they lie in [0, 1] as Visdom expects.")
+
+
+def _picture_advice(found: np.ndarray, index: int, images: torch.Tensor) -> str:
+    """Which usual mistake these gray levels (meant to show image `index`) come from, else what to read."""
+    image = images[index]
+    if not _gray_levels_differ(found, _as_visdom_stores(image)):
+        return _UNNORMALISE
+    if not _gray_levels_differ(found, _as_visdom_stores((image * 0.5 + 0.5) * 255)):
+        return ("The pixels were un-normalised, then multiplied by 255: Visdom multiplies float values in [0, 1] by "
+                "255 itself, so send images * 0.5 + 0.5 as it is.")
+    other = next((k for k in range(len(images)) if k != index
+                  and not _gray_levels_differ(found, _expected_pixels(images[k]))), None)
+    if other is not None:
+        return f"This is image {other} of the batch, un-normalised: the pictures must keep the batch's order."
+    return "`watchtrain hint 07` shows how the pictures are prepared and sent."
 
 
 @exercise("show_samples")
 def test_show_samples_text_names_the_labels(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    windows, _, labels = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
-    text = _titled(windows, "labels", "text").text
-    expected = ", ".join(CLASS_NAMES[int(label)] for label in labels)
-    advice = None
-    if text.replace(" ", "") == ",".join(str(int(label)) for label in labels):
-        advice = "These are the label numbers: write their class names, CLASS_NAMES[label]."
-    expect_equal(text, expected, "The text of the 'labels' window", advice=advice)
+    crash, _, labels = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
+    with _judged_despite(crash):
+        text = _titled(_windows(visdom_server, visdom_env), "labels", "text").text
+        expected = ", ".join(CLASS_NAMES[int(label)] for label in labels)
+        advice = None
+        if text.replace(" ", "") == ",".join(str(int(label)) for label in labels):
+            advice = "These are the label numbers: write their class names, CLASS_NAMES[label]."
+        elif text.replace(" ", "") == expected.replace(" ", ""):
+            advice = "The names are right; separate them with a comma and a space, ', '.join(names)."
+        expect_equal(text, expected, "The text of the 'labels' window", advice=advice)
 
 
 @exercise("show_samples")
 def test_show_samples_first_image(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    windows, images, labels = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
-    window = _titled(windows, "first image", "image")
-    expect_equal(window.image_size, (SIDE, SIDE), "The size (width, height) of the 'first image' picture",
-                 advice="Send one image, pixels[0], with viz.image.")
-    expect_equal(window.caption, CLASS_NAMES[int(labels[0])], "The caption of the 'first image' window")
-    if _gray_levels_differ(window.pixels[:, :, 0], _expected_pixels(images[0])):
-        fail("The 'first image' window does not show the first image.", advice=_UNNORMALISE)
+    crash, images, labels = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
+    with _judged_despite(crash):
+        window = _titled(_windows(visdom_server, visdom_env), "first image", "image")
+        expect_equal(window.image_size, (SIDE, SIDE), "The size (width, height) of the 'first image' picture",
+                     advice=("That is more than one image: send the first one alone, pixels[0], with viz.image."
+                             if window.image_size and window.image_size[0] > SIDE + 2 * PADDING else None))
+        caption = CLASS_NAMES[int(labels[0])]
+        advice = None
+        if window.caption == str(int(labels[0])):
+            advice = "This is the label's number: the caption is its class name, CLASS_NAMES[label]."
+        elif window.caption is None:
+            advice = f"The window has no caption: pass it in opts, caption={caption!r}."
+        expect_equal(window.caption, caption, "The caption of the 'first image' window", advice=advice)
+        found = window.pixels[:, :, 0]
+        if _gray_levels_differ(found, _expected_pixels(images[0])):
+            fail("The 'first image' window does not show the first image.", advice=_picture_advice(found, 0, images))
 
 
 @exercise("show_samples")
 def test_show_samples_grid_of_all_images(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    windows, images, _ = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
-    window = _titled(windows, "batch", "image")
-    cell = SIDE + 2 * PADDING
-    expected = (PER_ROW * cell, math.ceil(SAMPLES / PER_ROW) * cell)
-    advice = None
-    if window.image_size == (SIDE, SIDE):
-        advice = "That is one image: viz.images(pixels, nrow=4) lays out the whole batch."
-    elif window.image_size == (min(SAMPLES, 8) * cell, math.ceil(SAMPLES / 8) * cell):
-        advice = "That is Visdom's default of 8 images per row: pass nrow=4."
-    expect_equal(window.image_size, expected, f"The size (width, height) of the grid of {SAMPLES} images, "
-                 f"{PER_ROW} per row", advice=advice)
-    first = _expected_pixels(images[0])
-    # Visdom places the first image `padding` (or, in 0.2.4, padding + 1) pixels from the corner.
-    placed = any(not _gray_levels_differ(window.pixels[o:o + SIDE, o:o + SIDE, 0], first)
-                 for o in (PADDING, PADDING + 1))
-    expect(placed, "The grid's first cell does not show the first image.", advice=_UNNORMALISE)
+    crash, images, _ = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
+    with _judged_despite(crash):
+        window = _titled(_windows(visdom_server, visdom_env), "batch", "image")
+        cell = SIDE + 2 * PADDING
+        expected = (PER_ROW * cell, math.ceil(SAMPLES / PER_ROW) * cell)
+        advice = None
+        if window.image_size == (SIDE, SIDE):
+            advice = "That is one image: viz.images(pixels, nrow=4) lays out the whole batch."
+        elif window.image_size == (min(SAMPLES, 8) * cell, math.ceil(SAMPLES / 8) * cell):
+            advice = "That is Visdom's default of 8 images per row: pass nrow=4."
+        expect_equal(window.image_size, expected, f"The size (width, height) of the grid of {SAMPLES} images, "
+                     f"{PER_ROW} per row", advice=advice)
+        # Visdom places the first image `padding` (or, in 0.2.4, padding + 1) pixels from the corner,
+        # and the others `cell` pixels apart.
+        first = _expected_pixels(images[0])
+        offset = next((o for o in (PADDING, PADDING + 1)
+                       if not _gray_levels_differ(window.pixels[o:o + SIDE, o:o + SIDE, 0], first)), None)
+        if offset is None:
+            corner = PADDING + 1  # visdom 0.2.4's placement
+            fail("The grid's first cell does not show the first image.",
+                 advice=_picture_advice(window.pixels[corner:corner + SIDE, corner:corner + SIDE, 0], 0, images))
+        for index in range(1, SAMPLES):
+            top, left = offset + cell * (index // PER_ROW), offset + cell * (index % PER_ROW)
+            found = window.pixels[top:top + SIDE, left:left + SIDE, 0]
+            if _gray_levels_differ(found, _expected_pixels(images[index])):
+                fail(f"Cell {index} of the grid (row {index // PER_ROW}, column {index % PER_ROW}, counting from 0) "
+                     f"does not show image {index} of the batch.", advice=_picture_advice(found, index, images))
 
 
 # plot_live_loss
@@ -224,12 +408,22 @@ def _live_loss(lesson, viz, visdom_server, visdom_env):
     return win, plots[0]
 
 
+def _expect_axis_titles(window, expected: dict[str, str]) -> None:
+    """The x and y axis titles (opts xlabel and ylabel) of a plot window."""
+    found = {axis: _axis_title(window, axis) for axis in expected}
+    missing = [f"{axis}label={title!r}" for axis, title in expected.items() if found[axis] is None]
+    expect_equal(found, expected, f"The axis titles of the {window.title!r} window",
+                 advice=f"Name the axes in the opts of the request that opens the window: {', '.join(missing)}."
+                 if missing else None)
+
+
 @exercise("plot_live_loss")
 def test_plot_live_loss_uses_one_window(lesson, viz, visdom_server, visdom_env):
     win, window = _live_loss(lesson, viz, visdom_server, visdom_env)
     expect_equal(window.title, "live loss", "The title of the window")
     expect_equal(win, window.id, "The window id plot_live_loss returned",
                  advice="Return win, the id that the first viz.line call returned.")
+    _expect_axis_titles(window, {"x": "step", "y": "loss"})
 
 
 @exercise("plot_live_loss")
@@ -241,33 +435,51 @@ def test_plot_live_loss_appends_every_point_in_order(lesson, viz, visdom_server,
     expect_close(line.x, list(range(len(LOSSES))), "The x values (steps 0, 1, 2, ...), in the order appended",
                  tol=0)
     expect_close(line.y, LOSSES, "The y values (the losses), in the order appended", tol=1e-9)
+    record = _raw_windows(visdom_server, visdom_env).get(window.title, {})
+    expect(_was_grown(record), "The points must be sent one request at a time, as a training loop knows only its "
+           "latest loss: the window was opened by its first point and then grown.",
+           expected="a window opened with the first point, every later point appended to it",
+           found=f"all {len(LOSSES)} points sent in the request that opened the window",
+           advice="Open the window with the first point alone, then send each later point with win=win, "
+                  "update='append'.")
 
 
 # plot_learning_curves
 
 def _learning_curves(lesson, viz, visdom_server, visdom_env):
-    _call(lesson.plot_learning_curves, viz, {name: values.copy() for name, values in CURVES.items()})
+    win = _call(lesson.plot_learning_curves, viz, {name: values.copy() for name, values in CURVES.items()})
     windows = _windows(visdom_server, visdom_env)
     window = _titled(windows, "learning curves", "plot")
-    expect_equal(len(window.traces), len(CURVES), "The number of lines in the 'learning curves' window",
-                 advice="Pass all curves to one viz.line call, as the columns of Y.")
-    return window
+    count = len(window.traces)
+    advice = None
+    if count == len(CURVES["train"]):
+        advice = (f"There is one line per epoch, {count}: Y holds the curves as rows. Give them as its columns, "
+                  f"np.column_stack(list(curves.values())).")
+    elif count < len(CURVES):
+        advice = f"Only {count} of the {len(CURVES)} curves are drawn: send them all, as the columns of Y."
+    expect_equal(count, len(CURVES), "The number of lines in the 'learning curves' window", advice=advice)
+    return win, window
 
 
 @exercise("plot_learning_curves")
 def test_plot_learning_curves_lines(lesson, viz, visdom_server, visdom_env):
-    window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+    _, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
     epochs = list(range(1, len(CURVES["train"]) + 1))
     for (name, values), line in zip(CURVES.items(), window.traces):
         advice = "Epochs count from 1: X = np.arange(1, n + 1)." if line.x == [e - 1 for e in epochs] else None
         expect_close(line.x, epochs, f"The x values of the {name!r} line (the epochs)", tol=0, advice=advice)
+        other = next((key for key, curve in CURVES.items() if key != name and len(line.y) == len(curve)
+                      and np.allclose(line.y, curve, atol=1e-6)), None)
+        advice = (f"This line holds the {other!r} values: stack the curves as columns in the dict's order, "
+                  f"np.column_stack(list(curves.values())).") if other else None
         expect_close(line.y, [float(v) for v in values], f"The y values of the {name!r} line", tol=1e-6,
-                     advice="Stack the curves as columns in the dict's order: np.column_stack(list(curves.values())).")
+                     advice=advice)
+    _expect_axis_titles(window, {"x": "epoch"})
 
 
 @exercise("plot_learning_curves")
 def test_plot_learning_curves_legend(lesson, viz, visdom_server, visdom_env):
-    window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+    _, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
     names = [line.name for line in window.traces]
     advice = None
     if not window.show_legend:
@@ -278,42 +490,68 @@ def test_plot_learning_curves_legend(lesson, viz, visdom_server, visdom_env):
 
 @exercise("plot_learning_curves")
 def test_plot_learning_curves_y_axis(lesson, viz, visdom_server, visdom_env):
-    window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+    _, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
     top = float(max(values.max() for values in CURVES.values()))
     y_range = (window.layout.get("yaxis") or {}).get("range")
     expect(y_range is not None, "The y axis has no fixed range.", expected=[0.0, top], found=y_range,
            advice="Set both ytickmin=0.0 and ytickmax=top in opts.")
-    expect_close(y_range, [0.0, top], "The y axis range [ytickmin, ytickmax]", tol=1e-6)
+    advice = None
+    if len(y_range) == 2:
+        one = next((name for name, values in CURVES.items()
+                    if math.isclose(y_range[1], float(values.max()), abs_tol=1e-6)), None)
+        if one is not None:
+            advice = f"The top is the largest value of {one!r} alone: take the largest value of all the curves."
+    expect_close(y_range, [0.0, top], "The y axis range [ytickmin, ytickmax]", tol=1e-6, advice=advice)
+
+
+@exercise("plot_learning_curves")
+def test_plot_learning_curves_one_request_gives_its_id(lesson, viz, visdom_server, visdom_env):
+    win, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+    record = _raw_windows(visdom_server, visdom_env).get(window.title, {})
+    expect(not _was_grown(record), "The chart must be sent in a single request: every line, the legend and the "
+           "axes at once.", expected="one viz.line call that opens the window with everything",
+           found="a window that later requests changed (lines appended, or options updated)",
+           advice="Give all the curves at once, as the columns of Y, with every option in the opts of that call.")
+    advice = None
+    if win is None:
+        advice = "plot_learning_curves returned nothing: return the id that viz.line gives back."
+    expect_equal(win, window.id, "The window id plot_learning_curves returned", advice=advice)
 
 
 # monitor_training
 
 @functools.lru_cache(maxsize=None)
-def _reference_run(device):
-    """The run the docstring describes, recomputed once per device: (loss per step, accuracy per epoch)."""
+def _reference_run(device, zero_grad=True, momentum=0.0):
+    """The run the docstring describes (or, to recognise them, one of the usual departures from it),
+    recomputed once per device: (loss per step, accuracy per epoch, accuracy on each epoch's last batch)."""
     images, labels = _fashion_batch()
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(SIDE * SIDE, 10)).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
     images, labels = images.to(device), labels.to(device)
-    losses, accuracies = [], []
+    losses, accuracies, last_batch = [], [], []
     for _ in range(EPOCHS):
         for batch in range(BATCHES):
             window = slice(batch * BATCH_SIZE, (batch + 1) * BATCH_SIZE)
             loss = nn.functional.cross_entropy(model(images[window]), labels[window])
-            optimizer.zero_grad()
+            if zero_grad:
+                optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
         with torch.no_grad():
-            accuracies.append((model(images).argmax(dim=1) == labels).float().mean().item())
-    return losses, accuracies
+            correct = model(images).argmax(dim=1) == labels
+            accuracies.append(correct.float().mean().item())
+            last_batch.append(correct[-BATCH_SIZE:].float().mean().item())
+    return losses, accuracies, last_batch
 
 
-def _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
+def _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device, *, returned=False):
+    """The learner's run: its crash (or None) and the reference run it is compared with (and, when
+    `returned`, what the function gave back)."""
     images, labels = fashion_batch
-    _call(lesson.monitor_training, viz, images, labels, EPOCHS, BATCH_SIZE, device)
-    return _windows(visdom_server, visdom_env), _reference_run(device)
+    crash, value = _outcome(lesson.monitor_training, viz, images, labels, EPOCHS, BATCH_SIZE, device)
+    return (crash, _reference_run(device), value) if returned else (crash, _reference_run(device))
 
 
 def _step_advice(xs):
@@ -327,35 +565,98 @@ def _step_advice(xs):
     return None
 
 
+def _same(found: list[float], expected: list[float], tol: float = 1e-5) -> bool:
+    return len(found) == len(expected) and all(math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+                                               for a, b in zip(found, expected))
+
+
+def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
+    """The usual departure from the recipe that gives exactly these losses, else what the evidence says."""
+    departures = {
+        "The gradients pile up from step to step: clear them with optimizer.zero_grad() before each backward().":
+            {"zero_grad": False},
+        "These are the losses of SGD with momentum: the recipe is plain SGD, lr=0.1, without momentum.":
+            {"momentum": 0.9},
+    }
+    for advice, change in departures.items():
+        if _same(found, _reference_run(device, **change)[0]):
+            return advice
+    if found and not _same(found[:1], expected[:1]):
+        return ("The very first loss, before any update, already differs: the starting weights (torch.manual_seed(0) "
+                "right before building the model), the first batch (the first images, in order) or the loss (the "
+                "mean cross-entropy) are not the recipe's. `watchtrain hint 07` goes through it.")
+    first = next((k for k, (a, b) in enumerate(zip(found, expected)) if not _same([a], [b])), None)
+    return (f"The first loss matches, so the model starts from the right weights; loss {first} is the first to "
+            f"differ, so the updates are not the recipe's. `watchtrain hint 07` goes through it.")
+
+
 @exercise("monitor_training")
 def test_monitor_training_loss_per_step(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    windows, (losses, _) = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
-    line = _one_line(_titled(windows, "loss", "plot"))
-    expect_equal(len(line.x), len(losses), f"The number of points in the 'loss' window ({EPOCHS} epochs of "
-                 f"{BATCHES} steps)", advice=_points_advice(line.x, line.y, losses))
-    expect_equal(line.x, [float(step) for step in range(len(losses))], "The x values (steps) of the 'loss' window",
-                 advice=_step_advice(line.x))
-    expect_close(line.y, losses, "The losses, step by step", tol=1e-5,
-                 advice="Follow the docstring exactly: torch.manual_seed(0) right before building the model, "
-                        "SGD with lr=0.1, batches in order, and the loss of each batch before its step().")
+    crash, (losses, _, _) = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+    with _judged_despite(crash):
+        line = _one_line(_titled(_windows(visdom_server, visdom_env), "loss", "plot"))
+        expect_equal(len(line.x), len(losses), f"The number of points in the 'loss' window ({EPOCHS} epochs of "
+                     f"{BATCHES} steps)", advice=_points_advice(line.x, line.y, losses))
+        expect_equal(line.x, [float(step) for step in range(len(losses))], "The x values (steps) of the 'loss' window",
+                     advice=_step_advice(line.x))
+        advice = None if _same(line.y, losses) else _loss_advice(line.y, losses, device)
+        expect_close(line.y, losses, "The losses, step by step", tol=1e-5, advice=advice)
+
+
+def _accuracy_advice(found: list[float], expected: list[float], last_batch: list[float], losses_right: bool) -> str:
+    if _same(found, [100 * a for a in expected], 1e-4):
+        return "These are percentages: the accuracy is a share in [0, 1], correct / N."
+    if _same(found, [TRAIN_IMAGES * a for a in expected], 1e-4):
+        return f"These are counts of correct images: divide by N ({TRAIN_IMAGES}) to get the share in [0, 1]."
+    if _same(found, last_batch, 1e-6):
+        return "This is the accuracy of the epoch's last batch alone: measure it on all N images after the epoch."
+    if not losses_right:
+        return "The training itself differs from the recipe (the 'loss' window shows it), so its accuracies do too."
+    return ("The training matches the recipe but these accuracies do not: measure the share of all N images classified "
+            "correctly after the epoch's last update. `watchtrain hint 07` goes through it.")
 
 
 @exercise("monitor_training")
 def test_monitor_training_accuracy_per_epoch(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    windows, (_, accuracies) = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
-    line = _one_line(_titled(windows, "accuracy", "plot"))
-    expect_equal(len(line.x), EPOCHS, "The number of points in the 'accuracy' window (one per epoch)",
-                 advice=_points_advice(line.x, line.y, accuracies))
-    advice = "Epochs count from 1 here: x = epoch + 1." if line.x == [float(e) for e in range(EPOCHS)] else None
-    expect_equal(line.x, [float(e) for e in range(1, EPOCHS + 1)], "The x values (epochs) of the 'accuracy' window",
-                 advice=advice)
-    expect_close(line.y, accuracies, "The accuracy after each epoch", tol=1e-6,
-                 advice="Measure on all of `images` after the epoch's last step, as a share in [0, 1].")
+    crash, (losses, accuracies, last_batch) = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+    with _judged_despite(crash):
+        windows = _windows(visdom_server, visdom_env)
+        line = _one_line(_titled(windows, "accuracy", "plot"))
+        expect_equal(len(line.x), EPOCHS, "The number of points in the 'accuracy' window (one per epoch)",
+                     advice=_points_advice(line.x, line.y, accuracies))
+        advice = "Epochs count from 1 here: x = epoch + 1." if line.x == [float(e) for e in range(EPOCHS)] else None
+        expect_equal(line.x, [float(e) for e in range(1, EPOCHS + 1)], "The x values (epochs) of the 'accuracy' window",
+                     advice=advice)
+        if not _same(line.y, accuracies, 1e-6):
+            loss_windows = [w for w in windows if w.title == "loss" and len(w.traces) == 1]
+            losses_right = bool(loss_windows) and _same(loss_windows[0].traces[0].y, losses)
+            expect_close(line.y, accuracies, "The accuracy after each epoch", tol=1e-6,
+                         advice=_accuracy_advice(line.y, accuracies, last_batch, losses_right))
+
+
+@exercise("monitor_training")
+def test_monitor_training_sends_points_as_it_trains(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
+    crash, _ = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+    with _judged_despite(crash):
+        windows = _windows(visdom_server, visdom_env)
+        records = _raw_windows(visdom_server, visdom_env)
+        for title in ("loss", "accuracy"):
+            _titled(windows, title, "plot")
+            expect(_was_grown(records.get(title, {})),
+                   f"The {title!r} window must grow point by point while the model trains: opened by its first "
+                   f"point, then one request per point.",
+                   expected="a window opened with its first point, every later point appended to it",
+                   found="all its points sent in the request that opened the window, after the training",
+                   advice="Send each point as soon as it is computed: the first one opens the window (keep the id "
+                          "it returns), every later one goes there with win=..., update='append'.")
 
 
 @exercise("monitor_training")
 def test_monitor_training_saves_the_env(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    windows, _ = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+    crash, _ = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+    if crash is not None:
+        raise crash
+    windows = _windows(visdom_server, visdom_env)
     path = visdom_server.env_file(visdom_env)
     try:
         saved = read_env_file(path)
@@ -363,6 +664,26 @@ def test_monitor_training_saves_the_env(lesson, viz, visdom_server, visdom_env, 
         fail("Your env was never saved: the server holds it in memory only, and it is lost when the server stops.",
              expected=f"{path.name} in the server's env folder", found="no such file",
              advice="Call viz.save([viz.env]) at the end: the server writes <env>.json into its env folder then.")
+    titles = sorted(w.title for w in saved)
+    expect_equal(titles, ["accuracy", "loss"], "The titles of the windows in the saved env (exactly the two plots)",
+                 advice=("The env holds windows the exercise does not ask for: send the 'loss' and 'accuracy' "
+                         "plots only." if len(titles) > 2 and {"accuracy", "loss"} <= set(titles) else None))
+    advice = None
+    by_title = {w.title: w for w in windows}
+    shorter = [w.title for w in saved if w.title in by_title and w.traces and by_title[w.title].traces
+               and len(w.traces[0].x) < len(by_title[w.title].traces[0].x)]
+    if shorter:
+        advice = (f"The saved {', '.join(map(repr, shorter))} window has fewer points than the server's: the env was "
+                  f"saved before the last point. Call viz.save([viz.env]) last of all.")
     expect_equal([(w.type, w.title, w.traces) for w in saved], [(w.type, w.title, w.traces) for w in windows],
-                 "The saved env's windows, compared with the server's",
-                 advice="Save after the last point: viz.save([viz.env]) as the very last call.")
+                 "The saved env's windows, compared with the server's", advice=advice)
+
+
+@exercise("monitor_training")
+def test_monitor_training_gives_back_nothing(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
+    crash, _, value = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device, returned=True)
+    if crash is not None:
+        raise crash
+    expect(value is None, "monitor_training gives back nothing: the run lives in its windows and the saved env.",
+           expected=None, found=value.type_name if isinstance(value, Described) else value,
+           advice="Leave out the return statement: the function ends with viz.save([viz.env]).")

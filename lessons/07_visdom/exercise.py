@@ -32,9 +32,10 @@ def connect(port, env):
     - it raises an error when a request fails, instead of printing a traceback and going on;
     - it opens no incoming websocket: a script that only sends plots does not need one.
 
-    When no server answers on `port`, `connect` raises `ConnectionError` (its message names the
-    port and says how to start a server: `watchtrain visdom`). If creating the client already
-    raises a `ConnectionError`, let that one through.
+    When no Visdom server answers on `port` (nothing listens there, or a program that is not
+    Visdom does), `connect` raises `ConnectionError`, and a `ConnectionError` your own code raises
+    names the port and says how to start a server: `watchtrain visdom`. If creating the client
+    already raises a `ConnectionError`, let that one through.
 
     Why: with Visdom's defaults, a training run whose server is down prints an error and goes
     on, and you find out an hour later that nothing was plotted.

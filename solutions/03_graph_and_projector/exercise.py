@@ -46,7 +46,9 @@ def select_n_random(data, labels, n=100):
 
     Return a tuple of two tensors, `(chosen_rows, chosen_classes)`:
     - `chosen_rows` has shape (n, ...): n rows of `data`, unchanged (same dtype, same values);
-    - no row is chosen twice, and the choice is random, not the first n or any other fixed run;
+    - no row is chosen twice, and the choice is random, not the first n or any other fixed run:
+      it comes from the random generator as the caller left it (do not seed it here), so a call
+      made in another random state chooses other rows;
     - `chosen_classes` has shape (n,), and its entry k is the class of row k of `chosen_rows`.
 
     Why: the projector shows each point with a class name. A class that has drifted away from its

@@ -7,6 +7,8 @@ a learner, with `fail` from `watchtrain.grading`.
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,3 +56,76 @@ def _stray_runs_note(path: str | os.PathLike[str]) -> str:
         why = "a relative path is taken from the working directory"
     return (f"Your events went to the working directory instead ({where}): {why}. "
             f"Write under the directory you were given, e.g. SummaryWriter(log_dir).")
+
+
+def call_explaining(function: Callable, *args: Any, explain: Callable[[str], str | None], **kwargs: Any) -> Any:
+    """Call the learner's function. A crash that `explain` (given the crash's message) recognises fails
+    with the advice it returns; any other crash passes unchanged. Unlike a fixed table of clues, the
+    advice can depend on what the message reports (the array's shape, the learner's own line)."""
+    from watchtrain.grading.submission import LearnerCrash
+
+    try:
+        return function(*args, **kwargs)
+    except LearnerCrash as crash:
+        message = str(crash)
+        advice = explain(message)
+        if advice:
+            fail(f"Your code crashed: {message.splitlines()[0][:300]}", advice=advice)
+        raise
+
+
+@dataclass(frozen=True)
+class LayoutCrash:
+    """TensorBoard's image code refusing an array, as the crash message tells it.
+
+    kind: "axes"      the array has more or fewer axes than `dataformats` names (convert_to_HWC);
+          "channels"  a batch whose channel axis, where `dataformats` puts it, holds neither 1 nor 3
+                      channels (make_grid; add_embedding's sprite goes through it too);
+          "picture"   one picture that ended with `channels` colour channels (PIL refuses it), which
+                      happens when an (H, W, C) array is read as (C, H, W).
+    """
+
+    kind: str
+    shape: tuple[int, ...] | None = None
+    dataformats: str | None = None
+    channels: int | None = None
+    line: str = ""  # the learner's own line that made the call, as the traceback shows it
+
+    def found(self) -> str:
+        """What TensorBoard found, in words that follow "TensorBoard" (not why: the caller knows what the
+        exercise passes)."""
+        if self.kind == "axes":
+            return (f"got an array of shape {self.shape}, {len(self.shape)} axes, with dataformats="
+                    f"{self.dataformats!r}, which names {len(self.dataformats)}")
+        if self.kind == "channels":
+            layout = self.passed_dataformats or "NCHW, the default"
+            return f"read the batch as {layout} and found neither 1 nor 3 colour channels where that layout puts them"
+        layout = self.passed_dataformats or "CHW, the default"
+        return f"read the picture as {layout} and found {self.channels} colour channels where that layout puts them"
+
+    @property
+    def passed_dataformats(self) -> str | None:
+        """The dataformats the learner's line passes, when the line shows it."""
+        found = re.search(r"dataformats\s*=\s*[\"']([A-Za-z]+)[\"']", self.line)
+        return found.group(1) if found else None
+
+
+def learner_line(message: str) -> str:
+    """The last line of the learner's exercise.py in a crash message (the call that failed), or ""."""
+    lines = re.findall(r"^\s*exercise\.py, line \d+, in \w+: (.*)$", message, flags=re.MULTILINE)
+    return lines[-1] if lines else ""
+
+
+def image_layout_crash(message: str) -> LayoutCrash | None:
+    """What TensorBoard's image code reported, when the crash is one of its layout refusals."""
+    line = learner_line(message)
+    axes = re.search(r"tensor shape: \(([\d, ]*)\), input_format: (\w+)", message)
+    if axes:
+        shape = tuple(int(size) for size in axes.group(1).replace(" ", "").split(",") if size)
+        return LayoutCrash("axes", shape=shape, dataformats=axes.group(2), line=line)
+    if "Input should be a 4D numpy array with 3 channels" in message:
+        return LayoutCrash("channels", line=line)
+    picture = re.search(r"Cannot handle this data type: \(1, 1, (\d+)\)", message)
+    if picture:
+        return LayoutCrash("picture", channels=int(picture.group(1)), line=line)
+    return None
