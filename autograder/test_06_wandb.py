@@ -5,11 +5,17 @@ quiet settings, every WANDB_* variable of your shell hidden, API key included). 
 the runs its own call wrote, with the course's reader of `run-<id>.wandb` files. Training gets a
 criterion that records every loss it computes (RecordingLoss), so the logged losses are compared
 with the ones your loop really computed, exactly.
+
+model_pipeline() calls your other four functions. A mistake in one of them costs that function's
+checks, not the pipeline's: where the pipeline's run differs from the contract, the autograder
+calls your own make/train/test/save_model_onnx with the inputs the pipeline should have given
+them, and the pipeline fails only if it left behind something else than they do.
 """
 import copy
 import math
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +25,26 @@ from torch.utils.data import DataLoader, Subset
 
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
+from watchtrain.artifacts.wandb import as_histogram
+from watchtrain.artifacts.wandb.framing import read_frames
 from watchtrain.data import fashion_mnist, normalize_transform
+from watchtrain.grading import Described, GradingFailure, exercise, expect, expect_close, expect_equal, fail, run_once
 from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import Described, exercise, expect, expect_close, expect_equal, fail
-from watchtrain.grading.recording import RecordingLoss
+from watchtrain.grading.recording import RecordingLoss, WatchedNet
+from watchtrain.grading.submission import LearnerCrash
+from watchtrain.grading.wandb_fixtures import NewRuns
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
 
 # make: odd sizes, so that a hard-coded value cannot pass by chance.
 MAKE_CONFIG = {"kernels": [3, 5], "classes": 7, "slice": 40, "batch_size": 12, "learning_rate": 0.0025}
+TRAIN_SET_SIZE, TEST_SET_SIZE = 6000, 1000  # the course's bundled Fashion-MNIST
 
 # train: 36 images in batches of 8 (the last batch of each epoch holds 4), 2 epochs, a log every
-# 3 batches: the logs come after 3, 6 and 9 batches, at 24, 44 and 68 images seen.
-TRAIN_IMAGES, TRAIN_BATCH = 36, 8
+# 3 batches: the logs come after 3, 6 and 9 batches, at 24, 44 and 68 images seen. The batches
+# keep their order, so that the autograder can train the same model the same way and compare.
+TRAIN_IMAGES, TRAIN_BATCH, TRAIN_LR = 36, 8, 0.005
 TRAIN_CONFIG = {"epochs": 2, "log_interval": 3}
 
 # test: 120 test images, so that an accuracy kept as a float32 tensor shows its rounding.
@@ -42,6 +54,9 @@ TEST_IMAGES, TEST_BATCH = 120, 32
 PIPELINE_PROJECT = "watchtrain-pipeline"
 PIPELINE_CONFIG = {"kernels": [4, 8], "classes": 10, "slice": 50, "batch_size": 16, "learning_rate": 0.005,
                    "epochs": 2, "log_interval": 4}
+# ... and once as a W&B sweep would run it: these values replace the dict's in the recorded config.
+SWEEP_OVERRIDE = {"kernels": [3, 6], "classes": 12, "epochs": 1}
+PARTS = ("make", "train", "test", "save_model_onnx")  # what model_pipeline calls, in order
 
 # compare_learning_rates: a straight line with a fixed wiggle, three rates, one run each.
 SWEEP_PROJECT = "watchtrain-sweep"
@@ -82,52 +97,115 @@ def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         return model.forward(images)
 
 
-def _accuracy(model: nn.Module, loader: DataLoader, device: str) -> float:
-    correct = total = 0
+@dataclass(frozen=True)
+class Counted:
+    """What the autograder's own count of a test set gives: the accuracy, and the wrong ways to it."""
+
+    correct: int
+    total: int
+    batch_accuracies: tuple[float, ...]
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total
+
+
+def _count(model: nn.Module, loader: DataLoader, device: str) -> Counted:
+    correct, total, batches = 0, 0, []
     for images, labels in loader:
-        predicted = _forward(model, images.to(device)).argmax(dim=1).cpu()
-        correct += int((predicted == labels).sum())
-        total += len(labels)
-    return correct / total
+        right = int((_forward(model, images.to(device)).argmax(dim=1).cpu() == labels).sum())
+        correct, total = correct + right, total + len(labels)
+        batches.append(right / len(labels))
+    return Counted(correct, total, tuple(batches))
 
 
-def _example_counts(dataset_size: int, batch_size: int, epochs: int) -> list[int]:
+def _accuracy(model: nn.Module, loader: DataLoader, device: str) -> float:
+    return _count(model, loader, device).accuracy
+
+
+def _example_counts(dataset_size: int, batch_size: int, epochs: int, drop_last: bool = False) -> list[int]:
     """Images seen after each batch, across epochs (the last batch of an epoch may be smaller)."""
-    sizes = [min(batch_size, dataset_size - start) for start in range(0, dataset_size, batch_size)] * epochs
-    return list(np.cumsum(sizes).tolist())
+    sizes = [min(batch_size, dataset_size - start) for start in range(0, dataset_size, batch_size)]
+    if drop_last and sizes and sizes[-1] < batch_size:
+        sizes = sizes[:-1]
+    return list(np.cumsum(sizes * epochs).tolist())
 
 
-def _expect_training_logged(run, losses: list[float], dataset_size: int, batch_size: int, config: dict) -> None:
+def _expect_loss_count(losses: list[float], counts: list[int], epochs: int) -> None:
+    """The criterion ran once per batch, and for nothing else."""
+    expected, per_epoch = len(counts), len(counts) // epochs
+    advice = f"Call criterion once per batch ({per_epoch} batches an epoch, {epochs} epochs), and for nothing else."
+    if not losses:
+        advice = "Your loop never called criterion: compute each batch's loss with the criterion you were given."
+    elif len(losses) == per_epoch and epochs > 1:
+        advice = f"That is one epoch's worth: run config['epochs'] = {epochs} epochs."
+    elif len(losses) % expected == 0:
+        advice = (f"That is {len(losses) // expected} calls per batch: compute each batch's loss once, and use that "
+                  f"value (loss.item()) for the log.")
+    expect_equal(len(losses), expected, "How many losses your loop computed with criterion", advice=advice)
+
+
+def _loss_rows(run) -> list:
+    return [row for row in run.history if "loss" in row.values]
+
+
+def _other_rows(run) -> list:
+    """History rows with a value that is not a histogram, and no 'loss'."""
+    return [row for row in run.history if "loss" not in row.values
+            and any(as_histogram(value) is None for value in row.values.values())]
+
+
+def _expect_training_logged(run, losses: list[float], counts: list[int], config: dict) -> None:
     """The run's "loss" rows: one after every log_interval-th batch, at the images seen, with the
-    epoch and the loss that batch computed."""
+    epoch and the loss that batch computed, and no other rows."""
     epochs, interval = config["epochs"], config["log_interval"]
-    counts = _example_counts(dataset_size, batch_size, epochs)
+    _expect_loss_count(losses, counts, epochs)
     batches_per_epoch = len(counts) // epochs
-    expect_equal(len(losses), len(counts), "How many losses your loop computed with criterion",
-                 advice=f"Call criterion once per batch ({batches_per_epoch} batches an epoch, {epochs} epochs), "
-                        f"and for nothing else.")
     logged = [batch for batch in range(1, len(counts) + 1) if batch % interval == 0]
     rows = run.values("loss")
     if not rows:
-        keys = sorted({key for row in run.history for key in row.values})
+        keys = sorted({key for row in run.history for key, value in row.values.items() if as_histogram(value) is None})
+        advice = 'Log with wandb.log({"epoch": epoch, "loss": loss.item()}, step=example_count).'
+        if keys:
+            advice = f"The rows hold {', '.join(keys)}: log the batch's loss under the key 'loss'."
         fail("The run's history has no 'loss'.", expected=["epoch", "loss"], found=keys or "an empty history",
-             advice='Log with wandb.log({"epoch": epoch, "loss": loss.item()}, step=example_count).')
+             advice=advice)
     steps = [step for step, _ in rows]
     expected_steps = [counts[batch - 1] for batch in logged]
     expect_equal(steps, expected_steps, "The steps of the 'loss' rows (images seen when each was logged)",
-                 advice=_step_advice(steps, expected_steps, counts, logged, batch_size))
-    epochs_logged = [run_row.values.get("epoch") for run_row in run.history if "loss" in run_row.values]
-    expect_equal(epochs_logged, [(batch - 1) // batches_per_epoch for batch in logged],
-                 "The 'epoch' logged with each loss", advice="Log the epoch counter of the loop, counting from 0.")
+                 advice=_step_advice(steps, expected_steps, counts, logged, batches_per_epoch, interval))
+    epochs_logged = [row.values.get("epoch") for row in _loss_rows(run)]
+    expected_epochs = [(batch - 1) // batches_per_epoch for batch in logged]
+    advice = "Log the index of the current epoch of the loop, counting from 0."
+    if None in epochs_logged:
+        advice = "Every row needs 'epoch' as well: wandb.log({'epoch': epoch, 'loss': loss.item()}, step=...)."
+    elif epochs_logged == [epoch + 1 for epoch in expected_epochs]:
+        advice = "These count epochs from 1: log the loop's index, which counts from 0."
+    expect_equal(epochs_logged, expected_epochs, "The 'epoch' logged with each loss", advice=advice)
     values = [value for _, value in rows]
     _expect_numbers(values, "'loss'")
     expect_equal(values, [losses[batch - 1] for batch in logged],
                  "The logged losses, against the losses your loop computed for those batches",
                  advice=_loss_advice(values, losses, logged, interval))
+    others = _other_rows(run)
+    expect(not others, "The run's history has rows without 'loss': train() logs only its rows of 'epoch' and 'loss'.",
+           expected=f"{len(rows)} rows, each with 'loss'",
+           found=[f"step {row.step}: {sorted(k for k, v in row.values.items() if as_histogram(v) is None)}"
+                  for row in others],
+           advice="Log one row after every log_interval-th batch and nothing else: another wandb.log call (at the "
+                  "end of an epoch, say) adds a row of its own.")
 
 
-def _step_advice(steps, expected, counts, logged, batch_size) -> str | None:
+def _step_advice(steps, expected, counts, logged, batches_per_epoch, interval) -> str | None:
     if len(steps) != len(expected):
+        epochs = len(counts) // batches_per_epoch
+        if len(steps) == len(counts):
+            return "That is one row per batch: log only after every log_interval-th batch."
+        if len(steps) == epochs * (batches_per_epoch // interval) != len(expected):
+            return ("Your batch counter restarts every epoch: count batches across epochs (1, 2, 3, ... with no "
+                    "restart), then log when batch_count % log_interval == 0.")
+        if len(steps) == epochs:
+            return "That is one row per epoch: log after every log_interval-th batch, counted across epochs."
         return (f"Log once after every log_interval-th batch: `if batch_count % config['log_interval'] == 0`, "
                 f"after incrementing batch_count ({len(expected)} logs in this run).")
     if steps == list(range(steps[0], steps[0] + len(steps))):
@@ -135,6 +213,7 @@ def _step_advice(steps, expected, counts, logged, batch_size) -> str | None:
                 "Pass step=example_count, the number of images seen so far.")
     if steps == logged:
         return "These are batch counts. The step must be the number of images seen: example_count += len(images)."
+    batch_size = counts[0]
     if steps == [batch * batch_size for batch in logged]:
         return ("batch_count * batch_size overcounts: the last batch of each epoch is smaller. "
                 "Add len(images) to example_count after every batch.")
@@ -146,11 +225,14 @@ def _step_advice(steps, expected, counts, logged, batch_size) -> str | None:
     return None
 
 
-def _loss_advice(values, losses, logged, interval) -> str | None:
+def _loss_advice(values, losses, logged, interval) -> str:
     averages = [sum(losses[batch - interval:batch]) / interval for batch in logged]
     if all(math.isclose(value, average, rel_tol=1e-6) for value, average in zip(values, averages)):
         return "You logged the average of the last log_interval losses; log the loss of the batch itself, loss.item()."
-    return "Log loss.item() of the batch you just trained on, right after optimizer.step()."
+    if all(batch >= 2 for batch in logged) and values == [losses[batch - 2] for batch in logged]:
+        return "Each logged value is the previous batch's loss: log the loss of the batch you just trained on."
+    return ("These are not the losses your loop computed for those batches: log loss.item() of the batch you just "
+            "trained on.")
 
 
 def _expect_numbers(values: list, what: str) -> None:
@@ -160,35 +242,129 @@ def _expect_numbers(values: list, what: str) -> None:
                   "stored as a list or a histogram.")
 
 
-def _watched_names(model: nn.Module) -> list[str]:
-    return [name for name, _ in model.named_parameters()]
+def _parameter_sizes(model) -> dict[str, int]:
+    """{name: number of elements} of a model's parameters (a module, or a described one)."""
+    if isinstance(model, nn.Module):
+        return {name: parameter.numel() for name, parameter in model.named_parameters()}
+    return {p["name"]: int(np.prod(p.get("shape") or [0])) for p in model.parameters}
 
 
-def _expect_histograms(run, model: nn.Module, batches: int) -> None:
-    """gradients/<name> and parameters/<name> histograms for every parameter, of the right size."""
+def _watch_telemetry(run) -> int | None:
+    """How many history rows the run file held when wandb.watch was first called in the run, or
+    None when it never was (wandb records the call as a telemetry record, in order)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    rows = 0
+    for _, payload in read_frames(run.path).records:
+        record = pb.Record.FromString(payload)
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            rows += 1
+        elif kind == "telemetry" and record.telemetry.feature.watch:
+            return rows
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the autograder's model saw of wandb.watch's hooks: at each forward pass, and at the end."""
+
+    passes: tuple[dict, ...]
+    at_end: dict
+
+    @property
+    def log_freq(self) -> int | None:
+        freqs = [freq for hooks in self.passes for freq in hooks.values()]
+        return max(freqs) if freqs else None
+
+
+def _no_histograms_advice(run, batches: int, hooks: Hooks | None) -> str:
+    """Why wandb.watch recorded nothing, from what the model saw and from the run's own records."""
+    watch = "wandb.watch(model, criterion, log='all', log_freq=config['log_interval'])"
+    if hooks is not None and hooks.log_freq is not None:
+        freq = hooks.log_freq
+        if freq > batches:
+            return (f"wandb.watch was on the model during training, with log_freq={freq}"
+                    f"{' (the default, when log_freq is not given)' if freq == 1000 else ''}: it records once every "
+                    f"{freq} batches, and this run had {batches}, so it recorded nothing. "
+                    f"Pass log_freq=config['log_interval'].")
+        return (f"wandb.watch's hooks were on the model during training (log_freq={freq}), yet no histogram reached "
+                f"the run: keep logging into the run that is open, and do not call wandb.unwatch before training ends.")
+    called_after = _watch_telemetry(run)
+    if hooks is not None and hooks.at_end:
+        return (f"wandb.watch was called after the training loop: its hooks were on the model only once it had "
+                f"finished training, so they recorded nothing. Call {watch} before the loop.")
+    if called_after is None:
+        return f"wandb.watch was never called in this run: call {watch} before the loop."
+    if hooks is not None:
+        return (f"wandb.watch was called (the run records it), but none of its hooks was ever on `model`: it watched "
+                f"another model, or was called with log=None. Call {watch} on the model you train.")
+    if called_after > 0:
+        return (f"wandb.watch was called after the loop had logged {called_after} rows: it only records the batches "
+                f"that follow it. Call {watch} before the loop.")
+    return (f"wandb.watch was called before the loop, yet recorded nothing in these {batches} batches: either "
+            f"log_freq was more than {batches} (it is 1000 when not given), or log=None, or it watched another model. "
+            f"Call {watch}.")
+
+
+def _expect_histograms(run, sizes: dict[str, int], batches: int, interval: int, hooks: Hooks | None = None) -> None:
+    """gradients/<name> and parameters/<name> histograms for every parameter, of the right size,
+    recorded every `interval` batches."""
     keys = run.histogram_keys()
-    names = _watched_names(model)
+    names = list(sizes)
     if not keys:
         fail("The run holds no histograms: wandb.watch logged nothing.",
              expected=f"gradients/<name> and parameters/<name> for each of the {len(names)} parameters",
-             found="no histograms",
-             advice=f"wandb.watch logs once every log_freq batches, and log_freq is 1000 unless you say otherwise: "
-                    f"this run had {batches} batches, so nothing was logged. Pass "
-                    f"log_freq=config['log_interval'] (and log='all').")
-    for kind, advice in (("gradients", "log='all' records gradients and parameters; log='parameters' omits gradients."),
-                         ("parameters", "log='all' records parameters too; the default, log='gradients', omits them.")):
-        found = {name: _histogram_key(keys, kind, name) for name in names}
-        missing = [f"{kind}/{name}" for name, key in found.items() if key is None]
+             found="no histograms", advice=_no_histograms_advice(run, batches, hooks))
+    found = {kind: {name: _histogram_key(keys, kind, name) for name in names} for kind in ("gradients", "parameters")}
+    for kind, other in (("gradients", "parameters"), ("parameters", "gradients")):
+        missing = [f"{kind}/{name}" for name, key in found[kind].items() if key is None]
+        present = len(names) - len(missing)
+        if present:
+            advice = (f"Only some parameters have {kind} histograms: wandb.watch records every parameter of the model "
+                      f"it watches, so watch `model` itself, not one of its layers.")
+        elif kind == "gradients":
+            advice = ("Only parameters/ histograms were recorded, which is what log='parameters' does: log='all' "
+                      "records both.")
+        else:
+            advice = ("Only gradients/ histograms were recorded, which is what wandb.watch's default, log='gradients', "
+                      "does: log='all' records both.")
+        if not present and not any(found[other].values()):
+            advice = "wandb.watch records gradients/<name> and parameters/<name>: watch `model` with log='all'."
         expect(not missing, f"Every parameter needs {kind} histograms.", expected=[f"{kind}/{n}" for n in names],
                found=sorted(key for key in keys if key.startswith(kind + "/")) or f"no {kind}/ histograms",
                advice=advice)
-        sizes = dict((name, parameter.numel()) for name, parameter in model.named_parameters())
-        for name, key in found.items():
+        for name, key in found[kind].items():
             for step, histogram in run.histograms(key):
                 expect(len(histogram.bins) == len(histogram.counts) + 1 and histogram.total == sizes[name],
                        f"The histogram {key} at step {step} should count every element of {name}.",
                        expected=sizes[name], found=histogram.total,
                        advice="Watch the model you train: wandb.watch(model, criterion, ...).")
+    _expect_histogram_rate(run, found, batches, interval, hooks)
+
+
+def _expect_histogram_rate(run, found: dict, batches: int, interval: int, hooks: Hooks | None) -> None:
+    """One histogram of each kind per log_interval batches. wandb.watch records into the history row
+    that is open when it fires, so its histograms land in as many rows as it fired times."""
+    expected = batches // interval
+    for kind, keys in found.items():
+        key = next(iter(keys.values()))
+        rows = len(run.histograms(key))
+        if rows == expected:
+            continue
+        freq = hooks.log_freq if hooks is not None else None
+        passes = len(hooks.passes) if hooks is not None else batches
+        if freq == interval and passes == batches:
+            continue  # recorded every interval batches: rows merged where the loop logged at other steps
+        advice = "Record the histograms every config['log_interval'] batches: log_freq=config['log_interval']."
+        if freq is not None and freq != interval:
+            advice = (f"wandb.watch's log_freq is {freq}, not config['log_interval'] ({interval}): pass "
+                      f"log_freq=config['log_interval'].")
+        elif passes != batches:
+            advice = (f"The model ran {passes} forward passes in {batches} batches, and wandb.watch counts forward "
+                      f"passes: run the model once per batch (an extra pass, for an accuracy say, shifts its count).")
+        fail(f"{key} was recorded in {rows} history rows; once every {interval} batches of these {batches} makes "
+             f"{expected}.", expected=expected, found=rows, advice=advice)
 
 
 def _histogram_key(keys: set[str], kind: str, name: str) -> str | None:
@@ -197,46 +373,78 @@ def _histogram_key(keys: set[str], kind: str, name: str) -> str | None:
     return next((key for key in sorted(keys) if pattern.fullmatch(key)), None)
 
 
-def _expect_summary_accuracy(run, expected: float) -> float:
+def _accuracy_advice(found, counted: Counted) -> str | None:
+    """Which wrong way to an accuracy gives the value found."""
+    expected = counted.accuracy
+    if not isinstance(found, (int, float)) or isinstance(found, bool):
+        return None
+    if found == float(np.float32(expected)) and found != expected:
+        return ("This is the accuracy rounded to float32: it was a tensor. Count with .sum().item(), so that "
+                "correct / total is a Python float.")
+    if found == counted.correct:
+        return f"This is the number of right predictions ({counted.correct}): store the fraction correct / total."
+    if math.isclose(found, 100 * expected):
+        return "This is a percentage: store the fraction correct / total, between 0 and 1."
+    if math.isclose(found, sum(counted.batch_accuracies) / len(counted.batch_accuracies)):
+        return ("This is the mean of the batches' accuracies, which weighs the smaller last batch too much: divide "
+                "the right predictions of all batches by the number of all examples.")
+    if math.isclose(found, counted.batch_accuracies[-1]):
+        return "This is the last batch's accuracy alone: count over every batch of test_loader."
+    return None
+
+
+def _expect_summary_accuracy(run, counted: Counted) -> float:
+    expected = counted.accuracy
     if "test_accuracy" not in run.summary:
         fail("The run's summary has no 'test_accuracy'.", expected="test_accuracy",
              found=sorted(run.summary) or "an empty summary",
              advice='Store it with wandb.run.summary["test_accuracy"] = accuracy.')
     found = run.summary["test_accuracy"]
     _expect_numbers([found], "summary['test_accuracy']")
-    advice = None
-    if found == float(np.float32(expected)):
-        advice = ("This is the accuracy rounded to float32: it was a tensor. Count with .sum().item(), so that "
-                  "correct / total is a Python float.")
-    elif found == expected * TEST_IMAGES or (expected and found > 1):
-        advice = "Store the fraction correct / total, not the count of correct predictions."
     # Shown with every digit: a float32 rounding hides in the seventh.
     expect(found == expected, f"summary['test_accuracy'] is {found!r}, not correct / total = {expected!r} "
-                              f"(recomputed by the autograder).", advice=advice)
+                              f"(recomputed by the autograder).", advice=_accuracy_advice(found, counted))
     return found
 
 
-def _expect_onnx_saved(run, model: nn.Module, images: torch.Tensor, scratch: Path) -> None:
-    """model.onnx is saved with the run, complete on its own, and computes what the model computes."""
-    saved = [file.path for file in run.files if file.kind == "other"]
+def _expect_onnx_saved(run, model: nn.Module, images: torch.Tensor, scratch: Path,
+                       example: str = "example_input") -> None:
+    """model.onnx is saved with the run, at once, opens with its weights from the saved files alone,
+    and computes what the model computes for `images` (which the exporter was to be given: `example`)."""
+    saved = {file.path: file for file in run.files if file.kind == "other"}
     if "model.onnx" not in saved:
         advice = "Save it with wandb.save(path, base_path=wandb.run.dir, policy='now')."
         if any(path.endswith("model.onnx") for path in saved):
             advice = "Pass base_path=wandb.run.dir to wandb.save, so the file is saved as model.onnx, not under a folder."
         fail("model.onnx is not among the files saved with the run.", expected="model.onnx",
-             found=saved or "no saved files", advice=advice)
-    # `wandb sync` uploads the saved files and nothing else: check model.onnx alone, as it would arrive.
+             found=sorted(saved) or "no saved files", advice=advice)
+    policy = saved["model.onnx"].policy
+    advice = f"wandb.save(path, base_path=wandb.run.dir, policy='now') marks it complete at once."
+    if policy == "live":
+        advice = f"policy='live' is wandb.save's default, for files that keep changing: {advice}"
+    expect(policy == "now", "model.onnx should be saved with the run at once, complete (policy 'now').",
+           expected="now", found=policy, advice=advice)
+    expect((run.files_dir / "model.onnx").is_file(), "model.onnx is saved with the run, but not in its files folder.",
+           expected=str(run.files_dir / "model.onnx"), found="no such file",
+           advice="Export into the run's own folder, wandb.run.dir, then save it from there.")
+    # `wandb sync` uploads the saved files and nothing else: check model.onnx with them alone, as it would arrive.
     uploaded = scratch / "uploaded"
-    uploaded.mkdir()
-    shutil.copyfile(run.files_dir / "model.onnx", uploaded / "model.onnx")
+    uploaded.mkdir(parents=True)
+    for path in saved:
+        source = run.files_dir / path
+        if source.is_file() and not source.is_symlink():
+            (uploaded / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, uploaded / path)
     try:
         info = read_onnx(uploaded / "model.onnx")
     except ArtifactError as error:
         advice = None
         if "is not beside it" in error.problem:
-            advice = ("Only model.onnx travels with the run. Export with external_data=False so the weights are "
-                      "inside it, not in model.onnx.data.")
-        fail(f"The model.onnx saved with the run is not usable on its own: {error.problem}", advice=advice)
+            advice = ("Only the files saved with the run travel with it, and the weights file is not among them. "
+                      "Export with external_data=False so the weights are inside model.onnx, or save the weights "
+                      "file with the run as well.")
+        fail(f"The model.onnx saved with the run is not usable with the run's files alone: {error.problem}",
+             advice=advice)
     expect_equal(list(info.input_names), ["images"], "The ONNX model's input names",
                  advice="Pass input_names=['images'] to torch.onnx.export.")
     expect_equal(list(info.output_names), ["logits"], "The ONNX model's output names",
@@ -244,16 +452,62 @@ def _expect_onnx_saved(run, model: nn.Module, images: torch.Tensor, scratch: Pat
     try:
         outputs = run_onnx(uploaded / "model.onnx", {"images": images.cpu().numpy()})
     except ArtifactError as error:
-        fail(f"onnxruntime could not run the model.onnx saved with the run: {error.problem}",
-             advice="Export with the example batch you were given: torch.onnx.export(model, (example_input,), ...).")
+        batch = info.inputs[0].shape[0] if info.inputs and info.inputs[0].shape else None
+        advice = f"Export with the example batch, {example}: torch.onnx.export(model, (example_input,), ...)."
+        if isinstance(batch, int) and batch != len(images):
+            advice = (f"The file takes batches of {batch} only, but the example batch, {example}, holds {len(images)}: "
+                      f"export with that batch itself.")
+        fail(f"onnxruntime could not run the model.onnx saved with the run: {error.problem}", advice=advice)
     expected = _forward(model, images).cpu().numpy()
+    advice = ("The file computes something else than the model: export `model` itself, as trained."
+              if not info.training_nodes else "Export the model in evaluation mode: model.eval() first.")
     expect(outputs[0].shape == expected.shape and np.allclose(outputs[0], expected, atol=1e-4),
            "onnxruntime's logits for the example batch should match the model's.",
-           expected=expected.ravel()[:4].tolist(), found=outputs[0].ravel()[:4].tolist(),
-           advice="Export the trained model itself, after model.eval().")
+           expected=expected.ravel()[:4].tolist(), found=outputs[0].ravel()[:4].tolist(), advice=advice)
 
 
 # ---------------------------------------------------------------- make
+
+
+def _channels_advice(channels) -> str:
+    if channels == [16, 32]:
+        return ("These are the walkthrough's fixed channel counts, [16, 32]: build the model from config['kernels'] "
+                "and config['classes'], not with fixed channel counts.")
+    if channels == MAKE_CONFIG["kernels"][::-1]:
+        return "The two counts are swapped: kernels[0] channels first, then kernels[1]."
+    return "Build the model from config['kernels']: ConvNet(config['kernels'], config['classes'])."
+
+
+def _subset_advice(length: int, train: bool) -> str:
+    size, other = (TRAIN_SET_SIZE, TEST_SET_SIZE) if train else (TEST_SET_SIZE, TRAIN_SET_SIZE)
+    if length == size:
+        return "That is the whole set: keep only every config['slice']-th image (a Subset over a range with a step)."
+    if length == math.ceil(other / MAKE_CONFIG["slice"]):
+        return f"That is the {'test' if train else 'training'} set's count: use fashion_mnist(train={train}, ...)."
+    return "Keep every config['slice']-th image of the set (a Subset over a range with a step)."
+
+
+def _sample_advice(image, label, train: bool) -> str:
+    slice_ = MAKE_CONFIG["slice"]
+    plain = fashion_mnist(train=train)
+    if torch.is_tensor(image):
+        from torchvision.transforms.functional import pil_to_tensor
+
+        raw, raw_label = plain[slice_]
+        unnormalised = pil_to_tensor(raw).float() / 255
+        if image.shape == unnormalised.shape and torch.allclose(image, unnormalised) and label == raw_label:
+            return "This image is not normalised: pass transform=normalize_transform(), which maps pixels to [-1, 1]."
+        full = fashion_mnist(train=train, transform=normalize_transform())
+        for index in (slice_ - 1, 1, 2 * slice_):
+            other, other_label = full[index]
+            if other.shape == image.shape and torch.equal(other, image) and other_label == label:
+                return (f"This is image {index} of the set: keep images 0, slice, 2 * slice, ... "
+                        f"(range(0, len(dataset), config['slice'])).")
+        other_set = fashion_mnist(train=not train, transform=normalize_transform())[slice_]
+        if other_set[0].shape == image.shape and torch.equal(other_set[0], image):
+            return (f"This image comes from the {'test' if train else 'training'} set: use "
+                    f"fashion_mnist(train={train}, ...).")
+    return "Use the course's fashion_mnist with the lessons' normalisation, then keep every config['slice']-th image."
 
 
 @exercise("make")
@@ -266,42 +520,52 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
     expect(_is(model, "Module"), "The model is an nn.Module.", expected="ConvNet", found=_type_name(model))
     channels = [m["attributes"].get("out_channels") for m in model.modules if _layer_is(m, "Conv2d")]
     expect_equal(channels, MAKE_CONFIG["kernels"], "The model's convolution channels (config['kernels'])",
-                 advice="Build the model from config['kernels'] and config['classes'], not with fixed channel "
-                        "counts such as the walkthrough's [16, 32].")
+                 advice=_channels_advice(channels))
     classes = [m["attributes"].get("out_features") for m in model.modules if _layer_is(m, "Linear")][-1:]
-    expect_equal(classes, [MAKE_CONFIG["classes"]], "The model's number of outputs (config['classes'])")
+    expect_equal(classes, [MAKE_CONFIG["classes"]], "The model's number of outputs (config['classes'])",
+                 advice="ConvNet(config['kernels'], config['classes']): the classes set its number of outputs.")
     devices = sorted({parameter["device"] for parameter in model.parameters})
     expect_equal(devices, [torch.device(device).type], "Where the model's parameters live",
                  advice="Move the model to the device you were given.")
-    for loader, train, size in ((train_loader, True, 6000), (test_loader, False, 1000)):
+    for loader, train, size in ((train_loader, True, TRAIN_SET_SIZE), (test_loader, False, TEST_SET_SIZE)):
         name = "train_loader" if train else "test_loader"
         expect(_is(loader, "DataLoader"), f"{name} is a DataLoader.", expected="DataLoader", found=_type_name(loader))
         expect_equal(loader.dataset_length, math.ceil(size / MAKE_CONFIG["slice"]), f"How many images {name} holds",
-                     advice="Keep every config['slice']-th image of the set (a Subset over a range with a step).")
+                     advice=_subset_advice(loader.dataset_length, train))
         full = fashion_mnist(train=train, transform=normalize_transform())
         sample = loader.samples[1] if len(loader.samples) > 1 else None
         image, label = sample if isinstance(sample, tuple) and len(sample) == 2 else (None, None)
         expected_image, expected_label = full[MAKE_CONFIG["slice"]]
-        expect(torch.is_tensor(image) and image.shape == expected_image.shape and torch.equal(image, expected_image)
-               and label == expected_label, f"{name}'s second image should be image {MAKE_CONFIG['slice']} of the "
-               f"{'training' if train else 'test'} set, normalised.",
-               advice="Use the course's fashion_mnist with the lessons' normalisation, then keep every "
-                      "config['slice']-th image.")
-        expect_equal(loader.batch_size, MAKE_CONFIG["batch_size"], f"{name}'s batch size (config['batch_size'])")
+        if not (torch.is_tensor(image) and image.shape == expected_image.shape and torch.equal(image, expected_image)
+                and label == expected_label):
+            fail(f"{name}'s second image should be image {MAKE_CONFIG['slice']} of the "
+                 f"{'training' if train else 'test'} set, normalised.", advice=_sample_advice(image, label, train))
+        expect_equal(loader.batch_size, MAKE_CONFIG["batch_size"], f"{name}'s batch size (config['batch_size'])",
+                     advice="DataLoader(..., batch_size=config['batch_size']).")
         sampler = "RandomSampler" if train else "SequentialSampler"
         expect(sampler in [t.rsplit(".", 1)[-1] for t in loader.sampler_types],
                f"{name} should {'shuffle' if train else 'not shuffle'}.",
                expected=sampler, found=loader.sampler_types[0].rsplit(".", 1)[-1],
-               advice="shuffle=True for training, shuffle=False for testing.")
+               advice="Pass shuffle=True to the training DataLoader: a new order every epoch." if train else
+                      "The test DataLoader keeps the order: shuffle=False (its default).")
     expect(_is(criterion, "CrossEntropyLoss"), "The criterion is nn.CrossEntropyLoss().",
            expected="CrossEntropyLoss", found=_type_name(criterion))
     expect(_is(optimizer, "Adam"), "The optimizer is torch.optim.Adam.", expected="Adam", found=_type_name(optimizer))
-    expect_equal(optimizer.groups[0]["hyperparameters"].get("lr"), MAKE_CONFIG["learning_rate"],
-                 "The optimizer's learning rate", advice="Give the optimizer lr=config['learning_rate'].")
+    lr = optimizer.groups[0]["hyperparameters"].get("lr")
+    expect_equal(lr, MAKE_CONFIG["learning_rate"], "The optimizer's learning rate",
+                 advice="0.001 is Adam's default: give it lr=config['learning_rate']." if lr == 0.001 else
+                        "Give the optimizer lr=config['learning_rate'].")
     optimized = {name for group in optimizer.groups for name in group["params"]}
-    expect(optimized == {p["owner"] for p in model.parameters} and "" not in optimized,
-           "The optimizer updates exactly the model's parameters.",
-           advice="Build the optimizer from the parameters of the model you return.")
+    own = {p["owner"] for p in model.parameters}
+    advice = "Build the optimizer from the parameters of the model you return: model.parameters()."
+    if "" in optimized:
+        advice = ("The optimizer updates parameters of no model that make() returns: build it from the parameters of "
+                  "the model you return, after building that model.")
+    elif optimized < own:
+        advice = (f"The optimizer leaves out {len(own - optimized)} of the model's parameters: give it all of them, "
+                  f"model.parameters().")
+    expect(optimized == own and "" not in optimized, "The optimizer updates exactly the model's parameters.",
+           advice=advice)
 
 
 def _is(value, class_name: str) -> bool:
@@ -319,27 +583,103 @@ def _layer_is(module: dict, class_name: str) -> bool:
 # ---------------------------------------------------------------- train
 
 
-def _train_with_grader_run(lesson, device, wandb_runs):
+@dataclass(frozen=True)
+class Trained:
+    run: object
+    model: nn.Module
+    initial: dict
+    optimizer: torch.optim.Optimizer
+    losses: list[float]
+    loader: DataLoader
+    hooks: Hooks
+
+
+def _trained(lesson, device, wandb_runs) -> Trained:
+    """One training run in a run the autograder started, shared by the checks of train()."""
+    return run_once((lesson.train.key, device), lambda: _train_with_grader_run(lesson, device, wandb_runs))
+
+
+def _train_with_grader_run(lesson, device, wandb_runs) -> Trained:
+    from watchtrain.grading.wandb_fixtures import WandbWatchedNet
+
     torch.manual_seed(0)
-    model = Net().to(device)
-    loader = _subset_loader(True, TRAIN_IMAGES, TRAIN_BATCH, shuffle=True)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model = WandbWatchedNet().to(device)
+    initial = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    loader = _subset_loader(True, TRAIN_IMAGES, TRAIN_BATCH, shuffle=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN_LR)
     criterion = RecordingLoss(nn.CrossEntropyLoss())
     lesson.train.inside("wandb_run", project=GRADER_PROJECT, config=dict(TRAIN_CONFIG))(
         model, loader, criterion, optimizer, dict(TRAIN_CONFIG), device)
-    return _the_run(wandb_runs, "train()"), model, criterion.values
+    return Trained(_the_run(wandb_runs, "train()"), model, initial, optimizer, list(criterion.values), loader,
+                   Hooks(tuple(model.passes), dict(model.at_end)))
+
+
+def _train_counts() -> list[int]:
+    return _example_counts(TRAIN_IMAGES, TRAIN_BATCH, TRAIN_CONFIG["epochs"])
 
 
 @exercise("train")
 def test_train_logs_the_loss_at_images_seen(lesson, device, wandb_runs):
-    run, _, losses = _train_with_grader_run(lesson, device, wandb_runs)
-    _expect_training_logged(run, losses, TRAIN_IMAGES, TRAIN_BATCH, TRAIN_CONFIG)
+    trained = _trained(lesson, device, wandb_runs)
+    _expect_training_logged(trained.run, trained.losses, _train_counts(), TRAIN_CONFIG)
 
 
 @exercise("train")
 def test_train_watches_every_gradient_and_parameter(lesson, device, wandb_runs):
-    run, model, losses = _train_with_grader_run(lesson, device, wandb_runs)
-    _expect_histograms(run, model, len(losses))
+    trained = _trained(lesson, device, wandb_runs)
+    _expect_histograms(trained.run, _parameter_sizes(trained.model), len(_train_counts()),
+                       TRAIN_CONFIG["log_interval"], trained.hooks)
+
+
+def _replayed_losses(trained: Trained, device: str, zero_grad: bool = True) -> list[float]:
+    """The losses of the same training, done here: zero the gradients, backward, one step per batch."""
+    model = Net().to(device)
+    model.load_state_dict(trained.initial)
+    optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN_LR)
+    threads, losses = torch.get_num_threads(), []
+    torch.set_num_threads(1)  # as in the learner worker, so that the sums come out the same
+    try:
+        for _ in range(TRAIN_CONFIG["epochs"]):
+            for images, labels in trained.loader:
+                loss = nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
+                losses.append(loss.item())
+                if zero_grad:
+                    optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
+    return losses
+
+
+def _optimizer_steps(optimizer: torch.optim.Optimizer) -> int:
+    """How many times Adam stepped (it counts them, per parameter)."""
+    state = optimizer.state_dict()["state"]
+    return int(state[0]["step"]) if 0 in state and "step" in state[0] else 0
+
+
+@exercise("train")
+def test_train_updates_the_weights_once_per_batch(lesson, device, wandb_runs):
+    trained = _trained(lesson, device, wandb_runs)
+    counts = _train_counts()
+    _expect_loss_count(trained.losses, counts, TRAIN_CONFIG["epochs"])
+    steps = _optimizer_steps(trained.optimizer)
+    advice = "Call optimizer.step() once per batch, after loss.backward()."
+    if steps == 0:
+        advice = ("The optimizer never stepped, so the weights never changed: call optimizer.step() after "
+                  "loss.backward().")
+    elif steps % len(counts) == 0:
+        advice = f"That is {steps // len(counts)} steps per batch: step once per batch."
+    expect_equal(steps, len(counts), "How many times the optimizer updated the weights", advice=advice)
+    expected = _replayed_losses(trained, device)
+    advice = ("Each batch: optimizer.zero_grad(), the loss with criterion, loss.backward(), optimizer.step(). "
+              "These losses differ from such a loop's, given the same model, batches and optimizer.")
+    if trained.losses[1:] and np.allclose(trained.losses, _replayed_losses(trained, device, zero_grad=False),
+                                          rtol=1e-4, atol=1e-6):
+        advice = ("The gradients add up from batch to batch: call optimizer.zero_grad() every batch, before "
+                  "loss.backward(), so each step uses that batch's gradients only.")
+    expect_close(trained.losses, expected, "The losses your loop computed, against the same training done by the "
+                                           "autograder", tol=1e-4, advice=advice)
 
 
 # ---------------------------------------------------------------- test
@@ -348,15 +688,30 @@ def test_train_watches_every_gradient_and_parameter(lesson, device, wandb_runs):
 @exercise("test")
 def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
     torch.manual_seed(0)
-    model = Net().to(device)
+    model = WatchedNet().to(device)
     loader = _subset_loader(False, TEST_IMAGES, TEST_BATCH, shuffle=False)
-    expected = _accuracy(model, loader, device)
+    counted = _count(model, loader, device)
+    model.passes.clear()
     returned, _ = lesson.test.inside("wandb_run", project=GRADER_PROJECT, config={})(model, loader, device)
     run = _the_run(wandb_runs, "test()")
-    _expect_summary_accuracy(run, expected)
+    _expect_summary_accuracy(run, counted)
+    advice = "Count with .sum().item(); correct / total is then a float."
+    if returned is None:
+        advice = "test() returned None: return the accuracy as well as storing it."
     expect(isinstance(returned, float), "test() returns the accuracy as a Python float.", expected="float",
-           found=type(returned).__name__, advice="Count with .sum().item(); correct / total is then a float.")
-    expect_equal(returned, expected, "The accuracy test() returns")
+           found=type(returned).__name__, advice=advice)
+    expect_equal(returned, counted.accuracy, "The accuracy test() returns", advice=_accuracy_advice(returned, counted))
+    training = sum(mode for mode, _ in model.passes)
+    expect(model.passes and not training, "test() should run the model in evaluation mode.",
+           expected="every forward pass in eval mode", found=f"{training} of {len(model.passes)} in train mode",
+           advice="Call model.eval() before the loop: a model in train mode would drop values (Dropout) and update "
+                  "its BatchNorm statistics while you measure it.")
+    with_grad = sum(grad for _, grad in model.passes)
+    expect(not with_grad, "test() should run the model without autograd.",
+           expected="every forward pass under torch.no_grad()",
+           found=f"{with_grad} of {len(model.passes)} with autograd",
+           advice="Wrap the loop in `with torch.no_grad():`: without it, every forward pass records a graph for a "
+                  "backward pass that never comes.")
 
 
 # ---------------------------------------------------------------- save_model_onnx
@@ -373,6 +728,14 @@ def _call_recognising_crashes(function, *args):
     return call_with_advice(function, *args, crashes=EXPORT_CRASHES)
 
 
+def _path_advice(returned, expected_path: Path) -> str:
+    if returned is None:
+        return 'save_model_onnx() returned None: return where the file is, os.path.join(wandb.run.dir, "model.onnx").'
+    if isinstance(returned, Described) and str(expected_path) in getattr(returned, "repr", ""):
+        return "It returned a pathlib.Path: return the location as a str, str(path)."
+    return 'path = os.path.join(wandb.run.dir, "model.onnx"); export there and return it.'
+
+
 @exercise("save_model_onnx")
 def test_save_model_onnx_saves_a_complete_model_with_the_run(lesson, device, wandb_runs, tmp_path):
     torch.manual_seed(0)
@@ -385,27 +748,330 @@ def test_save_model_onnx_saves_a_complete_model_with_the_run(lesson, device, wan
         lesson.save_model_onnx.inside("wandb_run", project=GRADER_PROJECT, config={}, watch=True), model, images)
     expected_path = Path(run["run_dir"]) / "model.onnx"
     saved = _the_run(wandb_runs, "save_model_onnx()")
-    expect(isinstance(returned, (str, Path)) and Path(returned) == expected_path,
-           "save_model_onnx() returns the path it exported to.", expected=str(expected_path), found=returned,
-           advice='path = os.path.join(wandb.run.dir, "model.onnx"); export there and return it.')
+    expect(isinstance(returned, str) and Path(returned) == expected_path,
+           "save_model_onnx() returns the path it exported to.", expected=str(expected_path),
+           found=_type_name(returned) if isinstance(returned, Described) else returned,
+           advice=_path_advice(returned, expected_path))
     _expect_onnx_saved(saved, reference, images, tmp_path)
 
 
 # ---------------------------------------------------------------- model_pipeline
 
 
-@exercise("model_pipeline")
-def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp_path):
-    criterion = RecordingLoss(nn.CrossEntropyLoss())
+def walkthrough_convnet(kernels, classes=10) -> nn.Sequential:
+    """The checker's own copy of the exercise's given ConvNet, to load a returned model's weights into:
+    the same layers, computation and parameter names (layer1.0.weight, ..., fc.bias), built from
+    torch's own classes only, so that it can also be handed to the learner's functions."""
+    from collections import OrderedDict
+
+    return nn.Sequential(OrderedDict([
+        ("layer1", nn.Sequential(nn.Conv2d(1, kernels[0], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2))),
+        ("layer2", nn.Sequential(nn.Conv2d(kernels[0], kernels[1], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2))),
+        ("flatten", nn.Flatten()),
+        ("fc", nn.Linear(7 * 7 * kernels[1], classes)),
+    ]))
+
+
+def _convnet_shape(described) -> tuple[list[int], int] | None:
+    """(kernels, classes) of a described ConvNet, read from its weights; None for another model."""
+    state = getattr(described, "state", None)
+    if not isinstance(state, dict) or not {"layer1.0.weight", "layer2.0.weight", "fc.weight"} <= set(state):
+        return None
+    kernels = [int(state["layer1.0.weight"].shape[0]), int(state["layer2.0.weight"].shape[0])]
+    return kernels, int(state["fc.weight"].shape[0])
+
+
+def _rebuilt_convnet(described, device: str) -> nn.Module | None:
+    """A returned ConvNet, rebuilt in the checker from its weights; None when it is not one."""
+    shape = _convnet_shape(described)
+    if shape is None:
+        return None
+    model = walkthrough_convnet(*shape).to(device)
+    try:
+        model.load_state_dict(described.state)
+    except RuntimeError:
+        return None
+    return model.eval()
+
+
+def _contract_loader(train: bool, config: dict) -> DataLoader:
+    """The loader that make()'s contract describes for `config`."""
+    dataset = fashion_mnist(train=train, transform=normalize_transform())
+    subset = Subset(dataset, range(0, len(dataset), config["slice"]))
+    return DataLoader(subset, batch_size=config["batch_size"], shuffle=train)
+
+
+def _same_sample(found, expected) -> bool:
+    if not (isinstance(found, tuple) and len(found) == 2):
+        return False
+    image, label = found
+    return torch.is_tensor(image) and image.shape == expected[0].shape and torch.equal(image, expected[0]) \
+        and label == expected[1]
+
+
+def _rebuilt_loader(described, train: bool) -> DataLoader | None:
+    """A loader holding what a described one holds, in its batches: the contract's, when make() built
+    that, else every n-th image or the first images of a set, normalised or not; None when none fits."""
+    if not _is(described, "DataLoader") or not described.batch_size:
+        return None
+    length = described.dataset_length
+    shuffle = any(t.endswith("RandomSampler") for t in described.sampler_types)
+    from torchvision import transforms
+
+    for transform in (normalize_transform(), transforms.ToTensor()):
+        full = fashion_mnist(train=train, transform=transform)
+        steps = {PIPELINE_CONFIG["slice"], max(1, len(full) // max(length, 1))}
+        for indices in [range(0, len(full), step) for step in sorted(steps)] + [range(length)]:
+            subset = Subset(full, indices)
+            if len(subset) == length and all(_same_sample(sample, subset[index])
+                                             for index, sample in enumerate(described.samples)):
+                return DataLoader(subset, batch_size=described.batch_size, shuffle=shuffle,
+                                  drop_last=bool(getattr(described, "drop_last", False)))
+    return None
+
+
+class OwnParts:
+    """The learner's own make/train/test/save_model_onnx, called with what model_pipeline should give
+    them: what the pipeline's run is compared with wherever it differs from the contract, so that a
+    mistake of those functions does not cost the pipeline too. Each is called at most once."""
+
+    def __init__(self, lesson, device: str, wandb_runs, scratch: Path):
+        self.lesson, self.device, self.roots, self.scratch = lesson, device, wandb_runs.roots, scratch
+        self._cache: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def made(self):
+        """make(config)'s five results, as described, or None when it does not give them."""
+        def call():
+            torch.manual_seed(0)  # as before the pipeline: the same first weights
+            try:
+                made = self.lesson.make(dict(PIPELINE_CONFIG), self.device)
+            except LearnerCrash:
+                return None
+            return made if isinstance(made, tuple) and len(made) == 5 else None
+        return self._once("made", call)
+
+    def loader(self, train: bool) -> DataLoader | None:
+        made = self.made()
+        return self._once(("loader", train), lambda: _rebuilt_loader(made[1 if train else 2], train) if made else None)
+
+    def initial_model(self) -> nn.Module | None:
+        made = self.made()
+        return _rebuilt_convnet(made[0], self.device) if made else None
+
+    def _in_a_run(self, function, *args, watch: bool = False):
+        runs = NewRuns(*self.roots)
+        call = function.inside("wandb_run", project=GRADER_PROJECT, config=dict(PIPELINE_CONFIG), watch=watch)
+        value, _ = call(*args)
+        found = runs.read()
+        return value, (found[0] if len(found) == 1 else None)
+
+    def trained(self):
+        """(run, losses) of the learner's train on make()'s training batches, or None when it cannot run."""
+        def call():
+            made, loader = self.made(), self.loader(True)
+            if made is None or _convnet_shape(made[0]) is None:
+                return None
+            if loader is None:  # make()'s batches, in size: the same records, other pictures
+                loader = DataLoader(Subset(fashion_mnist(train=True, transform=normalize_transform()),
+                                           range(made[1].dataset_length)), batch_size=made[1].batch_size)
+            model = self.initial_model()
+            criterion = RecordingLoss(nn.CrossEntropyLoss())
+            optimizer = torch.optim.Adam(model.parameters(), lr=PIPELINE_CONFIG["learning_rate"])
+            try:
+                _, run = self._in_a_run(self.lesson.train, model, loader, criterion, optimizer, dict(PIPELINE_CONFIG),
+                                        self.device)
+            except LearnerCrash:
+                return None
+            return (run, list(criterion.values)) if run is not None else None
+        return self._once("trained", call)
+
+    def tested(self, model: nn.Module):
+        """The test_accuracy the learner's test() stores for `model` on make()'s test batches, or None."""
+        def call():
+            loader = self.loader(False)
+            if loader is None:
+                return None
+            try:
+                _, run = self._in_a_run(self.lesson.test, copy.deepcopy(model), loader, self.device)
+            except LearnerCrash:
+                return None
+            return run.summary.get("test_accuracy") if run is not None else None
+        return self._once("tested", call)
+
+    def saved(self, model: nn.Module, images: torch.Tensor):
+        """The run into which the learner's save_model_onnx saved `model`, or None."""
+        def call():
+            try:
+                _, run = self._in_a_run(self.lesson.save_model_onnx, copy.deepcopy(model), images, watch=True)
+            except LearnerCrash:
+                return None
+            return run
+        return self._once("saved", call)
+
+    def crashes_alike(self, part: str, crash: LearnerCrash, criterion) -> bool:
+        """Whether `part`, called as its contract says, crashes as it did inside the pipeline."""
+        model = walkthrough_convnet(PIPELINE_CONFIG["kernels"], PIPELINE_CONFIG["classes"]).to(self.device)
+        train_loader, test_loader = _contract_loader(True, PIPELINE_CONFIG), _contract_loader(False, PIPELINE_CONFIG)
+        calls = {
+            "make": lambda: self.lesson.make(dict(PIPELINE_CONFIG), self.device),
+            "train": lambda: self._in_a_run(self.lesson.train, model, train_loader, criterion or nn.CrossEntropyLoss(),
+                                            torch.optim.Adam(model.parameters()), dict(PIPELINE_CONFIG), self.device),
+            "test": lambda: self._in_a_run(self.lesson.test, model, test_loader, self.device),
+            "save_model_onnx": lambda: self._in_a_run(self.lesson.save_model_onnx, model,
+                                                      next(iter(test_loader))[0].to(self.device), watch=True),
+        }
+        try:
+            calls[part]()
+        except LearnerCrash as own:
+            return own.exception_types[:1] == crash.exception_types[:1]
+        return False
+
+
+def _crashed_part(crash: LearnerCrash) -> str | None:
+    """The exercise function the crash happened in: the innermost of the learner's own lines."""
+    functions = re.findall(r"exercise\.py, line \d+, in (\w+)", str(crash))
+    return next((name for name in reversed(functions) if name in PARTS + ("model_pipeline",)), None)
+
+
+def _call_pipeline(lesson, own: OwnParts, hyperparameters: dict, criterion, device: str):
+    """model_pipeline's returned value and, when it crashed inside one of the functions it calls
+    in a way that function crashes by itself too, that function's name (its own mistake)."""
     torch.manual_seed(0)
-    returned = _call_recognising_crashes(lesson.model_pipeline, PIPELINE_PROJECT, dict(PIPELINE_CONFIG),
-                                         criterion, device)
+    try:
+        return lesson.model_pipeline(PIPELINE_PROJECT, hyperparameters, criterion, device), None
+    except LearnerCrash as crash:
+        part = _crashed_part(crash)
+        if part not in PARTS:
+            raise
+        if own.crashes_alike(part, crash, criterion):
+            return None, part
+        headline = str(crash).splitlines()[0][:300]
+        advice = (f"{part}() crashes when model_pipeline calls it, but not when it is called as its contract says: "
+                  f"check what model_pipeline gives it.")
+        if part == "make":
+            advice = ("make() crashes when model_pipeline calls it, but not when given a plain dict: either "
+                      "model_pipeline gives it something else than the run's config, or make() does not work with "
+                      "a W&B config (read it with config[key], as a mapping).")
+        elif criterion is None and part == "train" and "NoneType" in str(crash):
+            advice = ("criterion was None, and train() got None as its loss function: when criterion is None, train "
+                      "with the loss function that make() built.")
+        fail(f"Your code crashed inside {part}(), called by model_pipeline(): {headline}", advice=advice)
+
+
+def _loss_index(value, losses: list[float]):
+    return next((index for index, loss in enumerate(losses) if loss == value), "not a computed loss")
+
+
+def _training_record(run, losses: list[float]) -> dict:
+    """What a training left in a run, as far as it depends on how train() was called. The histograms
+    count up to the last loss row, which stays open after training: a watched model's later forward
+    passes (test()'s) record into it."""
+    rows = [row for row in run.history if any(as_histogram(value) is None for value in row.values.values())]
+    end = max((row.step for row in rows if "loss" in row.values), default=math.inf)
+    histograms = {}
+    for key in run.histogram_keys():
+        short = re.sub(r"^(gradients|parameters)/graph_\d+", r"\1/", key)
+        histograms[short] = sum(step < end for step, _ in run.histograms(key))
+    return {"criterion calls": len(losses),
+            "rows (step, keys, epoch, which batch's loss)": [
+                (row.step, sorted(k for k, v in row.values.items() if as_histogram(v) is None),
+                 row.values.get("epoch"), _loss_index(row.values.get("loss"), losses)) for row in rows],
+            "histograms (name: rows)": histograms}
+
+
+def _judge_training(run, losses: list[float], sizes: dict[str, int], own: OwnParts) -> None:
+    counts = _example_counts(math.ceil(TRAIN_SET_SIZE / PIPELINE_CONFIG["slice"]), PIPELINE_CONFIG["batch_size"],
+                             PIPELINE_CONFIG["epochs"])
+    try:
+        _expect_training_logged(run, losses, counts, PIPELINE_CONFIG)
+        _expect_histograms(run, sizes, len(losses), PIPELINE_CONFIG["log_interval"])
+        return
+    except GradingFailure as failure:
+        replay = own.trained()
+        if replay is None:
+            return  # make() or train() cannot run as their contracts say: their own checks report it
+        found, expected = _training_record(run, losses), _training_record(*replay)
+        if found == expected:
+            return  # what the learner's own train() records, given make()'s batches: its own checks judge it
+        differs = next(key for key in found if found[key] != expected[key])
+        advice = "model_pipeline gives train() other inputs than make()'s training batches and the recorded config."
+        if not losses and expected["criterion calls"]:
+            advice = ("It never trained with the criterion it was given: pass `criterion` to train() when it is not "
+                      "None.")
+        elif differs == "criterion calls":
+            advice = ("It trained on other batches or for another number of epochs: train on make()'s training "
+                      "loader, with the recorded config.")
+        fail(f"The pipeline's training is not what your own train() records when given make()'s training batches, "
+             f"the recorded config and the criterion; its {differs} differ. ({failure.what})",
+             expected=expected[differs], found=found[differs], advice=advice)
+
+
+def _judge_summary(run, model: nn.Module, own: OwnParts, device: str) -> None:
+    counted = _count(model, _contract_loader(False, PIPELINE_CONFIG), device)
+    try:
+        _expect_summary_accuracy(run, counted)
+        return
+    except GradingFailure as failure:
+        own_value = own.tested(model)
+        found = run.summary.get("test_accuracy")
+        if own_value is None or found == own_value:
+            return  # your test() stores this value too (or cannot be run as its contract says): its checks judge it
+        advice = "Measure with test(model, test_loader, device), on the test batches that make() built, after training."
+        train_loader, initial = own.loader(True), own.initial_model()
+        if train_loader is not None and found == _accuracy(model, train_loader, device):
+            advice = "This is the accuracy on the training batches: test on the test loader that make() built."
+        elif initial is not None and found == _accuracy(initial, own.loader(False), device):
+            advice = "This is the accuracy of the model before training: call test() after train()."
+        fail(f"The pipeline's summary['test_accuracy'] is {found!r}, but your own test() stores {own_value!r} for the "
+             f"returned model on make()'s test batches. ({failure.what})", advice=advice)
+
+
+def _judge_onnx(run, model: nn.Module, images: torch.Tensor, own: OwnParts, scratch: Path) -> None:
+    example = "the first batch of make()'s test loader"
+    try:
+        _expect_onnx_saved(run, model, images, scratch / "pipeline", example)
+        return
+    except GradingFailure as failure:
+        own_run = own.saved(model, images)
+        if own_run is None:
+            return  # save_model_onnx cannot run as its contract says: its own check reports it
+        try:
+            _expect_onnx_saved(own_run, model, images, scratch / "own", example)
+        except GradingFailure as own_failure:
+            if own_failure.what == failure.what:
+                return  # your save_model_onnx does the same by itself: its own check reports it
+        advice = (f"Your save_model_onnx, given the returned model and {example}, does not do this: model_pipeline "
+                  f"gives it something else. {failure.advice or ''}").strip()
+        if example in (failure.advice or ""):
+            advice = f"{failure.advice} model_pipeline gives save_model_onnx its example input."
+        elif "logits" in failure.what and "match" in failure.what:
+            advice = ("The run saved another model than the one returned: save the model that train() trained, and "
+                      "return that same model.")
+        fail(failure.what, expected=failure.expected, found=failure.found, advice=advice)
+
+
+def _pipeline_run(wandb_runs, crashed_in: str | None):
     runs = wandb_runs.read()
     expect(len(runs) == 1, "model_pipeline() writes exactly one run.", expected=1, found=len(runs),
            advice="One `with wandb.init(project=project, config=hyperparameters) as run:` around everything.")
     run = runs[0]
-    _expect_finished(run, "The pipeline's run")
+    if crashed_in is None:
+        _expect_finished(run, "The pipeline's run")
     expect_equal(run.project, PIPELINE_PROJECT, "The run's project", advice="wandb.init(project=project, ...).")
+    return run
+
+
+@exercise("model_pipeline")
+def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp_path):
+    criterion = RecordingLoss(nn.CrossEntropyLoss())
+    own = OwnParts(lesson, device, wandb_runs, tmp_path)
+    returned, crashed_in = _call_pipeline(lesson, own, dict(PIPELINE_CONFIG), criterion, device)
+    run = _pipeline_run(wandb_runs, crashed_in)
     if not run.config:
         advice = ("The run recorded no config. `wandb.config = {...}` after wandb.init replaces W&B's config object "
                   "with a plain dict, so nothing reaches the run: pass config=hyperparameters to wandb.init "
@@ -415,52 +1081,65 @@ def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp
     recorded = {key: run.config[key] for key in PIPELINE_CONFIG if key in run.config}
     expect(recorded == PIPELINE_CONFIG, "The run's config should hold every hyperparameter.",
            expected=PIPELINE_CONFIG, found=run.config or "an empty config", advice=advice)
-    expect(_is(returned, "Module"), "model_pipeline() returns the trained model.", expected="an nn.Module",
-           found=_type_name(returned), advice="Return the model after the with-block.")
-    model = _rebuilt_pipeline_model(returned, device)
-    train_size = math.ceil(6000 / PIPELINE_CONFIG["slice"])
-    _expect_training_logged(run, criterion.values, train_size, PIPELINE_CONFIG["batch_size"], PIPELINE_CONFIG)
-    _expect_histograms(run, model, len(criterion.values))
-    test_set = fashion_mnist(train=False, transform=normalize_transform())
-    test_subset = Subset(test_set, range(0, len(test_set), PIPELINE_CONFIG["slice"]))
-    test_loader = DataLoader(test_subset, batch_size=PIPELINE_CONFIG["batch_size"])
-    _expect_summary_accuracy(run, _accuracy(model, test_loader, device))
-    images, _ = next(iter(test_loader))
-    _expect_onnx_saved(run, model, images.to(device), tmp_path)
+    done = PARTS if crashed_in is None else PARTS[:PARTS.index(crashed_in)]  # a part's crash is its own mistake
+    if crashed_in is None:
+        expect(_is(returned, "Module"), "model_pipeline() returns the trained model.", expected="an nn.Module",
+               found=_type_name(returned), advice="Return the model after the with-block.")
+    model = _rebuilt_convnet(returned, device) if crashed_in is None else None
+    if crashed_in is None and model is None:
+        made = own.made()
+        if made is None or _convnet_shape(made[0]) is not None:  # make() builds a ConvNet: this is not it
+            fail("model_pipeline() returns a model that is not the ConvNet that make() builds.",
+                 expected=f"ConvNet({PIPELINE_CONFIG['kernels']}, {PIPELINE_CONFIG['classes']})",
+                 found=_type_name(returned), advice="Return the model that make() built and train() trained.")
+        return  # make() builds no ConvNet: its own check says so, and nothing here can be rebuilt
+    if "train" in done:
+        shapes = returned if model is not None else (own.made() or [None])[0]
+        if shapes is not None:
+            _judge_training(run, criterion.values, _parameter_sizes(model if model is not None else shapes), own)
+    if "test" in done and model is not None:
+        _judge_summary(run, model, own, device)
+    if "save_model_onnx" in done and model is not None:
+        loader = own.loader(False) or _contract_loader(False, PIPELINE_CONFIG)
+        images, _ = next(iter(loader))
+        _judge_onnx(run, model, images.to(device), own, tmp_path)
 
 
-class WalkthroughConvNet(nn.Module):
-    """The checker's own copy of the exercise's given ConvNet, to load a returned model's weights into."""
-
-    def __init__(self, kernels, classes=10):
-        super().__init__()
-        self.layer1 = nn.Sequential(nn.Conv2d(1, kernels[0], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2))
-        self.layer2 = nn.Sequential(nn.Conv2d(kernels[0], kernels[1], 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2))
-        self.fc = nn.Linear(7 * 7 * kernels[1], classes)
-
-    def forward(self, x):
-        return self.fc(self.layer2(self.layer1(x)).flatten(1))
-
-
-def _rebuilt_pipeline_model(described, device: str) -> nn.Module:
-    """The trained model, rebuilt in the checker from its weights: the config's ConvNet."""
-    model = WalkthroughConvNet(PIPELINE_CONFIG["kernels"], PIPELINE_CONFIG["classes"]).to(device)
+@exercise("model_pipeline")
+def test_model_pipeline_reads_its_settings_from_the_run(lesson, device, wandb_runs, tmp_path, monkeypatch):
+    # A sweep's values replace the dict's in the run's config: the network must be built from those.
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("".join(f"{key}:\n  value: {value}\n" for key, value in SWEEP_OVERRIDE.items()), encoding="utf-8")
+    own = OwnParts(lesson, device, wandb_runs, tmp_path)
+    monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(sweep))
     try:
-        model.load_state_dict(described.state)
-    except RuntimeError:
-        fail("model_pipeline() returns a model that is not the config's ConvNet.",
-             expected=f"ConvNet({PIPELINE_CONFIG['kernels']}, {PIPELINE_CONFIG['classes']})",
-             found=described.type_name, advice="Return the model that make() built and train() trained.")
-    return model.eval()
+        returned, crashed_in = _call_pipeline(lesson, own, dict(PIPELINE_CONFIG), None, device)
+    finally:
+        monkeypatch.delenv("WANDB_SWEEP_PARAM_PATH")
+    if crashed_in is not None:
+        return  # the part that crashed by itself is graded on its own
+    run = _pipeline_run(wandb_runs, crashed_in)
+    recorded = PIPELINE_CONFIG | SWEEP_OVERRIDE
+    shape = _convnet_shape(returned) if isinstance(returned, Described) else None
+    expect(shape is not None, "model_pipeline() returns the trained ConvNet.", expected="a ConvNet",
+           found=_type_name(returned), advice="Return the model that make() built and train() trained.")
+    given = (PIPELINE_CONFIG["kernels"], PIPELINE_CONFIG["classes"])
+    expect(tuple(shape) != given,
+           f"model_pipeline() built its network from the dict it was given, not from the run's config: a sweep "
+           f"changed the recorded config to kernels={recorded['kernels']}, classes={recorded['classes']}.",
+           expected=f"ConvNet({recorded['kernels']}, {recorded['classes']})", found=f"ConvNet({shape[0]}, {shape[1]})",
+           advice="Read every setting back from the run once it has started: config = run.config, then "
+                  "make(config, device) and train(..., config, ...).")
 
 
 # ---------------------------------------------------------------- compare_learning_rates
 
 
-def _sweep_losses(lr: float, device: str) -> list[float]:
-    torch.manual_seed(0)
+def _sweep_losses(lr: float, device: str, momentum: float = 0.0, seed: bool = True) -> list[float]:
+    if seed:
+        torch.manual_seed(0)
     model = nn.Linear(1, 1).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     x, y, losses = SWEEP_X.to(device), SWEEP_Y.to(device), []
     for _ in range(SWEEP_EPOCHS):
         loss = nn.functional.mse_loss(model(x), y)
@@ -469,6 +1148,20 @@ def _sweep_losses(lr: float, device: str) -> list[float]:
         loss.backward()
         optimizer.step()
     return losses
+
+
+def _sweep_advice(own: list[float], lr: float, device: str) -> str:
+    expected = _sweep_losses(lr, device)
+    if own and not math.isclose(own[0], expected[0], rel_tol=1e-5, abs_tol=1e-5):
+        return ("The first loss already differs, so the line started from other weights: seed with "
+                "torch.manual_seed(0) right before nn.Linear(1, 1), for every rate.")
+    for other in SWEEP_RATES:
+        if other != lr and np.allclose(own, _sweep_losses(other, device), rtol=1e-5, atol=1e-5):
+            return f"These are the losses of lr={other}: train each run with its own rate, SGD(..., lr=lr)."
+    if np.allclose(own, _sweep_losses(lr, device, momentum=0.9), rtol=1e-5, atol=1e-5):
+        return "This is SGD with momentum 0.9: use plain SGD, torch.optim.SGD(model.parameters(), lr=lr)."
+    return ("The first loss matches, the next ones do not: one update per epoch with "
+            "torch.optim.SGD(model.parameters(), lr=lr), zeroing the gradients each epoch.")
 
 
 @exercise("compare_learning_rates")
@@ -483,23 +1176,34 @@ def test_compare_learning_rates_writes_one_finished_run_per_rate(lesson, device,
             advice = ("A run was still open when the next wandb.init() came, so wandb.init() handed back that "
                       "same run and the next rates logged into it (their steps went backwards and were dropped). "
                       "Call run.finish() at the end of each rate's run.")
+        elif len(runs) > len(SWEEP_RATES):
+            advice = "Start exactly one run per learning rate, and no other."
         fail("compare_learning_rates() writes one run per learning rate.", expected=len(SWEEP_RATES),
              found=len(runs), advice=advice)
-    expect_equal(len(criterion.values), len(SWEEP_RATES) * SWEEP_EPOCHS, "How many losses your loops computed",
-                 advice="Call criterion once per epoch of each run, and for nothing else.")
+    calls = len(criterion.values)
+    advice = "Call criterion once per epoch of each run, and for nothing else."
+    if calls == 2 * len(SWEEP_RATES) * SWEEP_EPOCHS:
+        advice = "That is two calls per epoch: compute the loss once, log loss.item() and backpropagate that same loss."
+    expect_equal(calls, len(SWEEP_RATES) * SWEEP_EPOCHS, "How many losses your loops computed", advice=advice)
     for index, (lr, run) in enumerate(zip(SWEEP_RATES, runs)):
         what = f"The run for lr={lr}"
         _expect_finished(run, what)
         expect_equal(run.name, f"lr_{lr}", f"{what}: its name", advice='wandb.init(..., name=f"lr_{lr}").')
         expect_equal(run.group, "learning-rates", f"{what}: its group", advice='wandb.init(..., group="learning-rates").')
-        expect_equal(run.project, SWEEP_PROJECT, f"{what}: its project")
-        expect_equal(run.config, {"learning_rate": lr, "epochs": SWEEP_EPOCHS}, f"{what}: its config")
+        expect_equal(run.project, SWEEP_PROJECT, f"{what}: its project", advice="wandb.init(project=project, ...).")
+        expect_equal(run.config, {"learning_rate": lr, "epochs": SWEEP_EPOCHS}, f"{what}: its config",
+                     advice='wandb.init(..., config={"learning_rate": lr, "epochs": epochs}), and nothing more.')
         rows = run.values("loss")
-        expect_equal([step for step, _ in rows], list(range(SWEEP_EPOCHS)), f"{what}: the steps of 'loss'",
-                     advice="run.log({'loss': loss.item()}, step=epoch), once per epoch.")
+        steps = [step for step, _ in rows]
+        advice = "run.log({'loss': loss.item()}, step=epoch), once per epoch."
+        if steps == list(range(1, SWEEP_EPOCHS + 1)):
+            advice = "These count epochs from 1: the step is the epoch's index, from 0."
+        elif steps and steps[0] == index * SWEEP_EPOCHS:
+            advice = "The steps go on from the previous run: each run counts its own epochs from 0."
+        expect_equal(steps, list(range(SWEEP_EPOCHS)), f"{what}: the steps of 'loss'", advice=advice)
         own = criterion.values[index * SWEEP_EPOCHS:(index + 1) * SWEEP_EPOCHS]
         expect_equal([value for _, value in rows], own, f"{what}: the logged losses, against the ones your loop "
-                                                        f"computed", advice="Log loss.item() before the update.")
+                                                        f"computed",
+                     advice="Log loss.item() of the loss that epoch computed, before the update.")
         expect_close(own, _sweep_losses(lr, device), f"{what}: your losses, against the autograder's own training",
-                     tol=1e-5, advice="Seed with torch.manual_seed(0) right before nn.Linear(1, 1), and use "
-                                      "SGD(model.parameters(), lr=lr) with this run's lr.")
+                     tol=1e-5, advice=_sweep_advice(own, lr, device))

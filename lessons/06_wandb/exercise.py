@@ -142,8 +142,9 @@ def save_model_onnx(model, example_input):
 
     - The file model.onnx lies in the run's files folder (the folder the run object gives as its
       directory).
-    - It is complete on its own: the weights are inside it, with no second file beside it, since
-      only model.onnx travels with the run.
+    - Its weights travel with it: only the files saved with the run travel with the run, and
+      model.onnx opens with its weights from those alone. The weights are inside model.onnx, or in
+      the external-data file the exporter wrote beside it, then saved with the run as well.
     - Its input is named "images" and its output "logits". Fed `example_input`, it computes what
       `model` computes in evaluation mode.
     - It is in the run's list of saved files as plain model.onnx (not under a folder),
@@ -166,7 +167,8 @@ def model_pipeline(project, hyperparameters, criterion=None, device="cpu"):
 
     - Config: every key and value of `hyperparameters`. From the start of the run on, every
       setting your code reads comes from the config W&B recorded, not from the dict you were
-      given, so that the run records what it really ran with.
+      given, so that the run records what it really ran with (a sweep, for one, changes values
+      in the recorded config: the autograder runs your pipeline as a sweep would, too).
     - Everything your functions above leave behind, all built from that recorded config:
       - the history and histograms that `train` describes. Train with `criterion` when it is not
         None (the autograder passes its own, which remembers every loss), else with the loss

@@ -84,9 +84,10 @@ def export_onnx(model, example_images, path):
     `example_images` is a batch on the same device, used only to trace the forward pass.
 
     When it returns:
-    - `path` holds the ONNX graph, and a second file beside it, named like `path` with ".data"
-      added, holds the weights (the exporter's "external data"). The two are one model: leave
-      both where they are;
+    - `path` holds the whole model: Netron and onnxruntime open it from `path`, weights
+      included. The weights may be inside the file, or in a second file beside it that the
+      exporter wrote (its "external data", named like `path` with ".data" added). Either way is
+      right; with a second file, the two are one model: leave both where they are;
     - the ONNX checker accepts the file;
     - the graph's only input is called "images" and its only output "logits";
     - their first dimension, the batch, is symbolic: the input is (batch, 1, 28, 28) and the
@@ -108,8 +109,8 @@ def export_onnx(model, example_images, path):
 def onnx_predict(path, images):
     """Compute the ONNX model at `path` on `images` with onnxruntime, and give back its first output.
 
-    `path` is an ONNX file, its weights in the ".data" file beside it. `images` is a float32
-    torch tensor, maybe on the GPU.
+    `path` is an ONNX file such as `export_onnx` writes: its weights inside it, or in the ".data"
+    file beside it. `images` is a float32 torch tensor, maybe on the GPU.
 
     When it returns, the result is a NumPy array (not a list, not a tensor): the model's first
     output for `images`, computed by onnxruntime on the CPU. For a classifier and 6 images,

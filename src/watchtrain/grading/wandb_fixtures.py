@@ -11,6 +11,10 @@
 wandb reads its settings once per process (`wandb.setup()`), so `forced_offline` resets wandb
 when it starts and when it ends; in between, runs share one background service, which keeps
 each `wandb.init` cheap (about 0.05 s after the first).
+
+`WandbWatchedNet` is the tutorial CNN for a learner's training loop: it notes, at every forward
+pass and when the call ends, which `wandb.watch` hooks were on it and their log_freq
+(`wandb_hooks`), so that a check can say where the learner's wandb.watch call stood.
 """
 from __future__ import annotations
 
@@ -170,3 +174,61 @@ def wandb_runs(wandb_offline: Path, tmp_path: Path) -> Iterator[NewRuns]:
     runs = NewRuns(wandb_offline, tmp_path)
     yield runs
     finish_open_runs()
+
+
+def wandb_hooks(module) -> dict[str, int]:
+    """The hooks `wandb.watch` left on `module` right now: {"parameters": log_freq, "gradients": log_freq},
+    each present only when such hooks are on (read from wandb 0.31's hook closures)."""
+    found: dict[str, int] = {}
+    hooks = [("parameters", hook) for hook in module._forward_hooks.values()]
+    hooks += [("gradients", hook) for parameter in module.parameters()
+              for hook in (parameter._backward_hooks or {}).values()]
+    for kind, hook in hooks:
+        if "TorchHistory" not in getattr(hook, "__qualname__", ""):
+            continue
+        for cell in getattr(hook, "__closure__", None) or ():
+            value = cell.cell_contents
+            if isinstance(value, list) and len(value) == 2 and all(isinstance(item, int) for item in value):
+                found[kind] = value[1]  # wandb's log_track: [calls counted, log_freq]
+    return found
+
+
+
+def _watched_net_class():
+    from watchtrain.models import Net
+
+    class WandbWatchedNet(Net):
+        """The tutorial CNN, noting at every forward pass which `wandb.watch` hooks were on it (and how
+        often they log), and again when the call ends: where the learner's wandb.watch call stood."""
+
+        def __init__(self):
+            super().__init__()
+            self.passes: list[dict[str, int]] = []
+            self.at_end: dict[str, int] = {}
+
+        def forward(self, x):
+            self.passes.append(wandb_hooks(self))
+            return super().forward(x)
+
+        def worker_record(self) -> dict:
+            return {"passes": [dict(hooks) for hooks in self.passes], "at_end": wandb_hooks(self)}
+
+        def restore_worker_record(self, record: dict) -> None:
+            self.passes = [_plain_hooks(hooks) for hooks in record.get("passes", [])]
+            self.at_end = _plain_hooks(record.get("at_end"))
+
+    WandbWatchedNet.__module__, WandbWatchedNet.__qualname__ = __name__, "WandbWatchedNet"
+    return WandbWatchedNet
+
+
+def _plain_hooks(hooks) -> dict[str, int]:
+    return {str(k): int(v) for k, v in hooks.items() if isinstance(v, int)} if isinstance(hooks, dict) else {}
+
+
+def __getattr__(name: str):
+    """`WandbWatchedNet` on first use (it needs torch, which this plugin's import must not load);
+    pickle finds it here by name, in the checker and in the worker alike."""
+    if name == "WandbWatchedNet":
+        cls = globals()[name] = _watched_net_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
