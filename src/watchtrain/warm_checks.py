@@ -9,11 +9,17 @@ libraries, and here the grader too, once; each check is a fresh fork of it that 
 the lesson's tests, exactly as `pytest autograder/test_NN_*.py` would, so no state leaks from one
 check to the next. Until the warm process is ready, or if it cannot start, a check runs in a fresh
 interpreter instead: slower, never different.
+
+The next check is forked as soon as one ends, for the same lessons: it collects the tests, starts
+the learner worker and waits (`--start-when`), so a save pays only for running the tests. The
+worker imports exercise.py afresh for every call, so what it runs is what was saved.
 """
 from __future__ import annotations
 
 import os
 import resource
+import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -32,6 +38,7 @@ class WarmChecks:
     def __init__(self, course: Course):
         self.course = course
         self._zygote: Zygote | None = None
+        self._ready: _ReadyCheck | None = None  # the next check, collected and waiting for a save
         self._scratch = tempfile.TemporaryDirectory(prefix="watchtrain-watch-")
         self._starting = threading.Thread(target=self._start, name="warm-checks", daemon=True)
         self._starting.start()
@@ -55,21 +62,23 @@ class WarmChecks:
         zygote = self._zygote
         if zygote is None:
             return run_autograder(self.course.root, lessons=lessons)
-        with tempfile.TemporaryDirectory(prefix="check-", dir=self._scratch.name) as scratch:
-            report, output = Path(scratch) / "report.json", Path(scratch) / "output.txt"
-            try:
-                process = zygote.spawn(pytest_arguments(self.course.root, report, lessons=lessons),
-                                       env=os.environ | GRADING_ENVIRONMENT, cwd=self.course.root, output=output, python_path=[],
-                                       data_bytes=UNLIMITED, file_bytes=UNLIMITED)
-            except ZygoteUnavailable:
-                self._zygote = None
-                return run_autograder(self.course.root, lessons=lessons)
-            returncode = process.wait()
-            text = output.read_text(encoding="utf-8", errors="replace") if output.is_file() else ""
-            return AutograderRun(returncode, read_report(report), text)
+        ready, self._ready = self._ready, None
+        try:
+            if ready is None or ready.lessons != lessons or ready.process.poll() is not None:
+                if ready is not None:
+                    ready.cancel()
+                ready = _ReadyCheck.fork(zygote, self.course, lessons, Path(self._scratch.name))
+            run = ready.finish()
+            self._ready = _ReadyCheck.fork(zygote, self.course, lessons, Path(self._scratch.name))
+            return run
+        except ZygoteUnavailable:
+            self._zygote = None
+            return run_autograder(self.course.root, lessons=lessons)
 
     def close(self) -> None:
         self._starting.join()
+        if self._ready is not None:
+            self._ready.cancel()
         if self._zygote is not None:
             self._zygote.close()
         self._scratch.cleanup()
@@ -79,3 +88,36 @@ class WarmChecks:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class _ReadyCheck:
+    """A check forked from the warm process that has collected its tests and started its worker,
+    and waits for `finish` to run them."""
+
+    def __init__(self, lessons: list[str], process, scratch: Path):
+        self.lessons, self.process, self._scratch = lessons, process, scratch
+
+    @classmethod
+    def fork(cls, zygote: Zygote, course: Course, lessons: list[str], parent: Path) -> "_ReadyCheck":
+        scratch = Path(tempfile.mkdtemp(prefix="check-", dir=parent))
+        arguments = pytest_arguments(course.root, scratch / "report.json", lessons=lessons,
+                                     extra_args=["--start-when", str(scratch / "go")])
+        process = zygote.spawn(arguments, env=os.environ | GRADING_ENVIRONMENT, cwd=course.root,
+                               output=scratch / "output.txt", python_path=[], data_bytes=UNLIMITED, file_bytes=UNLIMITED)
+        return cls(lessons, process, scratch)
+
+    def finish(self) -> AutograderRun:
+        (self._scratch / "go").touch()
+        returncode = self.process.wait()
+        output = self._scratch / "output.txt"
+        text = output.read_text(encoding="utf-8", errors="replace") if output.is_file() else ""
+        run = AutograderRun(returncode, read_report(self._scratch / "report.json"), text)
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        return run
+
+    def cancel(self) -> None:
+        try:
+            os.kill(self.process.pid, signal.SIGKILL)  # its worker dies with it
+        except OSError:
+            pass
+        shutil.rmtree(self._scratch, ignore_errors=True)

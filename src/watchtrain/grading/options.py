@@ -27,6 +27,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="stop a test (setup, call and teardown each) after SECONDS and grade it as an error; 0: no limit")
     group.addoption("--results-log", metavar="PATH",
                     help="append each test's start and result to PATH as JSON lines (used by `watchtrain grade`)")
+    group.addoption("--start-when", metavar="PATH",
+                    help="collect the tests and start the learner worker, then wait until PATH exists before running "
+                         "them (used by `watchtrain watch`, which keeps the next check ready before the next save)")
 
 
 def chosen_submission(config: pytest.Config, course: Course) -> Path:

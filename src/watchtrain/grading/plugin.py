@@ -14,8 +14,11 @@ only with --hidden and share their exercise's `hidden_points`.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,11 +59,41 @@ def pytest_configure(config: pytest.Config) -> None:
     # still build first: with the source of every frame, about 0.3 s a failure. A native traceback
     # costs nothing, and is what a bug in the autograder itself shows.
     config.option.tbstyle = "native"
-    # Before any test is collected: the worker is forked from a process that holds no test and no result.
+    # Before any test is collected: the worker is forked from a process that holds no test and no
+    # result, and before this one imports torch, so that both import it at once.
     isolate_network()
     worker = LearnerWorker.fork(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp())
     config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None)
     register_report_writers(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The worker starts its host while the tests are collected; with the command line's test
+    files, it imports only what their lessons' exercise.py files import."""
+    grading_session(session.config).worker.request_host(_lessons_named(session.config))
+    if list(session.config.invocation_params.args) == sys.argv[1:]:  # `python -m pytest ...`, not pytest.main()
+        atexit.register(_exit_now, session)
+
+
+def _lessons_named(config: pytest.Config) -> set[str] | None:
+    """The lessons of the test files given on the command line; None when a folder is given."""
+    paths = [Path(str(config.invocation_params.dir), arg.split("::")[0]) for arg in config.args]
+    if not paths or not all(path.is_file() for path in paths):
+        return None
+    return {lesson_dir_of(path) for path in paths}
+
+
+def _exit_now(session: pytest.Session) -> None:
+    """End a command-line grading run once its reports are written, skipping the interpreter's
+    teardown of torch & co. (1 to 3 s on two cores): the last thing that runs before it would."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(session.exitstatus))
+
+
+def _wait_for(path: Path) -> None:
+    while not path.exists():
+        time.sleep(0.005)
 
 
 def _data_folder(course: Course) -> Path:
@@ -107,10 +140,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         import torch  # noqa: F401
     lessons = {lesson_dir_of(item.path) for item in session.items if item.get_closest_marker("exercise")}
     if lessons:
+        from watchtrain.classroom.isolation.warm_up import warm_up
+
+        warm_up(exporter=False, writers=False)  # the checks' own first optimizer step, while the host starts
         try:  # its imports, too, before any test's clock starts
             grading.worker.prepare(lessons)
         except WorkerFailed:
             pass  # the first call tries again, and its test reports the failure
+    if session.config.getoption("--start-when"):
+        _wait_for(Path(session.config.getoption("--start-when")))
+        grading.worker.refresh_submission()  # what was saved since the worker started
     if grading.log is None:
         return
     grading.log.write(COLLECTED, tests=[r.as_dict() for r in grading.results.values()])

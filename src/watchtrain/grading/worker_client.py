@@ -47,6 +47,8 @@ class LearnerWorker:
         self._spawner_pid, self._control = spawner_pid, control
         self.submission, self.data, self.workspace = submission, data, workspace
         self._host: tuple[int, socket.socket] | None = None
+        self._submission_seen: Path | None = None
+        self._requested: Path | None = None  # the work folder of a host asked for, not yet received
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
         self._handed_over: set[str] = set()
@@ -116,13 +118,26 @@ class LearnerWorker:
             self._stop_host()
             raise
 
+    def request_host(self, lessons: set[str] | None = None) -> None:
+        """Ask the spawner for the host now, without waiting: it starts the host once its own
+        imports are done, while the checker collects the tests. `lessons`: as for prepare()."""
+        if lessons is not None:
+            self._lessons = lessons
+        if self._host is None and self._requested is None:
+            try:
+                self._requested = self._send_host_request()
+            except WorkerFailed:
+                pass  # the first call asks again, and its test reports the failure
+
     def _running_host(self) -> tuple[int, socket.socket]:
         if self._host is None:
-            self._host = self._start_host()
+            requested, self._requested = self._requested, None
+            self._host = self._receive_host(requested or self._send_host_request())
         return self._host
 
-    def _start_host(self) -> tuple[int, socket.socket]:
-        workspace = self._workspace = self.workspace()
+    def _send_host_request(self) -> Path:
+        """Send the spawner what the host needs; returns the work folder it will write in."""
+        workspace = self.workspace()
         workspace.mkdir(parents=True, exist_ok=True)
         self._submission_seen = self._readable_submission(workspace)
         if os.geteuid() == 0:
@@ -140,6 +155,15 @@ class LearnerWorker:
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)
             send_frame(self._control, json.dumps(request).encode())
+        except OSError as error:
+            raise WorkerFailed(f"the learner worker could not start: {error}") from None
+        return workspace
+
+    def _receive_host(self, workspace: Path) -> tuple[int, socket.socket]:
+        """The host the spawner started for the last request, once it says it is ready."""
+        self._workspace = workspace
+        try:
+            self._control.settimeout(HOST_START_TIMEOUT_S)
             message, fds, _, _ = socket.recv_fds(self._control, 1024, 1)
             if not fds:
                 raise ChannelClosed("the spawner sent no socket")
@@ -162,16 +186,17 @@ class LearnerWorker:
             return self.submission
         copy = workspace / SUBMISSION_COPY
         shutil.rmtree(copy, ignore_errors=True)
-        for source in sorted(self.submission.glob(f"*/{EXERCISE_FILE}")):
-            if source.is_file() and not source.is_symlink() and not source.parent.is_symlink():
-                target = copy / source.parent.name / EXERCISE_FILE
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-                target.chmod(0o644)
-                target.parent.chmod(0o755)
-        copy.mkdir(exist_ok=True)
+        copy.mkdir()
         copy.chmod(0o755)
+        _copy_exercises(self.submission, copy)
         return copy
+
+    def refresh_submission(self) -> None:
+        """After the host started: the worker sees the submission's files as they are now. Only the
+        copy needs it (the worker reads the submission itself otherwise); it is updated in place,
+        since the jail holds its folder."""
+        if self._submission_seen is not None and self._submission_seen != self.submission:
+            _copy_exercises(self.submission, self._submission_seen)
 
     def _stop_host(self) -> None:
         if self._host is None:
@@ -186,6 +211,20 @@ class LearnerWorker:
         self._control.close()
         _kill(self._spawner_pid)
 
+
+
+def _copy_exercises(submission: Path, copy: Path) -> None:
+    """Each lesson's exercise.py (a regular file, not reached through a link), readable by all."""
+    for source in sorted(submission.glob(f"*/{EXERCISE_FILE}")):
+        if source.is_file() and not source.is_symlink() and not source.parent.is_symlink():
+            target = copy / source.parent.name / EXERCISE_FILE
+            target.parent.mkdir(exist_ok=True)
+            target.parent.chmod(0o755)
+            shutil.copyfile(source, target)
+            target.chmod(0o644)
+    for stale in copy.glob(f"*/{EXERCISE_FILE}"):
+        if not (submission / stale.parent.name / EXERCISE_FILE).is_file():
+            stale.unlink()
 
 
 def _tree(folder: str):

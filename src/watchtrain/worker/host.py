@@ -192,10 +192,15 @@ def serve(channel: socket.socket) -> None:
             request = receive_frame(channel)
         except (ChannelClosed, OSError):
             return
-        send_frame(channel, _one_call(channel, request))
+        answer, pid = _one_call(channel, request)
+        send_frame(channel, answer)
+        if pid is not None:
+            _end_call(pid)  # before the next call: the call's process and every process it started are gone
 
 
-def _one_call(channel: socket.socket, request: bytes) -> bytes:
+def _one_call(channel: socket.socket, request: bytes) -> tuple[bytes, int | None]:
+    """The answer of a call run in a child of its own, and the child's pid while the call has not
+    ended (its process may still be exiting, and processes it started may still run)."""
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -211,12 +216,15 @@ def _one_call(channel: socket.socket, request: bytes) -> bytes:
         finally:
             try:
                 _write_all(writer, answer)
+                os.close(writer)  # the answer is complete now, not once this big process has been torn down
             finally:
                 os._exit(0)
     os.close(writer)
-    answer, status = _read_until_exit(reader, pid)
+    answer = _read_answer(reader, pid)
     os.close(reader)
-    return answer or _death_notice(status)
+    if not answer:
+        return _death_notice(_end_call(pid)), None
+    return answer, pid
 
 
 def _death_notice(status: int) -> bytes:
@@ -230,13 +238,15 @@ def _death_notice(status: int) -> bytes:
     return buffer.getvalue()
 
 
-def _read_until_exit(reader: int, pid: int) -> tuple[bytes, int]:
+_exit_statuses: dict[int, int] = {}  # calls whose process was reaped before their call ended
+
+
+def _read_answer(reader: int, pid: int) -> bytes:
     """The child's answer; stops at end of file, or once the child has exited and the processes it
     left behind (which may hold the pipe open) are killed."""
     chunks, size = [], 0
     selector = selectors.DefaultSelector()
     selector.register(reader, selectors.EVENT_READ)
-    exited, status = False, 0
     while True:
         if selector.select(timeout=0.05):
             chunk = os.read(reader, 1 << 20)
@@ -247,15 +257,19 @@ def _read_until_exit(reader: int, pid: int) -> tuple[bytes, int]:
                 break
             chunks.append(chunk)
             continue
-        if not exited:
+        if pid not in _exit_statuses:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done == pid:
-                exited = True
+                _exit_statuses[pid] = status
                 _kill_leftovers(pid)
-    if not exited:
-        _, status = os.waitpid(pid, 0)
+    return b"".join(chunks)
+
+
+def _end_call(pid: int) -> int:
+    """Wait for the call's process, kill what it left running; its exit status."""
+    status = _exit_statuses.pop(pid) if pid in _exit_statuses else os.waitpid(pid, 0)[1]
     _kill_leftovers(pid)
-    return b"".join(chunks), status
+    return status
 
 
 def _write_all(fd: int, data: bytes) -> None:

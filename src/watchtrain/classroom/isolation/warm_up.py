@@ -2,6 +2,7 @@
 a TensorBoard scalar, image and matplotlib figure; an offline W&B run; an ONNX export.
 
     warm_up(exporter=True)   # in the zygote (by path: it never imports watchtrain) or the worker's host
+    warm_up(exporter=False, writers=False)   # in the checker, whose reference runs train too
 
 Each later fork finds the libraries' lazy imports and registries in place, so a learner's call
 pays only for its own work (a W&B call: 2 s -> 0.5 s; an ONNX export: 4 s -> 1 s). Library code
@@ -18,8 +19,8 @@ import tempfile
 _done = sys.__dict__.setdefault("_watchtrain_warmed_up", set())
 
 
-def warm_up(exporter: bool = True) -> None:
-    steps = [("training", _training), ("tensorboard", _tensorboard), ("wandb", _wandb)] + \
+def warm_up(exporter: bool = True, writers: bool = True) -> None:
+    steps = [("training", _training)] + ([("tensorboard", _tensorboard), ("wandb", _wandb)] if writers else []) + \
         ([("onnx", _onnx_exporter)] if exporter else [])
     for name, step in steps:
         if name in _done:
