@@ -5,8 +5,7 @@ import torch
 from torch import nn
 
 from watchtrain.artifacts.tensorboard import find_runs, read_scalars, read_scalars_tree
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, fail
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+from watchtrain.grading import exercise, expect, expect_close, expect_equal, expect_writers_closed, fail, read_run
 
 # log_batch_losses: 3 epochs of 5 batches, every loss different so that order mistakes show.
 EPOCHS, BATCHES = 3, 5

@@ -13,10 +13,8 @@ from torch.utils.data import DataLoader, Subset
 
 from watchtrain.artifacts.tensorboard import read_graph, read_projector
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import exercise, expect, expect_equal, fail
+from watchtrain.grading import exercise, expect, expect_equal, expect_writers_closed, fail, read_run
 from watchtrain.models import Net
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")  # add_graph traces with it
 
@@ -37,7 +35,7 @@ TILES_PER_ROW = 10  # add_embedding tiles the sprite in a square: ceil(sqrt(100)
 SPRITE_SHAPE = (TILES_PER_ROW * SIDE, TILES_PER_ROW * SIDE)
 GREY_LEVELS = 1  # the sprite stores int(x * 255); allow one level for a different float rounding
 
-CRASHES = {
+CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the lesson fixture)
     "has no attribute 'next'": ("The classic tutorial's `dataiter.next()` no longer exists: DataLoader "
                                 "iterators only work with the built-in, `images, labels = next(iter(loader))`."),
     "No module named 'tensorflow'": ("The old tutorials' `import tensorflow as tf; tf.io.gfile = ...` hack is "
@@ -59,10 +57,6 @@ CRASHES = {
     "#images should equal with #data points": ("label_img needs one thumbnail per row of mat, in the same order: the "
                                                "same chosen pictures, pixels.unsqueeze(1)."),
 }
-
-
-def call(function, *args, **kwargs):
-    return call_with_advice(function, *args, crashes=CRASHES, **kwargs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,7 +85,7 @@ def _index_of_image() -> dict[bytes, int]:
 
 def _logged_graph(lesson, tmp_path):
     log_dir = tmp_path / "logs"
-    call(lesson.log_model_graph, str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=BATCH_SIZE))
+    lesson.log_model_graph(str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=BATCH_SIZE))
     return log_dir, read_run(read_graph, log_dir, what="Reading the model graph your code wrote to log_dir.")
 
 
@@ -174,7 +168,7 @@ def _expect_distinct_and_random(indices: list[int], what: str) -> None:
 @exercise("select_n_random")
 def test_select_n_random_returns_n_different_images(lesson):
     data, labels = _pool()
-    chosen = call(lesson.select_n_random, data, labels, N)
+    chosen = lesson.select_n_random(data, labels, N)
     expect(isinstance(chosen, tuple) and len(chosen) == 2, "select_n_random must return a pair (images, labels).",
            expected="(images, labels)", found=type(chosen).__name__)
     images, chosen_labels = chosen
@@ -189,7 +183,7 @@ def test_select_n_random_returns_n_different_images(lesson):
 @exercise("select_n_random")
 def test_select_n_random_keeps_each_label_with_its_image(lesson):
     data, labels = _pool()
-    images, chosen_labels = call(lesson.select_n_random, data, labels, N)
+    images, chosen_labels = lesson.select_n_random(data, labels, N)
     indices = _chosen_indices(images, "The chosen images")
     expected = labels[indices].tolist()
     found = torch.as_tensor(chosen_labels).tolist()
@@ -210,7 +204,7 @@ def _choice(lesson, data, labels, n, seed: int) -> list[int]:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    images, _ = call(lesson.select_n_random, data.clone(), labels.clone(), n)
+    images, _ = lesson.select_n_random(data.clone(), labels.clone(), n)
     return _chosen_indices(images, f"The images chosen in the random state of seed {seed}")
 
 
@@ -241,7 +235,7 @@ def test_select_n_random_takes_n_rows_of_any_data(lesson):
     rows, n = 40, 7
     data = torch.arange(rows * 3, dtype=torch.float64).view(rows, 3) / 10
     labels = torch.arange(rows) * 2 + 1
-    chosen = call(lesson.select_n_random, data.clone(), labels.clone(), n)
+    chosen = lesson.select_n_random(data.clone(), labels.clone(), n)
     expect(isinstance(chosen, tuple) and len(chosen) == 2, "select_n_random must return a pair (rows, classes).",
            expected="(rows, classes)", found=type(chosen).__name__)
     picked, classes = chosen
@@ -282,7 +276,7 @@ def _embedding(lesson, tmp_path):
     """The learner's one embedding, and what their select_n_random picks from the same random state."""
     log_dir = tmp_path / "logs"
     data, labels = _pool()
-    call(lesson.log_embedding, str(log_dir), data, labels, N)
+    lesson.log_embedding(str(log_dir), data, labels, N)
     picks = _replayed_picks(lesson)
     embeddings = read_run(read_projector, log_dir, what="Reading the projector files your code wrote in log_dir.")
     if not embeddings:

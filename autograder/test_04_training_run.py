@@ -6,9 +6,7 @@ steps, and compares them with the event file, point by point. It also replays th
 training itself, from the same weights on the same mini-batches: the losses must agree, and the
 replay's network at each figure's step is what the logged figure must show.
 """
-import contextlib
 import functools
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -26,9 +24,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (Described, LearnerCrash, NotStarted, RecordingLoss, WatchedNet, exercise, expect,
-                                expect_close, expect_equal, expect_writers_closed, fail, read_run, run_once)
-from watchtrain.grading import submission
+from watchtrain.grading import (Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet, exercise,
+                                expect, expect_close, expect_equal, expect_writers_closed, fail, figures_left_open,
+                                printed_by_last_call, read_run, run_once)
 from watchtrain.models import Net
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs. 75 mini-batches an
@@ -102,7 +100,7 @@ def _plotted(lesson, device) -> Plotted:
     # Right, wrong, right, wrong, so that both colours must appear.
     labels = torch.tensor([int(p) if i % 2 == 0 else (int(p) + 1) % len(CLASS_NAMES) for i, p in enumerate(preds)])
     figure = lesson.plot_classes_preds(net, images, labels.to(device))
-    open_figures = submission.open_figures
+    open_figures = figures_left_open()
     if not (isinstance(figure, Described) and figure.kind == "figure"):
         advice = "Create the figure with pyplot, draw into it, and return it."
         if figure is None:
@@ -385,6 +383,7 @@ class TrainingRun:
     initial: dict[str, torch.Tensor]  # the network's weights before training
     replay: Replay
     trained_like_the_contract: bool  # the learner's losses are the replay's, mini-batch by mini-batch
+    printed: Printed  # what the call showed on the screen
 
 
 def _train_loader() -> DataLoader:
@@ -406,27 +405,16 @@ def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
     criterion = RecordingLoss(torch.nn.CrossEntropyLoss())
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     log_dir = tmp_path / "logs"
-    with contextlib.redirect_stderr(io.StringIO()):  # the progress bar would bury a failure's message
-        returned = lesson.train_and_log(str(log_dir), net, _train_loader(), test_loader, criterion, optimizer,
-                        epochs=EPOCHS, log_every=LOG_EVERY, figure_every=FIGURE_EVERY, device=device)
+    returned = lesson.train_and_log(str(log_dir), net, _train_loader(), test_loader, criterion, optimizer,
+                                    epochs=EPOCHS, log_every=LOG_EVERY, figure_every=FIGURE_EVERY, device=device)
+    printed = printed_by_last_call()
     net.to(device)
     replay = _replay(initial, device, keep={-1} | {s for step in _figure_steps() for s in (step - 1, step)})
     losses = list(criterion.values)
     return TrainingRun(log_dir, device, losses, returned, _expected_accuracy(net, test_loader, device),
                        _expected_accuracy(net, _train_loader(), device), loss_before,
                        _mean_loss(net, train_set, device), criterion.summed_with_graph, initial, replay,
-                       _same_losses(losses, replay.losses))
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """As the learner's worker computes: one thread, so that both sum in the same order."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+                       _same_losses(losses, replay.losses), printed)
 
 
 def _replay(initial: dict, device: str, *, keep: set[int] = frozenset(), zero_grad: bool = True) -> Replay:
@@ -437,21 +425,20 @@ def _replay(initial: dict, device: str, *, keep: set[int] = frozenset(), zero_gr
     replay = Replay([], {}, [], [], [])
     if -1 in keep:
         replay.states[-1] = {name: value.detach().clone() for name, value in net.state_dict().items()}
-    with _one_thread():
-        for epoch in range(EPOCHS):
-            replay.accuracies_before.append(_expected_accuracy(net, test_loader, device))
-            for i, (inputs, targets) in enumerate(train_loader):
-                if zero_grad:
-                    optimizer.zero_grad()
-                loss = F.cross_entropy(net(inputs.to(device)), targets.to(device))
-                loss.backward()
-                optimizer.step()
-                replay.losses.append(loss.item())
-                if epoch * BATCHES + i in keep:
-                    replay.states[epoch * BATCHES + i] = {name: value.detach().clone()
-                                                          for name, value in net.state_dict().items()}
-            replay.accuracies.append(_expected_accuracy(net, test_loader, device))
-            replay.train_accuracies.append(_expected_accuracy(net, train_loader, device))
+    for epoch in range(EPOCHS):
+        replay.accuracies_before.append(_expected_accuracy(net, test_loader, device))
+        for i, (inputs, targets) in enumerate(train_loader):
+            if zero_grad:
+                optimizer.zero_grad()
+            loss = F.cross_entropy(net(inputs.to(device)), targets.to(device))
+            loss.backward()
+            optimizer.step()
+            replay.losses.append(loss.item())
+            if epoch * BATCHES + i in keep:
+                replay.states[epoch * BATCHES + i] = {name: value.detach().clone()
+                                                      for name, value in net.state_dict().items()}
+        replay.accuracies.append(_expected_accuracy(net, test_loader, device))
+        replay.train_accuracies.append(_expected_accuracy(net, train_loader, device))
     return replay
 
 
@@ -960,6 +947,14 @@ def _close_all(found: list[float], wanted: list[float]) -> bool:
     return len(found) == len(wanted) and all(math.isclose(f, w, rel_tol=1e-6, abs_tol=1e-6)
                                              for f, w in zip(found, wanted))
 
+
+@exercise("train_and_log")
+def test_train_and_log_shows_a_progress_bar(lesson, tmp_path, device):
+    printed = _training_run(lesson, tmp_path, device).printed
+    expect(not printed.nothing, "train_and_log showed nothing on the screen while it trained.",
+           expected="a progress bar while each epoch runs", found="nothing printed",
+           advice="Wrap the epoch's loader in tqdm: for i, (inputs, labels) in enumerate(tqdm(train_loader)). "
+                  "It draws the bar on the standard error, and its rate tells you how long an epoch takes.")
 
 @exercise("train_and_log")
 def test_train_and_log_lowers_the_loss(lesson, tmp_path, device):

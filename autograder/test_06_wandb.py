@@ -1,6 +1,6 @@
 """Lesson 06 autograder: Weights & Biases runs, written offline and read back from their run files.
 
-W&B is forced offline for the whole session (watchtrain.grading.wandb_fixtures: its own WANDB_DIR,
+W&B is forced offline for the whole session (the `wandb_offline` fixture: its own WANDB_DIR,
 quiet settings, every WANDB_* variable of your shell hidden, API key included). Each test grades
 the runs its own call wrote, with the course's reader of `run-<id>.wandb` files. Training gets a
 criterion that records every loss it computes (RecordingLoss), so the logged losses are compared
@@ -28,11 +28,9 @@ from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.artifacts.wandb import as_histogram
 from watchtrain.artifacts.wandb.framing import read_frames
 from watchtrain.data import fashion_mnist, normalize_transform
-from watchtrain.grading import Described, GradingFailure, exercise, expect, expect_close, expect_equal, fail, run_once
-from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading.recording import RecordingLoss, WatchedNet
-from watchtrain.grading.submission import LearnerCrash
-from watchtrain.grading.wandb_fixtures import NewRuns
+from watchtrain.grading import (Described, GradingFailure, LearnerCrash, NewRuns, RecordingLoss, WandbWatchedNet,
+                                WatchedNet, call_explaining, exercise, expect, expect_close, expect_equal, fail,
+                                run_once)
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
@@ -592,6 +590,7 @@ class Trained:
     losses: list[float]
     loader: DataLoader
     hooks: Hooks
+    harness: dict  # what the run's harness saw: the run finished, or another started, by train()
 
 
 def _trained(lesson, device, wandb_runs) -> Trained:
@@ -600,18 +599,29 @@ def _trained(lesson, device, wandb_runs) -> Trained:
 
 
 def _train_with_grader_run(lesson, device, wandb_runs) -> Trained:
-    from watchtrain.grading.wandb_fixtures import WandbWatchedNet
-
     torch.manual_seed(0)
     model = WandbWatchedNet().to(device)
     initial = {key: value.detach().clone() for key, value in model.state_dict().items()}
     loader = _subset_loader(True, TRAIN_IMAGES, TRAIN_BATCH, shuffle=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN_LR)
     criterion = RecordingLoss(nn.CrossEntropyLoss())
-    lesson.train.inside("wandb_run", project=GRADER_PROJECT, config=dict(TRAIN_CONFIG))(
+    _, harness = lesson.train.inside("wandb_run", project=GRADER_PROJECT, config=dict(TRAIN_CONFIG))(
         model, loader, criterion, optimizer, dict(TRAIN_CONFIG), device)
     return Trained(_the_run(wandb_runs, "train()"), model, initial, optimizer, list(criterion.values), loader,
-                   Hooks(tuple(model.passes), dict(model.at_end)))
+                   Hooks(tuple(model.passes), dict(model.at_end)), harness)
+
+
+def _expect_run_left_alone(function: str, harness: dict) -> None:
+    """The contract's "do not start or finish a run": the run the caller opened is the caller's."""
+    started = harness.get("runs_started_by_the_call", 0)
+    expect(not started, f"{function} started a run of its own ({started} new run folder(s)).",
+           expected="no new run: write into the run that is open (wandb.run, wandb.log)", found=f"{started} new",
+           advice="A run is already open when it is called: use it (wandb.log, wandb.run.summary, wandb.run.dir) "
+                  "instead of calling wandb.init, which would also finish the caller's run.")
+    expect(not harness.get("finished_by_the_call"), f"{function} finished the run it was given.",
+           expected="the caller's run still open", found="finished",
+           advice="Remove wandb.finish() (or the `with wandb.init(...)` block): the caller opened the run and "
+                  "logs more into it afterwards; model_pipeline finishes it when everything is logged.")
 
 
 def _train_counts() -> list[int]:
@@ -622,6 +632,11 @@ def _train_counts() -> list[int]:
 def test_train_logs_the_loss_at_images_seen(lesson, device, wandb_runs):
     trained = _trained(lesson, device, wandb_runs)
     _expect_training_logged(trained.run, trained.losses, _train_counts(), TRAIN_CONFIG)
+
+
+@exercise("train")
+def test_train_leaves_the_run_open(lesson, device, wandb_runs):
+    _expect_run_left_alone("train()", _trained(lesson, device, wandb_runs).harness)
 
 
 @exercise("train")
@@ -692,7 +707,8 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
     loader = _subset_loader(False, TEST_IMAGES, TEST_BATCH, shuffle=False)
     counted = _count(model, loader, device)
     model.passes.clear()
-    returned, _ = lesson.test.inside("wandb_run", project=GRADER_PROJECT, config={})(model, loader, device)
+    returned, harness = lesson.test.inside("wandb_run", project=GRADER_PROJECT, config={})(model, loader, device)
+    _expect_run_left_alone("test()", harness)
     run = _the_run(wandb_runs, "test()")
     _expect_summary_accuracy(run, counted)
     advice = "Count with .sum().item(); correct / total is then a float."
@@ -716,16 +732,13 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
 
 # ---------------------------------------------------------------- save_model_onnx
 
-EXPORT_CRASHES = {
-    "wandb_torch": ("wandb's hooks ran inside the ONNX exporter's trace of your model and broke it. Call "
-                    "wandb.unwatch(model) before torch.onnx.export."),
-    "log_tensor_stats": ("wandb's hooks ran inside the ONNX exporter's trace of your model and broke it. Call "
-                         "wandb.unwatch(model) before torch.onnx.export."),
-}
-
-
-def _call_recognising_crashes(function, *args):
-    return call_with_advice(function, *args, crashes=EXPORT_CRASHES)
+def _export_crash_advice(message: str) -> str | None:
+    """The advice when wandb.watch's hooks (wandb_torch's log_tensor_stats) broke the export. For this call only,
+    not in CRASH_ADVICE: when model_pipeline's export crashes so, its checks tell whose mistake it is."""
+    if "wandb_torch" in message or "log_tensor_stats" in message:
+        return ("wandb's hooks ran inside the ONNX exporter's trace of your model and broke it. Call "
+                "wandb.unwatch(model) before torch.onnx.export.")
+    return None
 
 
 def _path_advice(returned, expected_path: Path) -> str:
@@ -744,8 +757,10 @@ def test_save_model_onnx_saves_a_complete_model_with_the_run(lesson, device, wan
     images = images.to(device)
     reference = copy.deepcopy(model)
     # As after train(): the model is watched, with hooks on every forward pass.
-    returned, run = _call_recognising_crashes(
-        lesson.save_model_onnx.inside("wandb_run", project=GRADER_PROJECT, config={}, watch=True), model, images)
+    returned, run = call_explaining(
+        lesson.save_model_onnx.inside("wandb_run", project=GRADER_PROJECT, config={}, watch=True), model, images,
+        explain=_export_crash_advice)
+    _expect_run_left_alone("save_model_onnx()", run)
     expected_path = Path(run["run_dir"]) / "model.onnx"
     saved = _the_run(wandb_runs, "save_model_onnx()")
     expect(isinstance(returned, str) and Path(returned) == expected_path,

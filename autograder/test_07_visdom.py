@@ -1,8 +1,8 @@
 """Lesson 07 autograder: the windows your code sent, read back from a real Visdom server.
 
 One server runs for the whole session (bound to 127.0.0.1, on a free port); every test sends to
-an env of its own (`visdom_env`) through a client connected to it (`viz`), see
-watchtrain.grading.visdom_fixtures.
+an env of its own (`visdom_env`) through a client connected to it (`viz`): fixtures of the plugins
+that autograder/conftest.py loads.
 """
 import functools
 import json
@@ -20,9 +20,8 @@ from torch import nn
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading.crashes import call_with_advice
-from watchtrain.grading import Described, GradingFailure, exercise, expect, expect_close, expect_equal, fail
-from watchtrain.grading.submission import LearnerCrash
+from watchtrain.grading import (Described, GradingFailure, LearnerCrash, exercise, expect, expect_close, expect_equal,
+                                fail)
 from watchtrain.servers.ports import free_port
 
 # show_samples: 10 images, 4 per row -> a grid of 3 rows; Visdom pads each image by 2 pixels.
@@ -39,8 +38,8 @@ CURVES = {
 TRAIN_IMAGES, BATCH_SIZE, EPOCHS = 64, 16, 3
 BATCHES = TRAIN_IMAGES // BATCH_SIZE
 
-# Crashes inside Visdom that have a known cause: a clue in the message -> the advice.
-VISDOM_CRASHES = {
+# Crashes inside Visdom that have a known cause: a clue in the message -> the advice (the lesson fixture).
+CRASH_ADVICE = {
     "Must define a window to update": "update='append' needs win=<the id of the window to grow>: keep the id that "
                                       "the first viz.line call returns and pass win=win with every later point.",
     "is not JSON serializable": "Visdom sends opts to the server as JSON, which knows no NumPy scalar (np.float32, "
@@ -67,15 +66,10 @@ def fashion_batch():
     return images.clone(), labels.clone()
 
 
-def _call(function, *args):
-    """Call the learner's function; a crash with a known Visdom cause fails with its advice."""
-    return call_with_advice(function, *args, crashes=VISDOM_CRASHES)
-
-
 def _outcome(function, *args) -> tuple[LearnerCrash | GradingFailure | None, object]:
     """Call the learner's function: (its crash, kept for the window checks to weigh, or None; what it returned)."""
     try:
-        return None, _call(function, *args)
+        return None, function(*args)
     except (LearnerCrash, GradingFailure) as crash:
         return crash, None
 
@@ -397,7 +391,7 @@ def test_show_samples_grid_of_all_images(lesson, viz, visdom_server, visdom_env,
 # plot_live_loss
 
 def _live_loss(lesson, viz, visdom_server, visdom_env):
-    win = _call(lesson.plot_live_loss, viz, list(LOSSES))
+    win = lesson.plot_live_loss(viz, list(LOSSES))
     windows = _windows(visdom_server, visdom_env)
     plots = [w for w in windows if w.type == "plot"]
     advice = None
@@ -447,7 +441,7 @@ def test_plot_live_loss_appends_every_point_in_order(lesson, viz, visdom_server,
 # plot_learning_curves
 
 def _learning_curves(lesson, viz, visdom_server, visdom_env):
-    win = _call(lesson.plot_learning_curves, viz, {name: values.copy() for name, values in CURVES.items()})
+    win = lesson.plot_learning_curves(viz, {name: values.copy() for name, values in CURVES.items()})
     windows = _windows(visdom_server, visdom_env)
     window = _titled(windows, "learning curves", "plot")
     count = len(window.traces)

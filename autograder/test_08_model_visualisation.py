@@ -16,8 +16,7 @@ from torch import nn
 
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
-from watchtrain.grading import Described, exercise, expect, expect_equal, fail, run_once
-from watchtrain.grading.submission import LearnerCrash
+from watchtrain.grading import Described, LearnerCrash, exercise, expect, expect_equal, fail, printed_by_last_call, run_once
 from watchtrain.models import DropoutNet, Net
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -149,6 +148,21 @@ def test_summarize_model_saves_the_table(lesson, tmp_path):
                  "Estimated Total Size (MB)"):
         expect(line in text, f"The saved summary lacks {line!r}.", expected=line,
                found=text.strip()[:400] or "an empty file", advice=advice)
+
+
+@exercise("summarize_model")
+def test_summarize_model_prints_nothing(lesson, tmp_path):
+    _summarize(lesson, tmp_path, _model(Net, "cpu"), 4, "cpu")
+    printed = printed_by_last_call()
+    advice = "Remove what prints: the table goes into the file, and the numbers come back in the statistics."
+    if "[-1, " in printed.stdout:
+        advice = ("That is torchsummary's printout, which cannot be turned off: use torchinfo.summary(..., "
+                  "verbose=0), which returns the statistics and prints nothing.")
+    elif "Total params" in printed.stdout:
+        advice = ("torchinfo prints its table unless told not to (verbose=1 by default): pass verbose=0 to "
+                  "torchinfo.summary. str(stats) still gives the whole table for the file.")
+    expect(printed.nothing, "summarize_model printed on the screen.", expected="nothing printed",
+           found=(printed.stdout or printed.stderr).strip()[:300], advice=advice)
 
 
 # draw_autograd_graph

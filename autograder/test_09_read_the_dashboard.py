@@ -10,7 +10,6 @@ os.urandom while grading, and asks the learner's diagnose what went wrong in it.
 gets which failure mode is drawn while grading too, so neither a check's name nor its folder
 gives the answer away, and only a diagnose that reads the run can pass.
 """
-import contextlib
 import copy
 import math
 import os
@@ -72,17 +71,6 @@ class Replay:
     final_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """As the learner's worker computes: one thread, so that both sum in the same order."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _val_loss(model: torch.nn.Module, val_set: TensorDataset, device: str) -> tuple[float, float]:
     """The mean loss per picture over the validation set, and the mean of its batches' mean losses."""
     losses, sizes = [], []
@@ -97,11 +85,6 @@ def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorD
             zero_grad: bool = True, decay: str = "after each epoch") -> Replay:
     """Train a copy of the learner's starting network as the contract says, noting every number. `zero_grad` and
     `decay` ("after each epoch", "after each mini-batch", "before each epoch", "never") give the usual mistakes."""
-    with _one_thread():
-        return _replayed(initial, train_set, val_set, device, zero_grad, decay)
-
-
-def _replayed(initial, train_set, val_set, device, zero_grad, decay) -> Replay:
     model = copy.deepcopy(initial).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     named = dict(model.named_parameters())

@@ -1,8 +1,7 @@
 """Hidden checks for lesson 01: the same contract as the public tests, on inputs the learner never
 saw, so that code fitted to the public numbers (a hard-coded 5 batches per epoch, 4 epochs) fails."""
 from watchtrain.artifacts.tensorboard import read_scalars, read_scalars_tree
-from watchtrain.grading import exercise, expect_close, expect_equal, fail
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+from watchtrain.grading import exercise, expect_close, expect_equal, expect_writers_closed, fail, read_run
 
 # 2 epochs of 7 batches, then 1 epoch of 1 batch: the step formula must use len(epoch_losses[0]).
 SHAPES = ((2, 7), (1, 1))

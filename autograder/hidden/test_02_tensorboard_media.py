@@ -3,8 +3,7 @@ test's, so that a reshape fitted to (4, 12, 20, 3) or a hard-coded layout fails.
 import numpy as np
 
 from watchtrain.artifacts.tensorboard import read_images
-from watchtrain.grading import exercise, expect, expect_equal, fail
-from watchtrain.tensorboard_checks import expect_writers_closed, read_run
+from watchtrain.grading import exercise, expect, expect_equal, expect_writers_closed, fail, read_run
 
 TAG = "channels_last_batch"
 BATCH_SHAPES = ((6, 9, 14, 3), (1, 16, 5, 3))  # N, H, W, C: H != W, and a batch of one

@@ -1,8 +1,8 @@
 """What the TensorBoard lessons' autograder tests share: read a run or explain where the events went,
-check that every writer was closed, and turn the crashes TensorBoard raises into advice.
+check that every writer was closed, and read TensorBoard's image-layout crashes.
 
 The readers live in `watchtrain.artifacts.tensorboard`; this module only words their findings for
-a learner, with `fail` from `watchtrain.grading`.
+a learner, with `fail` from `watchtrain.grading`, which exports what is here for the tests.
 """
 from __future__ import annotations
 
@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.tensorboard import find_runs
-from watchtrain.grading import fail
+from watchtrain.grading import GradingFailure, fail, read_artifact
+
 
 def read_run(reader: Callable[[str], Any], path: str | os.PathLike[str], *, what: str) -> Any:
-    """`reader(path)` once every writer has written what it queued; a missing or damaged run fails
-    with the reader's message, plus where the learner's events went instead when we can tell."""
+    """`read_artifact(reader, path, what=what)`; when the run is missing or damaged, the failure also
+    says where the learner's events went instead, when we can tell."""
     try:
-        return reader(os.fspath(path))
-    except ArtifactError as error:
+        return read_artifact(reader, os.fspath(path), what=what)
+    except GradingFailure as failure:
         stray = _stray_runs_note(path)
-        fail(what, advice=f"{stray}\n  {error}" if stray else str(error))
+        if not stray:
+            raise
+        fail(what, advice=f"{stray}\n  {failure.advice}")
 
 
 def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
@@ -56,22 +58,6 @@ def _stray_runs_note(path: str | os.PathLike[str]) -> str:
         why = "a relative path is taken from the working directory"
     return (f"Your events went to the working directory instead ({where}): {why}. "
             f"Write under the directory you were given, e.g. SummaryWriter(log_dir).")
-
-
-def call_explaining(function: Callable, *args: Any, explain: Callable[[str], str | None], **kwargs: Any) -> Any:
-    """Call the learner's function. A crash that `explain` (given the crash's message) recognises fails
-    with the advice it returns; any other crash passes unchanged. Unlike a fixed table of clues, the
-    advice can depend on what the message reports (the array's shape, the learner's own line)."""
-    from watchtrain.grading.submission import LearnerCrash
-
-    try:
-        return function(*args, **kwargs)
-    except LearnerCrash as crash:
-        message = str(crash)
-        advice = explain(message)
-        if advice:
-            fail(f"Your code crashed: {message.splitlines()[0][:300]}", advice=advice)
-        raise
 
 
 @dataclass(frozen=True)

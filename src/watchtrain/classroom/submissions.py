@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchtrain.classroom.zips import ZipRejected, safe_extract
-from watchtrain.course import Course
+from watchtrain.course import EXERCISE_FILE, Course
 from watchtrain.grading.results import SubmissionStatus
-from watchtrain.grading.submission import EXERCISE_FILE
 
 OK = "ok"  # staged, to be graded
 EMPTY, INVALID = SubmissionStatus.EMPTY, SubmissionStatus.INVALID

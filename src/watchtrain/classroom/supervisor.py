@@ -24,12 +24,11 @@ import watchtrain
 from watchtrain.classroom.isolation.forking import Zygote
 from watchtrain.classroom.isolation.sandbox import Limits, Sandbox
 from watchtrain.classroom.submissions import INVALID
-from watchtrain.course import Course
+from watchtrain.course import EXERCISE_FILE, Course
 from watchtrain.grading.options import HIDDEN_DIR
 from watchtrain.grading.results import ERROR, NOT_STARTED, Status, SubmissionStatus, TestResult, build_report
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, read_new_events, read_results_log
 from watchtrain.grading.runner import GRADING_PYTEST_OPTIONS, autograder_targets
-from watchtrain.grading.submission import EXERCISE_FILE
 
 GRADED, CRASHED, TIMEOUT, GRADER_ERROR = (SubmissionStatus.GRADED, SubmissionStatus.CRASHED,
                                         SubmissionStatus.TIMEOUT, SubmissionStatus.GRADER_ERROR)

@@ -12,6 +12,8 @@ Calling the learner
 - `CRASH_ADVICE = {clue: advice}` at the top of a test file: a crash whose message holds `clue`
   fails as `KnownCrash` with that advice. Other crashes are `LearnerCrash` errors, an untouched
   stub is `NotStarted`; the plugin words both for the learner.
+- `call_explaining(lesson.<function>, ..., explain=explain)`: advice for one call, `explain(message)`
+  (None: a crash it does not know); `image_layout_crash(message)` reads TensorBoard's layout refusals.
 - `run_once(key, make)` shares one expensive call (a training run) between several checks; key it
   on `lesson.<function>.key` and the arguments that matter.
 
@@ -22,7 +24,12 @@ Judging
 - `read_artifact(reader, *args, what=...)`: a reader of `watchtrain.artifacts`, whose errors
   fail the check with the reader's path and fix. TensorBoard runs: `read_run` (it also says where
   stray events went) and `expect_writers_closed`.
-- `RecordingLoss` and `WatchedNet` record what the learner's training loop did.
+- `RecordingLoss` and `WatchedNet` record what the learner's training loop did; `WandbWatchedNet`
+  also where the learner's `wandb.watch` hooks stood. `figures_left_open()`: the matplotlib figures
+  the learner's last call left open; `printed_by_last_call()`: what it wrote on the screen, a `Printed`
+  (`.stdout`, `.stderr`, `.nothing`).
+- W&B runs: the `wandb_runs` fixture holds the runs a test wrote; `NewRuns(*folders)` the runs
+  written under some folders since it was made (read them with `.read()`).
 """
 from importlib import import_module
 
@@ -35,10 +42,17 @@ _LAZY = {
     "Described": "watchtrain.grading.crossing",
     "LearnerCrash": "watchtrain.grading.submission",
     "NotStarted": "watchtrain.grading.submission",
+    "call_explaining": "watchtrain.grading.submission",
+    "figures_left_open": "watchtrain.grading.submission",
+    "printed_by_last_call": "watchtrain.grading.submission",
+    "Printed": "watchtrain.grading.submission",
     "RecordingLoss": "watchtrain.grading.recording",
     "WatchedNet": "watchtrain.grading.recording",
     "read_run": "watchtrain.tensorboard_checks",
     "expect_writers_closed": "watchtrain.tensorboard_checks",
+    "image_layout_crash": "watchtrain.tensorboard_checks",
+    "NewRuns": "watchtrain.grading.wandb_fixtures",
+    "WandbWatchedNet": "watchtrain.grading.wandb_fixtures",
 }
 
 
@@ -48,6 +62,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'watchtrain.grading' has no attribute {name!r}")
 
 
-__all__ = ["Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NotStarted", "RecordingLoss", "WatchedNet",
-           "exercise", "expect", "expect_close", "expect_equal", "expect_writers_closed", "fail", "read_artifact",
-           "read_run", "run_once"]
+__all__ = ["Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NewRuns", "NotStarted", "Printed",
+           "RecordingLoss", "WandbWatchedNet", "WatchedNet", "call_explaining", "exercise", "expect", "expect_close",
+           "expect_equal", "expect_writers_closed", "fail", "figures_left_open", "image_layout_crash",
+           "printed_by_last_call", "read_artifact", "read_run", "run_once"]

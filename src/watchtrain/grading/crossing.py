@@ -17,9 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-class MalformedAnswer(Exception):
-    """The worker's answer is not what the harness sends: the learner's code interfered."""
+from watchtrain.grading.worker_client import MalformedAnswer
 
 
 class Described:

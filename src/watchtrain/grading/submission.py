@@ -14,15 +14,15 @@ import os
 import re
 import signal
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from watchtrain.grading.checks import KnownCrash
-from watchtrain.grading.crossing import MalformedAnswer, load_answer, rebuild, restore_arguments
-from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
+from watchtrain.course import EXERCISE_FILE
+from watchtrain.grading.checks import KnownCrash, fail
+from watchtrain.grading.worker_client import LearnerWorker, MalformedAnswer, WorkerFailed
 
-EXERCISE_FILE = "exercise.py"
 DEFAULT_CALL_TIMEOUT_S = 300.0
 
 
@@ -105,8 +105,24 @@ class LessonModule:
             raise
 
 
+def call_explaining(function: Callable, *args: Any, explain: Callable[[str], str | None], **kwargs: Any) -> Any:
+    """Call the learner's function. A crash that `explain` (given the crash's message) recognises fails
+    with the advice it returns; any other crash passes unchanged. Unlike CRASH_ADVICE, this applies to
+    one call only, and the advice can depend on what the message reports (an array's shape, the learner's line)."""
+    try:
+        return function(*args, **kwargs)
+    except LearnerCrash as crash:
+        message = str(crash)
+        advice = explain(message)
+        if advice:
+            fail(f"Your code crashed: {message.splitlines()[0][:300]}", advice=advice)
+        raise
+
+
 def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kwargs: dict, timeout: float,
           harness: dict | None = None) -> tuple[Any, dict]:
+    from watchtrain.grading.crossing import load_answer  # torch: not before the worker is forked
+
     problem = missing_reason(worker.submission, lesson_dir)
     if problem:
         raise SubmissionError(problem)
@@ -129,6 +145,10 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
 
 
 def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
+    global last_printed
+    from watchtrain.grading.crossing import rebuild, restore_arguments
+
+    last_printed = Printed()
     status = answer["status"]
     if status == "not_started":
         raise NotStarted(function)
@@ -150,9 +170,23 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
         raise MalformedAnswer("the keyword arguments' state does not match")
     restore_arguments([kwargs[name] for name in keywords], list(keywords.values()))
     facts = answer.get("harness") or {}
-    if not isinstance(facts, dict) or not all(isinstance(v, str) for v in facts.values()):
-        raise MalformedAnswer("the harness's facts are not text")
+    if not isinstance(facts, dict) or not all(isinstance(v, (str, bool, int)) for v in facts.values()):
+        raise MalformedAnswer("the harness's facts are not plain text, numbers or yes/no")
+    last_printed = _printed(answer.get("printed"))
     return rebuild(answer.get("value")), facts
+
+
+def _printed(value) -> Printed:
+    if not isinstance(value, dict):
+        return Printed()
+
+    def text(key: str) -> str:
+        return _CONTROL.sub("", value[key]) if isinstance(value.get(key), str) else ""
+
+    def size(key: str) -> int:
+        return value[key] if type(value.get(key)) is int else 0
+
+    return Printed(text("stdout"), text("stderr"), size("stdout_bytes"), size("stderr_bytes"))
 
 
 # What the learner's calls left open in the worker (worker/harnesses.py: process_facts):
@@ -161,6 +195,33 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
 open_wandb_runs: set[str] = set()
 open_event_files: set[str] = set()
 open_figures = 0
+
+
+def figures_left_open() -> int:
+    """How many matplotlib figures the learner's last call left open in the worker."""
+    return open_figures
+
+
+@dataclass(frozen=True)
+class Printed:
+    """What a call wrote on the screen: the first characters of its standard output and error
+    (control characters and colour codes removed), and how many bytes of each in all."""
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+
+    @property
+    def nothing(self) -> bool:
+        return self.stdout_bytes == 0 and self.stderr_bytes == 0
+
+
+last_printed = Printed()
+
+
+def printed_by_last_call() -> Printed:
+    """What the learner's last call that returned printed on the screen (its standard output and error)."""
+    return last_printed
 
 
 def _note_process_facts(answer: dict) -> None:

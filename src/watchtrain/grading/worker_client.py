@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from watchtrain.classroom.isolation.jail import WORKER_UID_BASE
+from watchtrain.course import EXERCISE_FILE
 from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
 
-EXERCISE_FILE = "exercise.py"
 SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
 HOST_START_TIMEOUT_S = 120.0
 MAX_ANSWER_BYTES = 256 * 2**20  # far above any lesson's answer (a few MB of weights), far below harm
@@ -37,6 +37,10 @@ DATA_BYTES, FILE_BYTES = 6 * 2**30, 1 * 2**30
 
 class WorkerFailed(Exception):
     """The worker did not answer (timeout, crash, malformed answer); the message says what happened."""
+
+
+class MalformedAnswer(Exception):
+    """The worker's answer is not what the harness sends: the learner's code interfered."""
 
 
 class LearnerWorker:

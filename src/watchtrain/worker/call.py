@@ -19,12 +19,15 @@ import os
 import pickle
 import random
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
 
-EXERCISE_FILE = "exercise.py"
+from watchtrain.course import EXERCISE_FILE
+
 STATEFUL_KINDS = {"module", "optimizer", "tensor"}
+PRINTED_KEPT = 4000  # characters of what a call printed that the checker gets
 
 
 class Submission(Exception):
@@ -67,8 +70,9 @@ def _answer(request: dict) -> dict:
     if torch.cuda.is_available() and request.get("cuda_states"):
         torch.cuda.set_rng_state_all(request["cuda_states"])
     facts: dict = {}
+    printed: dict = {}
     try:
-        with _harness(request, args, facts):
+        with _screen_captured(printed), _harness(request, args, facts):
             value = function(*args, **kwargs)
     except NotImplementedError as error:
         if _raised_in(error, path):
@@ -85,7 +89,36 @@ def _answer(request: dict) -> dict:
     described = describer.describe(value)
     state = [_state(describer, argument) for argument in args]
     keywords = {name: _state(describer, argument) for name, argument in kwargs.items()}
-    return {"status": "returned", "value": described, "arguments": state, "keywords": keywords, "harness": facts}
+    return {"status": "returned", "value": described, "arguments": state, "keywords": keywords, "harness": facts,
+            "printed": printed}
+
+
+@contextlib.contextmanager
+def _screen_captured(printed: dict):
+    """What the call wrote on its standard output and error (a progress bar, a printed table):
+    the first PRINTED_KEPT characters of each, and how many bytes in all."""
+    files = {stream: tempfile.TemporaryFile() for stream in ("stdout", "stderr")}
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(files["stdout"].fileno(), 1)
+    os.dup2(files["stderr"].fileno(), 2)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for name, file in files.items():
+            size = os.fstat(file.fileno()).st_size
+            file.seek(0)
+            printed[name] = file.read(PRINTED_KEPT).decode("utf-8", errors="replace")
+            printed[f"{name}_bytes"] = size
+            file.close()
+        for fd in saved:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -97,8 +130,8 @@ def _harness(request: dict, args: tuple, facts: dict):
     from watchtrain.worker.harnesses import HARNESSES
 
     with HARNESSES[harness["name"]](args, **harness["options"]) as found:
-        facts.update(found)
         yield
+    facts.update(found)  # what the harness saw, before and after the call
 
 
 def _state(describer, argument: Any) -> Any:

@@ -6,12 +6,14 @@ runs, so the checker names a harness and its options, and the worker opens it ar
 
     lesson.train.inside("wandb_run", project=..., config=..., watch=False)(model, loader, ...)
 
-A harness yields facts as plain data (the run's folder, say); the checker gets them with the answer.
+A harness yields facts as plain data (the run's folder, say) and adds what it sees once the call has
+returned (the learner finished the run, or started another); the checker gets them with the answer.
 """
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 
 @contextmanager
@@ -23,7 +25,13 @@ def wandb_run(args: tuple, project: str, config: dict, watch: bool = False):
     with wandb.init(project=project, config=config) as run:
         if watch:
             wandb.watch(args[0], log="all", log_freq=1)
-        yield {"run_dir": str(run.dir)}
+        facts = {"run_dir": str(run.dir)}
+        runs_folder = Path(run.dir).parents[1]  # <wandb dir>/<this run's folder>/files
+        before = set(runs_folder.iterdir())
+        yield facts
+        facts["finished_by_the_call"] = bool(getattr(run, "_is_finished", False))
+        facts["runs_started_by_the_call"] = len([path for path in runs_folder.iterdir()
+                                                 if path not in before and "run-" in path.name])
 
 
 HARNESSES = {"wandb_run": wandb_run}
