@@ -1,16 +1,23 @@
 """Every autograder check can fail: each mutant (a realistic wrong submission) must be caught, with
 the feedback it names.
 
-The mutants are graded once, in the whole-class batch (tests/test_full_class_batch.py), which
-checks each one's expected status and feedback. Here: that the mutants are well formed, so that a
-mutant which no longer applies, or names a test that no longer exists, fails before grading.
+First, that the mutants are well formed, so that a mutant which no longer applies, or names a test
+that no longer exists, fails before grading. Then each mutant is graded the way a batch grades a
+submission (a sandboxed run forked from a zygote, the checker apart from the learner worker), on the
+checks it names: each must get the status and the feedback its mutant.toml expects. The whole
+autograder on whole submissions (reference, stubs, bad submissions) is tests/test_full_class_batch.py.
 """
 import ast
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from mutant_specs import find_mutants
+from mutant_specs import Mutant, find_mutants
+from watchtrain.classroom.isolation.sandbox import start_zygote
+from watchtrain.classroom.supervisor import GRADED, GradingOptions, Outcome, grade_folder
+from watchtrain.course import load_course
 
 COURSE = Path(__file__).resolve().parents[1]
 MUTANTS = find_mutants(COURSE / "tests" / "mutants")
@@ -35,3 +42,42 @@ def test_mutant_applies_and_names_tests_that_exist(mutant):
     ast.parse(source)  # a mutant is a wrong submission, not a syntax error (tests/bad_submissions has those)
     unknown = {expected.test for expected in mutant.expectations} - _test_names(mutant.lesson)
     assert not unknown, f"{mutant.id} expects feedback from tests that autograder/test_{mutant.lesson}.py lacks: {unknown}"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict[str, Outcome]:
+    """Every mutant graded on the checks it names, two at a time, each run forked from one zygote."""
+    course, root = load_course(COURSE), tmp_path_factory.mktemp("mutants")
+    zygote = start_zygote(root / "zygote")
+
+    def grade(mutant: Mutant) -> Outcome:
+        folder = root / "work" / mutant.lesson / mutant.name
+        submission = mutant.materialise(COURSE / "solutions", folder / "submission")
+        named = " or ".join(sorted({expected.test for expected in mutant.expectations}))
+        try:
+            return grade_folder(course, submission, folder / "grading",
+                                GradingOptions(lessons=(mutant.lesson,), select=named), zygote=zygote)
+        finally:
+            shutil.rmtree(folder / "grading", ignore_errors=True)
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip([m.id for m in MUTANTS], pool.map(grade, MUTANTS)))
+    finally:
+        zygote.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_every_mutant_is_caught_with_its_feedback(graded, mutant):
+    outcome = graded[mutant.id]
+    assert outcome.status == GRADED, (outcome.status, outcome.notes, outcome.output[-3000:])
+    (lesson,) = outcome.report["lessons"]
+    assert lesson["dir"] == mutant.lesson and lesson["earned"] < lesson["possible"]
+    for expected in mutant.expectations:
+        tests = [t for t in lesson["tests"] if t["name"] == expected.test or t["name"].startswith(expected.test + "[")]
+        assert tests, f"{mutant.id}: no test named {expected.test} ran"
+        assert any(t["status"] == expected.status and expected.feedback.lower() in t["feedback"].lower()
+                   for t in tests), (f"{mutant.id}: {expected.test} should be {expected.status!r} with feedback "
+                                     f"containing {expected.feedback!r}; got "
+                                     + repr([(t["status"], t["feedback"]) for t in tests]))

@@ -48,6 +48,7 @@ class GradingOptions:
     limits: Limits = Limits()
     gpu: bool = False  # let the child see GPUs (off: GPU checks skip, and carry no points anyway)
     preload: bool = True  # batches fork their runs from a zygote that has imported torch & co. once
+    select: str = ""  # a pytest -k expression: only the checks it matches are graded; empty: every check
 
     def lesson_dirs(self, course: Course) -> list[str]:
         return list(self.lessons) or [lesson.dir for lesson in course.lessons]
@@ -158,7 +159,7 @@ def _run_child(course: Course, submission: Path, work: Path, attempt: int, only:
     argv = [sys.executable, "-m", "pytest", *targets, "-q", "--tb=short", "--show-capture=no", *GRADING_PYTEST_OPTIONS,
             "--rootdir", str(grader), "--basetemp", str(sandbox.tmp / "pytest"), "--submission", str(submission),
             "--results-log", str(log), "--test-timeout", f"{limits.test_timeout:g}",
-            *(["--hidden"] if options.hidden else [])]
+            *(["--hidden"] if options.hidden else []), *(["-k", options.select] if options.select else [])]
     env = sandbox.environment([grader / "src"], {"WATCHTRAIN_COURSE_ROOT": str(grader),
                                                  "WATCHTRAIN_DATA_DIR": str(course.root / "data")}, gpu=options.gpu)
     start = output_path.stat().st_size if output_path.exists() else 0
