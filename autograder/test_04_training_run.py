@@ -246,6 +246,55 @@ def test_plot_classes_preds_shows_each_image(lesson, device):
                  found=f"pixels {found.min():.3g} to {found.max():.3g}", advice=advice)
 
 
+def _rows(boxes: list[list[float]]) -> list[list[int]]:
+    """The figure's rows, top first: subplots whose heights overlap lie in one row, each row's from the left.
+    A box is a subplot's [left, bottom, width, height] in fractions of the figure."""
+    rows: list[tuple[float, list[int]]] = []  # (the row's bottom, its subplots)
+    for index in sorted(range(len(boxes)), key=lambda i: -(boxes[i][1] + boxes[i][3])):
+        top = boxes[index][1] + boxes[index][3]
+        if rows and top > rows[-1][0] + 1e-6:
+            rows[-1] = (min(rows[-1][0], boxes[index][1]), rows[-1][1] + [index])
+        else:
+            rows.append((boxes[index][1], [index]))
+    return [sorted(members, key=lambda i: boxes[i][0] + boxes[i][2] / 2) for _, members in rows]
+
+
+@exercise("plot_classes_preds")
+def test_plot_classes_preds_draws_one_row_in_batch_order(lesson, device):
+    plotted = _plotted(lesson, device)
+    boxes = [ax["position"] for ax in plotted.axes]
+    rows = _rows(boxes)
+    count = len(boxes)
+    if len(rows) != 1:
+        if len(rows) == count:
+            found = f"the {count} subplots are in {count} rows, one above the other"
+            advice = ("add_subplot(rows, columns, index) and plt.subplots(rows, columns) take the number of rows "
+                      "first: one row of B columns, not B rows of one column.")
+        else:
+            found = (f"the {count} subplots are in {len(rows)} rows (of "
+                     f"{', '.join(str(len(row)) for row in rows[:-1])} and {len(rows[-1])} subplots, from the top)")
+            advice = "The docstring's figure is a single row, one column per picture: 1 row and B columns."
+            if len(rows) == 2:
+                advice += " The README's plot_guesses lays its pictures out in two rows; this figure does not."
+        fail(f"The {count} subplots must lie side by side in one row, picture k in place k from the left.",
+             expected=f"1 row of {count} subplots", found=found, advice=advice)
+    row = rows[0]
+    for left, right in zip(row, row[1:]):
+        expect(boxes[right][0] >= boxes[left][0] + boxes[left][2] - 1e-6,
+               "The subplots must lie side by side, each beside the last, not on top of each other.",
+               expected="subplots that do not overlap",
+               found=f"subplots {left} and {right} overlap: subplot {left} spans {boxes[left][0]:.3f} to "
+                     f"{boxes[left][0] + boxes[left][2]:.3f} of the figure's width, subplot {right} starts at "
+                     f"{boxes[right][0]:.3f}",
+               advice="Give each picture its own place in the row: subplot k + 1 of 1 row and B columns.")
+    advice = None
+    if row == list(reversed(range(count))):
+        advice = ("The pictures run from right to left: subplots are numbered from 1 at the left, so picture k "
+                  "goes to subplot k + 1.")
+    expect_equal(row, list(range(count)), "The pictures' subplots from left to right (picture k at place k)",
+                 advice=advice)
+
+
 @exercise("plot_classes_preds")
 def test_plot_classes_preds_guesses_without_autograd_and_leaves_the_figure_open(lesson, device):
     plotted = _plotted(lesson, device)

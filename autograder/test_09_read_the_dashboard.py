@@ -142,6 +142,7 @@ class InstrumentedRun:
     trained: dict[str, torch.Tensor] = field(default_factory=dict)  # the learner's final weights
     replay_again: Any = None  # (zero_grad, decay) -> the final weights of that variant of the training
     diverged: str | None = None  # why the learner's network ends elsewhere, once worked out
+    schedulers: dict = field(default_factory=dict)  # the learning-rate schedulers the call built (the worker's facts)
 
 
 def _instrumented_run(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
@@ -156,9 +157,10 @@ def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
     initial = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     log_dir = tmp_path / "instrumented"
-    returned = lesson.train_and_instrument(str(log_dir), model, DataLoader(train_set, batch_size=BATCH_SIZE),
-                    DataLoader(val_set, batch_size=BATCH_SIZE), torch.nn.CrossEntropyLoss(), optimizer,
-                    epochs=EPOCHS, lr_decay=LR_DECAY, histogram_every=HISTOGRAM_EVERY, device=device)
+    returned, schedulers = lesson.train_and_instrument.inside("lr_schedulers")(
+        str(log_dir), model, DataLoader(train_set, batch_size=BATCH_SIZE), DataLoader(val_set, batch_size=BATCH_SIZE),
+        torch.nn.CrossEntropyLoss(), optimizer, epochs=EPOCHS, lr_decay=LR_DECAY, histogram_every=HISTOGRAM_EVERY,
+        device=device)
     replay = _replay(initial, train_set, val_set, device)
     trained = {name: value.detach().cpu() for name, value in model.state_dict().items()}
 
@@ -166,7 +168,7 @@ def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
         return _replay(initial, train_set, val_set, device, zero_grad=zero_grad, decay=decay).final_state
 
     return InstrumentedRun(log_dir, replay, returned, _same_weights(trained, replay.final_state), list(model.passes),
-                           trained, replay_again)
+                           trained, replay_again, schedulers=schedulers)
 
 
 def _same_weights(found: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> bool:
@@ -216,9 +218,7 @@ def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, 
                       f"optimizer.param_groups[0]['lr'], at every step. The value the optimizer was built with "
                       f"(optimizer.defaults['lr'], or a variable of yours) never changes.")
         elif _same_weights(run.trained, run.replay_again(True, "never")):
-            advice = (f"The learning rate never changes: attach a scheduler that multiplies it by lr_decay, "
-                      f"torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay), and call its step() "
-                      f"once after each epoch.")
+            advice = _never_decayed_advice(run.schedulers)
         else:
             advice = _diverged_advice(run)
     elif _close(values, [LR * LR_DECAY ** step for step in range(STEPS)]):
@@ -228,6 +228,52 @@ def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, 
                   "mini-batches; call it after them.")
     expect_close(values, expected, "The 'lr' of every step (the rate the optimizer used for it)", tol=1e-6,
                  advice=advice)
+
+
+def _never_decayed_advice(schedulers: dict) -> str:
+    """Why the rate never changed, from the schedulers the worker saw the call build and step."""
+    if schedulers.get("schedulers_on_the_optimizer"):
+        return (f"The learning rate never changes although a scheduler ({schedulers.get('scheduler_names')}) is "
+                f"attached to the optimizer: its step() is never called. Call it once after each epoch.")
+    if schedulers.get("schedulers_on_other_optimizers"):
+        return ("The learning rate never changes: the scheduler is attached to another optimizer than the one "
+                "train_and_instrument receives. Attach it to `optimizer`.")
+    return ("The learning rate never changes: attach a scheduler that multiplies it by lr_decay, "
+            "torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay), and call its step() once after "
+            "each epoch.")
+
+
+@exercise("train_and_instrument")
+def test_train_and_instrument_lets_a_scheduler_on_the_optimizer_change_the_rate(lesson, tmp_path, device):
+    run = _instrumented_run(lesson, tmp_path, device)
+    facts = run.schedulers  # seen in the worker: the schedulers the call built, and on which optimizer
+    attached, names = facts.get("schedulers_on_the_optimizer", 0), facts.get("scheduler_names", "")
+    steps, elsewhere = facts.get("scheduler_steps", 0), facts.get("schedulers_on_other_optimizers", 0)
+    # The learner's weights are the contract's: the rate that trained them was multiplied by lr_decay after each epoch.
+    decayed = run.trained_like_the_replay
+    where = ("README section 2 (\"Instruments\") attaches a scheduler to its optimizer, and `watchtrain hint 09` "
+             "names the one that multiplies the rate by the same factor at each of its steps.")
+    if not attached:
+        if elsewhere:
+            found = f"no scheduler on optimizer; {elsewhere} scheduler(s) on another optimizer that the call built"
+            advice = ("A scheduler changes the rate of the optimizer it is attached to, and no other: attach it to "
+                      "`optimizer`, the one train_and_instrument receives and trains the model with.")
+        elif decayed:
+            found = "the learning rate was changed by hand in optimizer.param_groups; no scheduler was attached"
+            advice = "The contract leaves the multiplying to a scheduler attached to `optimizer`: " + where
+        else:
+            found = "no learning-rate scheduler was attached to optimizer"
+            advice = where
+    elif not steps:
+        found = f"a scheduler ({names}) was attached to optimizer, but its step() was never called"
+        advice = "A scheduler changes the rate only when its step() is called: once, after each epoch's last mini-batch."
+        if decayed:
+            found += "; the learning rate was changed by hand in optimizer.param_groups instead"
+            advice += " Then it does the multiplying, in place of your own code."
+    else:
+        return
+    fail("After each epoch, a learning-rate scheduler attached to `optimizer` must multiply the rate by lr_decay.",
+         expected="a scheduler on optimizer that steps during training", found=found, advice=advice)
 
 
 @exercise("train_and_instrument")

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from watchtrain.grading.crossing import Described, MalformedAnswer, load_answer, rebuild, restore_arguments
-from watchtrain.grading.submission import LearnerCrash, NotStarted, SubmissionError, lesson_module
+from watchtrain.grading.submission import (LearnerCrash, NotStarted, SubmissionError, lesson_module,
+                                          printed_by_last_call)
 from watchtrain.grading.worker_client import LearnerWorker
 
 LESSON = "01_boundary"
@@ -64,6 +65,15 @@ def plant():
 
 def whoami():
     return [os.getuid(), os.getpid(), sorted(os.listdir("/proc"))[:3], Path("/proc/1/cmdline").exists()]
+
+def chatter(megabytes):
+    import subprocess, sys
+    subprocess.Popen(["sleep", "30"])  # holds the captured output open after the call
+    line = "é" * 511 + "x\\n"  # 1024 bytes in UTF-8
+    for _ in range(megabytes * 1024):
+        sys.stdout.write(line)
+    print("to stderr", file=sys.stderr)
+    return 1
 '''
 
 
@@ -108,6 +118,15 @@ def test_objects_that_cannot_cross_are_described(lesson):
     assert figure.axes[0]["title"] == "hello" and figure.size_inches == [4.0, 2.0]
 
 
+def test_what_a_call_prints_comes_back_as_its_head_and_byte_counts(lesson):
+    # Read from a pipe as it is written (the head kept, the rest counted); a process that still
+    # holds the pipe when the call returns does not hold up the answer.
+    assert lesson.chatter(64) == 1
+    printed = printed_by_last_call()
+    assert printed.stdout_bytes == 64 * 1024 * 1024 and printed.stdout.startswith("é" * 511 + "x\n")
+    assert 0 < len(printed.stdout) <= 4000 and printed.stderr == "to stderr\n" and printed.stderr_bytes == 10
+
+
 def test_a_stub_is_not_started_and_a_crash_names_its_type(lesson):
     with pytest.raises(NotStarted):
         lesson.stub()
@@ -137,7 +156,7 @@ def test_a_missing_function_is_a_submission_error(lesson):
 @pytest.mark.skipif(os.geteuid() != 0, reason="the separate uid and the namespaces are checked as root")
 def test_as_root_the_worker_is_another_uid_in_its_own_pid_namespace(lesson, worker):
     uid, pid, _, _ = lesson.whoami()
-    assert uid != 0 and pid != os.getpid() and pid < 10
+    assert uid != 0 and pid != os.getpid() and pid < 100  # numbered from 1: a process or two per call so far
     assert worker[0].layers["pid_namespace"] and worker[0].layers["mount_namespace"]
 
 

@@ -8,7 +8,10 @@ Calling the learner
   worker and returns plain data; objects that cannot cross arrive as `Described`. Arguments the
   call changed (a net's weights, a `RecordingLoss`'s records) are put back into yours.
 - `lesson.<function>.inside(harness, **options)(...)` runs it inside a worker-side harness (an
-  open W&B run, say) and returns (value, the harness's facts).
+  open W&B run, say) and returns (value, the harness's facts). Harnesses: "wandb_run", and
+  "lr_schedulers", which notes the learning-rate schedulers the call attaches to an optimizer among
+  its arguments (schedulers_on_the_optimizer, scheduler_names, scheduler_steps) or to another one
+  (schedulers_on_other_optimizers).
 - `CRASH_ADVICE = {clue: advice}` at the top of a test file: a crash whose message holds `clue`
   fails as `KnownCrash` with that advice. Other crashes are `LearnerCrash` errors, an untouched
   stub is `NotStarted`; the plugin words both for the learner.

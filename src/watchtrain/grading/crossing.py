@@ -4,7 +4,10 @@ Out: the call's arguments, pickled here (the worker trusts the checker; a Visdom
 its settings and is rebuilt there). Back: `torch.load(weights_only=True)` of plain data, checked
 for shape before use. Described objects come back as `Described`: `.kind` ("figure", "module",
 "graphviz", "torchinfo", "visdom", "dataloader", "optimizer", "object"), `.types` (class names,
-most specific first), and the description's fields as attributes.
+most specific first), and the description's fields as attributes. A figure's `.axes` holds one
+dict per subplot, in the figure's order: "title", "title_color" (RGBA), "position" ([left, bottom,
+width, height] in fractions of the figure, as laid out before drawing), "xticks", "yticks",
+"images" (one tensor per imshow) and "image_cmaps".
 """
 from __future__ import annotations
 
@@ -59,11 +62,14 @@ _FIELDS = {
     "object": {"repr": str},
 }
 _ITEMS = {  # what the lists above hold: dicts with these keys and types
-    ("figure", "axes"): {"title": str, "title_color": list, "images": list},
+    ("figure", "axes"): {"title": str, "title_color": list, "images": list, "position": list},
     ("module", "modules"): {"name": str, "types": list, "training": bool, "attributes": dict},
     ("module", "parameters"): {"name": str, "device": str, "owner": str},
     ("optimizer", "groups"): {"hyperparameters": dict, "params": list},
     ("torchinfo", "summary_list"): {"class_name": str, "output_size": list, "is_leaf_layer": bool},
+}
+_FLOATS = {  # lists in those dicts that hold so many floats
+    ("figure", "axes"): {"position": 4},  # (left, bottom, width, height), in fractions of the figure
 }
 
 
@@ -73,6 +79,9 @@ def _check_fields(kind: str, fields: dict) -> None:
             raise MalformedAnswer(f"a {kind} description's {key} is missing or of the wrong type")
         for item in fields[key] if (kind, key) in _ITEMS else ():
             if not isinstance(item, dict) or any(not isinstance(item.get(k), t) for k, t in _ITEMS[kind, key].items()):
+                raise MalformedAnswer(f"a {kind} description's {key} holds a malformed entry")
+            if any(len(item[k]) != count or any(type(v) is not float for v in item[k])
+                   for k, count in _FLOATS.get((kind, key), {}).items()):
                 raise MalformedAnswer(f"a {kind} description's {key} holds a malformed entry")
 
 

@@ -19,7 +19,6 @@ import os
 import pickle
 import random
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -96,29 +95,48 @@ def _answer(request: dict) -> dict:
 @contextlib.contextmanager
 def _screen_captured(printed: dict):
     """What the call wrote on its standard output and error (a progress bar, a printed table):
-    the first PRINTED_KEPT characters of each, and how many bytes in all."""
-    files = {stream: tempfile.TemporaryFile() for stream in ("stdout", "stderr")}
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    saved = [os.dup(1), os.dup(2)]
-    os.dup2(files["stdout"].fileno(), 1)
-    os.dup2(files["stderr"].fileno(), 2)
+    the first PRINTED_KEPT characters of each, and how many bytes in all. Read from pipes as it is
+    written, so that endless printing costs no disk, only the call's time limit."""
+    from watchtrain.classroom.isolation.warm_up import standard_streams_to
+
+    readers = {name: _PipeReader() for name in ("stdout", "stderr")}
     try:
-        yield
+        with standard_streams_to(readers["stdout"].write_end, readers["stderr"].write_end):
+            yield
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for name, file in files.items():
-            size = os.fstat(file.fileno()).st_size
-            file.seek(0)
-            printed[name] = file.read(PRINTED_KEPT).decode("utf-8", errors="replace")
+        for name, reader in readers.items():
+            kept, size = reader.finish()
+            printed[name] = kept.decode("utf-8", errors="replace")[:PRINTED_KEPT]
             printed[f"{name}_bytes"] = size
-            file.close()
-        for fd in saved:
-            os.close(fd)
+
+
+class _PipeReader:
+    """A pipe whose reading end a thread drains, keeping the first bytes and counting the rest."""
+
+    KEPT_BYTES = 4 * PRINTED_KEPT  # UTF-8 takes up to 4 bytes a character
+    LINGER_S = 0.2  # a process the call started may hold the pipe open: wait no longer for its end
+
+    def __init__(self):
+        import threading
+
+        self._read_end, self.write_end = os.pipe()
+        self._kept, self._size = bytearray(), 0
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while chunk := os.read(self._read_end, 1 << 16):
+            self._size += len(chunk)
+            if len(self._kept) < self.KEPT_BYTES:
+                self._kept += chunk[:self.KEPT_BYTES - len(self._kept)]
+
+    def finish(self) -> tuple[bytes, int]:
+        """What was kept and the byte count, once this side's writing end is closed."""
+        os.close(self.write_end)
+        self._thread.join(self.LINGER_S)
+        if not self._thread.is_alive():
+            os.close(self._read_end)
+        return bytes(self._kept), self._size
 
 
 @contextlib.contextmanager

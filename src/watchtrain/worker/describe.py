@@ -144,6 +144,8 @@ def _figure(figure) -> dict:
     axes = []
     for ax in figure.axes:
         axes.append({"title": ax.get_title(), "title_color": list(to_rgba(ax.title.get_color())),
+                     # where the subplot lies: (left, bottom, width, height) in fractions of the figure
+                     "position": [float(v) for v in ax.get_position(original=True).bounds],
                      "xticks": [float(t) for t in ax.get_xticks()], "yticks": [float(t) for t in ax.get_yticks()],
                      "images": [torch.from_numpy(np.array(image.get_array(), dtype=np.float64))
                                 for image in ax.get_images()],

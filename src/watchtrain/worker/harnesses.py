@@ -8,9 +8,15 @@ runs, so the checker names a harness and its options, and the worker opens it ar
 
 A harness yields facts as plain data (the run's folder, say) and adds what it sees once the call has
 returned (the learner finished the run, or started another); the checker gets them with the answer.
+A harness may also only watch what the call does: lesson 09's
+
+    lesson.train_and_instrument.inside("lr_schedulers")(log_dir, model, ..., optimizer, ...)
+
+notes the learning-rate schedulers the call attaches to its optimizer, and how often it steps them.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +40,72 @@ def wandb_run(args: tuple, project: str, config: dict, watch: bool = False):
                                                  if path not in before and "run-" in path.name])
 
 
-HARNESSES = {"wandb_run": wandb_run}
+# torch's schedulers that are not built through LRScheduler.__init__
+INDEPENDENT_SCHEDULERS = ("ReduceLROnPlateau", "SequentialLR", "ChainedScheduler")
+
+
+@contextmanager
+def lr_schedulers(args: tuple):
+    """Notes the learning-rate schedulers the call builds and how often it steps them: those attached
+    to an optimizer among the call's arguments, and those attached to another one. Their __init__ and
+    step are wrapped for the call's duration only; the step a scheduler takes while it is built does
+    not count. __init__ is wrapped in LRScheduler, which the others reach through super() (so wrong
+    arguments still fail on the learner's own line), and in those of torch's that do not reach it."""
+    from torch.optim import Optimizer, lr_scheduler
+
+    watched = {id(arg) for arg in args if isinstance(arg, Optimizer)}
+    built: dict[int, tuple[object, str]] = {}  # id -> (scheduler, its class name), once it is built
+    steps: dict[int, int] = {}
+    busy: set[tuple[str, int]] = set()  # (method, scheduler id) running: a super() chain counts once
+
+    def wrapped(method: str, original):
+        @functools.wraps(original)
+        def wrapper(self, *args, **kwargs):
+            key = (method, id(self))
+            if key in busy:
+                return original(self, *args, **kwargs)
+            busy.add(key)
+            try:
+                result = original(self, *args, **kwargs)
+            finally:
+                busy.discard(key)
+            if method == "__init__":
+                built[id(self)] = (self, type(self).__name__)
+            elif id(self) in built:
+                steps[id(self)] = steps.get(id(self), 0) + 1
+            return result
+        return wrapper
+
+    base = lr_scheduler.LRScheduler
+    builders = [base, *(getattr(lr_scheduler, name, None) for name in INDEPENDENT_SCHEDULERS)]
+    patched = [(cls, "__init__", cls.__dict__["__init__"]) for cls in dict.fromkeys(builders)
+               if isinstance(cls, type) and "__init__" in cls.__dict__]
+    patched += [(cls, "step", cls.__dict__["step"]) for cls in dict.fromkeys([base, *_subclasses(base)])
+                if "step" in cls.__dict__]
+    for cls, method, original in patched:
+        setattr(cls, method, wrapped(method, original))
+    facts: dict = {}
+    try:
+        yield facts
+    finally:
+        for cls, method, original in patched:
+            setattr(cls, method, original)
+    ours = [(name, steps.get(key, 0)) for key, (scheduler, name) in built.items()
+            if id(getattr(scheduler, "optimizer", None)) in watched]
+    facts["schedulers_on_the_optimizer"] = len(ours)
+    facts["scheduler_names"] = ", ".join(name for name, _ in ours)
+    facts["scheduler_steps"] = sum(count for _, count in ours)
+    facts["schedulers_on_other_optimizers"] = len(built) - len(ours)
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+HARNESSES = {"wandb_run": wandb_run, "lr_schedulers": lr_schedulers}
 
 
 def process_facts() -> dict:

@@ -163,7 +163,9 @@ def _become_host(channel: socket.socket, request: dict) -> None:
 
 
 def _close_other_files(keep: set[int]) -> None:
-    """Nothing of the checker's (its results log, its terminal, its reports) stays open here."""
+    """Nothing of the checker's (its results log, its terminal, its reports) stays open here, and
+    sys.stdin/stdout/stderr are files on descriptors 0, 1 and 2 again: under pytest's capture the
+    checker's were its capture files, whose descriptor numbers a later file would otherwise reuse."""
     null = os.open(os.devnull, os.O_RDWR)
     for standard in (0, 1, 2):
         os.dup2(null, standard)
@@ -174,6 +176,9 @@ def _close_other_files(keep: set[int]) -> None:
                 os.close(fd)
             except OSError:
                 pass
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    sys.stdout, sys.stderr = (open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
+                              for fd in (1, 2))
 
 
 def _open_descriptors() -> list[int]:
@@ -262,6 +267,7 @@ def _read_answer(reader: int, pid: int) -> bytes:
             if done == pid:
                 _exit_statuses[pid] = status
                 _kill_leftovers(pid)
+    selector.close()
     return b"".join(chunks)
 
 

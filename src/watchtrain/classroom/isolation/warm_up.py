@@ -37,18 +37,33 @@ def warm_up(exporter: bool = True, writers: bool = True) -> None:
 def _quiet():
     """Nothing a library or the process it starts prints may reach our stdout: in the zygote,
     that is the channel to the grader."""
-    sys.stdout.flush()
-    saved = [os.dup(1), os.dup(2)]
     null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
+        with standard_streams_to(null, null):
+            yield
+    finally:
+        os.close(null)
+
+
+@contextlib.contextmanager
+def standard_streams_to(out_fd: int, err_fd: int):
+    """File descriptors 1 and 2 (this process's, and those of the processes it starts meanwhile)
+    write to `out_fd` and `err_fd` for the duration, and are restored afterwards."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
         yield
     finally:
-        sys.stdout.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
-        for fd in (*saved, null):
+        for fd in saved:
             os.close(fd)
 
 
