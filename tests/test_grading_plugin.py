@@ -1,4 +1,7 @@
-"""The autograder plugin on a tiny throwaway course: points, statuses and learner-facing feedback."""
+"""The autograder plugin on a tiny throwaway course: points, statuses and learner-facing feedback.
+
+Most runs are graded inside this process (`autograde`, tests/conftest.py); the usage error and
+the report of a bare `pytest autograder` are shown by a separate process."""
 import json
 import subprocess
 import sys
@@ -7,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from watchtrain.grading.runner import run_autograder
 
 COURSE = Path(__file__).resolve().parents[1]
 
@@ -75,8 +77,8 @@ def by_name(run):
     return {t["name"]: t for t in run.report["lessons"][0]["tests"]}
 
 
-def test_stubs_are_not_started_with_zero_points(tiny_course):
-    run = run_autograder(tiny_course)
+def test_stubs_are_not_started_with_zero_points(autograde, tiny_course):
+    run = autograde(tiny_course)
     assert run.returncode != 0
     assert run.report["score"] == 0 and run.report["max_score"] == 4
     statuses = {name: t["status"] for name, t in by_name(run).items()}
@@ -85,14 +87,14 @@ def test_stubs_are_not_started_with_zero_points(tiny_course):
     assert "NOT STARTED" in run.output and "Traceback" not in run.output
 
 
-def test_points_split_within_an_exercise_and_gpu_runs_carry_none(tiny_course):
+def test_points_split_within_an_exercise_and_gpu_runs_carry_none(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add(a, b):
             return a + b if a < 5 else 0
         def parse(text):
             raise NotImplementedError
     """)
-    run = run_autograder(tiny_course, submission=submission)
+    run = autograde(tiny_course, submission=submission)
     tests = by_name(run)
     assert tests["test_add_small"]["points"] == 1.5
     assert tests["test_add_on_device[cpu]"]["max_points"] == 1.5
@@ -101,21 +103,21 @@ def test_points_split_within_an_exercise_and_gpu_runs_carry_none(tiny_course):
     assert run.report["lessons"][0]["status"] == "in progress"
 
 
-def test_failure_says_expected_found_and_the_manifest_hint(tiny_course):
+def test_failure_says_expected_found_and_the_manifest_hint(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add(a, b):
             return a - b
         def parse(text):
             return {"a": 1}
     """)
-    run = run_autograder(tiny_course, submission=submission)
+    run = autograde(tiny_course, submission=submission)
     feedback = by_name(run)["test_add_small"]["feedback"]
     assert "expected: 3" in feedback and "found:    -1" in feedback and "Hint: Use the + operator." in feedback
     assert "1/4" in run.output  # the table: the parse exercise passed, 1 of 4 points
     assert run.report["score"] == 1
 
 
-def test_learner_exception_is_an_error_showing_their_own_line(tiny_course):
+def test_learner_exception_is_an_error_showing_their_own_line(autograde, tiny_course):
     submission = submit(tiny_course, """
         import json
         def add(a, b):
@@ -123,7 +125,7 @@ def test_learner_exception_is_an_error_showing_their_own_line(tiny_course):
         def parse(text):
             return json.loads(text[:-1])
     """)
-    run = run_autograder(tiny_course, submission=submission)
+    run = autograde(tiny_course, submission=submission)
     result = by_name(run)["test_parse"]
     assert result["status"] == "error"
     assert "parse() raised JSONDecodeError" in result["feedback"]
@@ -131,7 +133,7 @@ def test_learner_exception_is_an_error_showing_their_own_line(tiny_course):
     assert "Traceback" not in run.output
 
 
-def test_sys_exit_in_learner_code_is_reported_not_obeyed(tiny_course):
+def test_sys_exit_in_learner_code_is_reported_not_obeyed(autograde, tiny_course):
     submission = submit(tiny_course, """
         import sys
         def add(a, b):
@@ -139,29 +141,29 @@ def test_sys_exit_in_learner_code_is_reported_not_obeyed(tiny_course):
         def parse(text):
             return {"a": 1}
     """)
-    run = run_autograder(tiny_course, submission=submission)
+    run = autograde(tiny_course, submission=submission)
     assert "called sys.exit(0)" in by_name(run)["test_add_small"]["feedback"]
     assert run.report["score"] == 1
 
 
-def test_syntax_error_names_file_and_line(tiny_course):
+def test_syntax_error_names_file_and_line(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add(a, b)
             return a + b
     """)
-    run = run_autograder(tiny_course, submission=submission)
+    run = autograde(tiny_course, submission=submission)
     feedback = by_name(run)["test_add_small"]["feedback"]
     assert "syntax error on line 2" in feedback and run.report["score"] == 0
 
 
-def test_renamed_function_is_named_in_the_feedback(tiny_course):
+def test_renamed_function_is_named_in_the_feedback(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add_numbers(a, b):
             return a + b
         def parse(text):
             return {"a": 1}
     """)
-    run = run_autograder(tiny_course, submission=submission)
+    run = autograde(tiny_course, submission=submission)
     assert "has no function add()" in by_name(run)["test_add_small"]["feedback"]
 
 
@@ -172,9 +174,9 @@ def test_missing_submission_folder_is_a_usage_error(tiny_course):
     assert "does not exist" in completed.stderr
 
 
-def test_unmarked_autograder_test_is_rejected(tiny_course):
+def test_unmarked_autograder_test_is_rejected(autograde, tiny_course):
     (tiny_course / "autograder" / "test_01_tiny.py").write_text(TESTS + "\ndef test_free(lesson):\n    pass\n")
-    run = run_autograder(tiny_course)
+    run = autograde(tiny_course)
     assert "has no @exercise(...) marker" in run.output
 
 
@@ -223,15 +225,15 @@ hints = ["A step is an x position.", "add_scalar(tag, value, step)", "writer.clo
                 writer.add_scalar("loss", losses, 0)
     """, 0, "add_scalar logs one number per call"),
 ])
-def test_the_template_autograder_grades_its_example(tiny_course, source, earned, says):
+def test_the_template_autograder_grades_its_example(autograde, tiny_course, source, earned, says):
     """autograder/TEMPLATE.py, the check author's starting point, is a working autograder file."""
     (tiny_course / "course.toml").write_text(TEMPLATE_MANIFEST)
     (tiny_course / "autograder" / "test_01_tiny.py").write_text((COURSE / "autograder" / "TEMPLATE.py").read_text())
-    run = run_autograder(tiny_course, submission=submit(tiny_course, source))
+    run = autograde(tiny_course, submission=submit(tiny_course, source))
     assert run.report["score"] == earned, run.output[-3000:]
     assert says in " ".join(t["feedback"] for t in by_name(run).values())
 
 
-def test_a_report_is_written_even_when_no_test_was_collected(tiny_course):
-    run = run_autograder(tiny_course, extra_args=["-k", "no_test_has_this_name"])
+def test_a_report_is_written_even_when_no_test_was_collected(autograde, tiny_course):
+    run = autograde(tiny_course, extra_args=["-k", "no_test_has_this_name"])
     assert run.report == {"score": 0, "max_score": 0, "lessons": []}, run.output[-2000:]

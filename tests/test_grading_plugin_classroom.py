@@ -1,14 +1,14 @@
 """The plugin's options for classroom grading, on the tiny throwaway course of test_grading_plugin:
-the per-test time limit, the results log the batch grader follows, and lessons not submitted."""
+the per-test time limit, the results log the batch grader follows, and lessons not submitted.
+Graded inside this process (`autograde`, tests/conftest.py)."""
 import json
 
 from test_grading_plugin import by_name, submit, tiny_course  # noqa: F401 (a fixture)
 
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, read_results_log
-from watchtrain.grading.runner import run_autograder
 
 
-def test_a_test_past_its_time_limit_is_an_error_and_the_run_goes_on(tiny_course):
+def test_a_test_past_its_time_limit_is_an_error_and_the_run_goes_on(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add(a, b):
             while True:
@@ -16,7 +16,7 @@ def test_a_test_past_its_time_limit_is_an_error_and_the_run_goes_on(tiny_course)
         def parse(text):
             return {"a": 1}
     """)
-    run = run_autograder(tiny_course, submission=submission, extra_args=["--test-timeout", "1"])
+    run = autograde(tiny_course, submission=submission, extra_args=["--test-timeout", "1"])
     tests = by_name(run)
     assert tests["test_add_small"]["status"] == "error"
     assert "add() did not finish within the time limit of 1 s per test" in tests["test_add_small"]["feedback"]
@@ -25,9 +25,9 @@ def test_a_test_past_its_time_limit_is_an_error_and_the_run_goes_on(tiny_course)
     assert "Traceback" not in run.output
 
 
-def test_results_log_has_every_test_its_phases_and_its_result(tiny_course, tmp_path):
+def test_results_log_has_every_test_its_phases_and_its_result(autograde, tiny_course, tmp_path):
     log = tmp_path / "results.jsonl"
-    run = run_autograder(tiny_course, extra_args=["--results-log", str(log)])
+    run = autograde(tiny_course, extra_args=["--results-log", str(log)])
     events = read_results_log(log)
     collected = [event for event in events if event["event"] == COLLECTED]
     assert len(collected) == 1
@@ -41,9 +41,9 @@ def test_results_log_has_every_test_its_phases_and_its_result(tiny_course, tmp_p
     assert json.loads(json.dumps(run.report)) == run.report
 
 
-def test_a_lesson_not_submitted_is_not_started_without_running(tiny_course, tmp_path):
+def test_a_lesson_not_submitted_is_not_started_without_running(autograde, tiny_course, tmp_path):
     (tmp_path / "empty").mkdir()
-    run = run_autograder(tiny_course, submission=tmp_path / "empty")
+    run = autograde(tiny_course, submission=tmp_path / "empty")
     statuses = {name: test["status"] for name, test in by_name(run).items()}
     assert statuses == {"test_add_small": "not started", "test_add_on_device[cpu]": "not started",
                         "test_add_on_device[cuda]": "skipped", "test_parse": "not started"}

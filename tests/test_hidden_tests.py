@@ -5,7 +5,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from watchtrain.course import load_course
-from watchtrain.grading.runner import run_autograder
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(COURSE_ROOT)
@@ -28,14 +27,14 @@ def test_every_exercise_with_hidden_points_has_a_hidden_test_and_back():
     assert sum(hidden_points(lesson.dir) for lesson in COURSE.lessons) > 0
 
 
-def test_hidden_tests_count_only_with_hidden(tmp_path):
-    public = run_autograder(COURSE_ROOT, solutions=True, lessons=[LESSON])
+def test_hidden_tests_count_only_with_hidden(autograde, tmp_path):
+    public = autograde(COURSE_ROOT, solutions=True, lessons=[LESSON])
     assert not any(t.get("hidden") for lesson in public.report["lessons"] for t in lesson["tests"])
     assert public.report["max_score"] == COURSE.lesson(LESSON).points
     gradescope, junit = tmp_path / "results.json", tmp_path / "junit.xml"
-    graded = run_autograder(COURSE_ROOT, solutions=True, lessons=[LESSON], hidden=True,
-                            extra_args=["--report-gradescope", str(gradescope), "--report-junit", str(junit),
-                                        "--hidden-visibility", "after_published"])
+    graded = autograde(COURSE_ROOT, solutions=True, lessons=[LESSON], hidden=True,
+                       extra_args=["--report-gradescope", str(gradescope), "--report-junit", str(junit),
+                                   "--hidden-visibility", "after_published"])
     assert graded.returncode == 0, graded.output[-3000:]
     total = COURSE.lesson(LESSON).points + hidden_points(LESSON)
     assert graded.report["score"] == graded.report["max_score"] == total
@@ -50,16 +49,16 @@ def test_hidden_tests_count_only_with_hidden(tmp_path):
     assert suites.find("testsuite").get("name") == LESSON and suites.get("failures") == "0"
 
 
-def test_a_hidden_test_catches_code_fitted_to_the_public_tests(tmp_path):
+def test_a_hidden_test_catches_code_fitted_to_the_public_tests(autograde, tmp_path):
     solution = COURSE.files(LESSON).solution.read_text()
     fitted = solution.replace("batches_per_epoch = len(epoch_losses[0])",
                               "batches_per_epoch = 5  # the public test's shape")
     assert fitted != solution
     (tmp_path / LESSON).mkdir()
     (tmp_path / LESSON / "exercise.py").write_text(fitted)
-    public = run_autograder(COURSE_ROOT, submission=tmp_path, lessons=[LESSON])
+    public = autograde(COURSE_ROOT, submission=tmp_path, lessons=[LESSON])
     assert public.report["score"] == public.report["max_score"], "the public tests should not notice"
-    graded = run_autograder(COURSE_ROOT, submission=tmp_path, lessons=[LESSON], hidden=True)
+    graded = autograde(COURSE_ROOT, submission=tmp_path, lessons=[LESSON], hidden=True)
     caught = [t for t in graded.report["lessons"][0]["tests"] if t["hidden"] and t["status"] == "failed"]
     assert [t["exercise"] for t in caught] == ["log_batch_losses"]
     assert "len(epoch_losses[0])" in caught[0]["feedback"]
@@ -67,8 +66,8 @@ def test_a_hidden_test_catches_code_fitted_to_the_public_tests(tmp_path):
     assert graded.report["score"] == graded.report["max_score"] - lost
 
 
-def test_stubs_with_hidden_tests_are_not_started():
-    graded = run_autograder(COURSE_ROOT, lessons=[LESSON], hidden=True)
+def test_stubs_with_hidden_tests_are_not_started(autograde):
+    graded = autograde(COURSE_ROOT, lessons=[LESSON], hidden=True)
     hidden = [t for t in graded.report["lessons"][0]["tests"] if t["hidden"]]
     assert hidden and {t["status"] for t in hidden} == {"not started"}
     assert graded.report["score"] == 0

@@ -7,13 +7,12 @@ learner's path (`pytest autograder` on lessons/).
 from pathlib import Path
 
 from watchtrain.course import load_course
-from watchtrain.grading.runner import run_autograder
 
 COURSE = Path(__file__).resolve().parents[1]
 
 
-def test_untouched_stubs_score_zero_and_read_not_started():
-    run = run_autograder(COURSE)
+def test_untouched_stubs_score_zero_and_read_not_started(autograde):
+    run = autograde(COURSE)
     assert run.returncode != 0
     assert run.report["score"] == 0
     assert run.report["max_score"] == load_course(COURSE).points

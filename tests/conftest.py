@@ -1,0 +1,52 @@
+"""Shared by the project's tests.
+
+`autograde(course_root, **options)`: `pytest autograder` run inside this test's process with
+pytester, as `watchtrain.grading.runner.run_autograder` runs it in a fresh one (same arguments,
+same AutograderRun back). A fresh process pays the import of torch and the checker's first
+optimizer step, 5 to 8 s on 2 cores; here they are paid once, which is what makes the plugin's
+many small tests cheap. Tests of what only a separate process shows (exit codes, time limits)
+use run_autograder.
+"""
+import importlib
+import json
+import pkgutil
+
+import pytest
+
+from watchtrain.grading import runner  # (its pytest_arguments, imported by name here, would read as a hook)
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def _checker_libraries():
+    """What a grading run's checker imports and warms, done before pytester's snapshot of the
+    imported modules: pytester forgets the modules a run imports, so that a class imported afresh
+    by one run (LearnerCrash, say) would not be the class another module of ours still holds; and
+    torch cannot be imported twice. The plugin itself is left to the run, which rewrites its asserts."""
+    import torch  # noqa: F401
+
+    import watchtrain.classroom.isolation
+    import watchtrain.grading
+    import watchtrain.worker
+    from watchtrain.classroom.isolation.warm_up import warm_up
+
+    for package in (watchtrain.grading, watchtrain.worker, watchtrain.classroom.isolation):
+        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if module.name not in ("watchtrain.grading.plugin", "watchtrain.classroom.isolation.zygote"):  # zygote: run by path
+                importlib.import_module(module.name)
+    warm_up(exporter=False)  # what the worker's spawner warms too: it is forked from this process
+
+
+@pytest.fixture
+def autograde(_checker_libraries, pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # as run_autograder's environment says
+
+    def run(course_root, **options) -> runner.AutograderRun:
+        report_path = pytester.path / "report.json"
+        report_path.unlink(missing_ok=True)
+        result = pytester.runpytest_inprocess(*runner.pytest_arguments(course_root, report_path, **options))
+        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
+        return runner.AutograderRun(int(result.ret), report, "\n".join(result.outlines + result.errlines))
+
+    return run
