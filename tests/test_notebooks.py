@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -181,20 +182,24 @@ def visdom_windows_shown(url: str) -> int:
         return page.locator(".window").count()
 
 
-def stop_tensorboard(port: int) -> None:
-    """Stop the server the magic started: TensorBoard lists its servers, with their pids."""
+def tensorboard_pid(port: int) -> int | None:
+    """The pid of the TensorBoard serving `port` now: TensorBoard lists its servers."""
     from tensorboard import manager
 
-    for info in manager.get_all():
-        if info.port != port:
-            continue
-        if _alive(info.pid):  # it may have ended with the kernel that started it
-            os.kill(info.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and _alive(info.pid):
-                time.sleep(0.2)
-        if not _alive(info.pid):  # ended without removing its entry: remove it, or the next magic reuses it
-            (Path(manager._get_info_dir()) / f"pid-{info.pid}.info").unlink(missing_ok=True)
+    return next((info.pid for info in manager.get_all() if info.port == port and _alive(info.pid)), None)
+
+
+def stop_tensorboard(pid: int) -> None:
+    """Stop a server the magic started (by pid: another kernel's server may have its port later)."""
+    from tensorboard import manager
+
+    if _alive(pid):  # it may have ended with the kernel that started it
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+    if not _alive(pid):  # ended without removing its entry: remove it, or the next magic reuses it
+        (Path(manager._get_info_dir()) / f"pid-{pid}.info").unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
@@ -205,39 +210,70 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("lesson_dir", LESSONS)
-def test_notebook_runs_top_to_bottom_with_the_reference_solution(lesson_dir, kernel_env, tmp_path):
+@dataclass
+class Execution:
+    """One notebook run top to bottom: the notebook with its outputs, the cell that failed (if one
+    did), the pages its `%tensorboard` cells served and how many Visdom windows its frame showed."""
+    notebook: nbformat.NotebookNode
+    failed: str = ""
+    pages: list[str] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)
+    windows: list[int] = field(default_factory=list)
+
+
+def execute(lesson_dir: str, folder: Path) -> Execution:
     lesson = COURSE.lesson(lesson_dir)
     files = COURSE.files(lesson)
-    notebook = with_sources_of(built(lesson_dir), files.solution, lesson)
-    ports, pages, frames, windows = [], [], [], []
-    last_cell = max(index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code")
+    run = Execution(with_sources_of(built(lesson_dir), files.solution, lesson))
+    servers = []  # the pids of the TensorBoards this notebook's magic started
+    last_cell = max(index for index, cell in enumerate(run.notebook.cells) if cell.cell_type == "code")
 
     def on_cell_executed(cell, cell_index, **_):
         if "%tensorboard" in cell.source:  # fetched now, while the kernel that started it runs
-            ports.append(served_tensorboard_port(cell))
-            pages.append(fetch_page(ports[-1]))
+            port = served_tensorboard_port(cell)
+            servers.append(tensorboard_pid(port))
+            run.pages.append(fetch_page(port))
         if "IFrame(" in cell.source:
-            frames.append(framed_url(cell))
-        if cell_index == last_cell and frames:  # after Run All, while the kernel runs: is the frame live?
+            run.frames.append(framed_url(cell))
+        if cell_index == last_cell and run.frames:  # after Run All, while the kernel runs: is the frame live?
             with ThreadPoolExecutor(1) as browser:  # playwright's sync API, away from nbclient's event loop
-                windows.append(browser.submit(visdom_windows_shown, frames[-1]).result())
+                run.windows.append(browser.submit(visdom_windows_shown, run.frames[-1]).result())
 
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}, on_cell_executed=on_cell_executed)
+    client = NotebookClient(run.notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}}, on_cell_executed=on_cell_executed)
     try:
         client.execute()
     except CellExecutionError as err:
-        pytest.fail(f"{files.relative(files.notebook)} failed in a cell:\n{str(err)[-3000:]}", pytrace=False)
+        run.failed = str(err)[-3000:]
+    except Exception as err:  # a check made after a cell (the page it served, say) failed
+        run.failed = f"{type(err).__name__}: {err}"[-3000:]
     finally:
-        for port in ports:
-            stop_tensorboard(port)
-        nbformat.write(notebook, tmp_path / f"executed_{files.notebook.name}")
-    if frames:
-        assert windows[0] >= 3, f"after Run All, the notebook's frame of {frames[0]} shows {windows[0]} windows"
+        for pid in filter(None, servers):
+            stop_tensorboard(pid)
+        nbformat.write(run.notebook, folder / f"executed_{files.notebook.name}")
+    return run
+
+
+@pytest.fixture(scope="module")
+def executed(kernel_env, tmp_path_factory) -> dict[str, Execution]:
+    """Every notebook run top to bottom, two kernels at a time: a kernel and the grading its check
+    cell starts keep about one core busy, and this machine has two."""
+    with ThreadPoolExecutor(2) as pool:
+        runs = pool.map(lambda lesson_dir: execute(lesson_dir, tmp_path_factory.mktemp(lesson_dir)), LESSONS)
+        return dict(zip(LESSONS, runs))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson_dir", LESSONS)
+def test_notebook_runs_top_to_bottom_with_the_reference_solution(lesson_dir, executed):
+    lesson, run = COURSE.lesson(lesson_dir), executed[lesson_dir]
+    if run.failed:
+        pytest.fail(f"{COURSE.files(lesson).relative(COURSE.files(lesson).notebook)} failed in a cell:\n{run.failed}",
+                    pytrace=False)
+    if run.frames:
+        assert run.windows[0] >= 3, f"after Run All, the notebook's frame of {run.frames[0]} shows {run.windows[0]} windows"
     if lesson_dir in TENSORBOARD_LESSONS:
-        assert pages and all("<title>TensorBoard</title>" in page for page in pages), \
+        assert run.pages and all("<title>TensorBoard</title>" in page for page in run.pages), \
             "the real %tensorboard magic served TensorBoard's page"
-    text = outputs_text(notebook)
+    text = outputs_text(run.notebook)
     assert f"Lesson {lesson.number} is done: every exercise passes." in text, text[-3000:]
