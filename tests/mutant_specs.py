@@ -77,6 +77,18 @@ def find_mutants(mutants_root: Path) -> list[Mutant]:
     return mutants
 
 
+def unmet_expectations(mutant: Mutant, tests: list[dict]) -> list[str]:
+    """The expectations of `mutant` that its lesson's test results (a points report's "tests") do not meet."""
+    unmet = []
+    for expected in mutant.expectations:
+        results = [t for t in tests if t["name"] == expected.test or t["name"].startswith(expected.test + "[")]
+        if not any(r["status"] == expected.status and expected.feedback.lower() in r["feedback"].lower()
+                   for r in results):
+            unmet.append(f"{expected.test} should be {expected.status!r} with feedback containing "
+                         f"{expected.feedback!r}; got {[(r['status'], r['feedback']) for r in results]!r}")
+    return unmet
+
+
 def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path) -> list[str]:
     """Grade one mutant on the tests it names only; the expectations it does not meet (none: caught)."""
     from watchtrain.grading.runner import run_autograder
@@ -86,14 +98,7 @@ def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path) -> list[str]:
     run = run_autograder(course_root, submission=submission, lessons=[mutant.lesson], extra_args=["-k", selection])
     if not run.report:
         return [f"no points report was written:\n{run.output[-3000:]}"]
-    unmet = []
-    for expected in mutant.expectations:
-        results = run.tests_named(expected.test)
-        if not any(r["status"] == expected.status and expected.feedback.lower() in r["feedback"].lower()
-                   for r in results):
-            unmet.append(f"{expected.test} should be {expected.status!r} with feedback containing "
-                         f"{expected.feedback!r}; got {[(r['status'], r['feedback']) for r in results]!r}")
-    return unmet
+    return unmet_expectations(mutant, [test for lesson in run.report["lessons"] for test in lesson["tests"]])
 
 
 if __name__ == "__main__":  # a maintainer's loop: python tests/mutant_specs.py 04_training_run [NAME ...]
