@@ -30,12 +30,13 @@ def _checker_libraries():
     import watchtrain.grading
     import watchtrain.worker
     from watchtrain.classroom.isolation.warm_up import warm_up
+    from watchtrain.worker.host import PRELOAD
 
     for package in (watchtrain.grading, watchtrain.worker, watchtrain.classroom.isolation):
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             if module.name not in ("watchtrain.grading.plugin", "watchtrain.classroom.isolation.zygote"):  # zygote: run by path
                 importlib.import_module(module.name)
-    warm_up(exporter=False)  # what the worker's spawner warms too: it is forked from this process
+    warm_up(PRELOAD)  # what the worker's spawner warms too: it is forked from this process
 
 
 @pytest.fixture

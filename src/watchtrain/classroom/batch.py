@@ -22,7 +22,7 @@ from typing import Callable
 
 import watchtrain
 from watchtrain.atomic import write_atomically
-from watchtrain.classroom.isolation.forking import Zygote
+from watchtrain.classroom.isolation.forking import Zygote, preload_for
 from watchtrain.classroom.isolation.sandbox import start_zygote
 from watchtrain.classroom.reports import write_class_csv, write_submission_files
 from watchtrain.classroom.submissions import EMPTY, INVALID, Staged, SubmissionEntry, stage
@@ -30,6 +30,7 @@ from watchtrain.classroom.supervisor import (GRADER_ERROR, GradingCancelled, Gra
                                              not_graded)
 from watchtrain.course import Course
 from watchtrain.grading.options import HIDDEN_DIR
+from watchtrain.library_imports import lesson_libraries
 
 REPORT_FILE = "report.json"
 WORK_DIR = ".work"
@@ -68,7 +69,8 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
     cancel = threading.Event()
     rows: dict[str, Row] = {}
     lesson_dirs = options.lesson_dirs(course)
-    zygote = start_zygote(out / WORK_DIR / "zygote", gpu=options.gpu) if options.preload and entries else None
+    zygote = start_zygote(out / WORK_DIR / "zygote", gpu=options.gpu,
+                          preload=preload_for(lesson_libraries(course, lesson_dirs))) if options.preload and entries else None
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
             futures = {pool.submit(_grade_entry, course, entry, out, folders[entry.name], options, grader,

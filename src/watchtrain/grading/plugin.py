@@ -36,6 +36,7 @@ from watchtrain.grading.submission import SubmissionError, lesson_module
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import time_limit
 from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
+from watchtrain.library_imports import lesson_libraries
 
 SEED = 20_261_201  # not 0: code that forgets to seed (or seeds too late) must not inherit the seed an exercise asks for
 
@@ -62,7 +63,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Before any test is collected: the worker is forked from a process that holds no test and no
     # result, and before this one imports torch, so that both import it at once.
     isolate_network()
-    worker = LearnerWorker.fork(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp())
+    lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
+    worker = LearnerWorker.fork(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
+                                tuple(lesson_libraries(course, sorted(lessons))))
     config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None)
     register_report_writers(config)
 
@@ -142,7 +145,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if lessons:
         from watchtrain.classroom.isolation.warm_up import warm_up
 
-        warm_up(exporter=False, writers=False)  # the checks' own first optimizer step, while the host starts
+        warm_up()  # the checks' own first optimizer step, while the host starts
         try:  # its imports, too, before any test's clock starts
             grading.worker.prepare(lessons)
         except WorkerFailed:

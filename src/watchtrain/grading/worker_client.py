@@ -24,6 +24,7 @@ from typing import Callable
 
 from watchtrain.classroom.isolation.jail import WORKER_UID_BASE
 from watchtrain.course import EXERCISE_FILE
+from watchtrain.library_imports import imported_libraries
 from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
 
 SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
@@ -89,7 +90,9 @@ class LearnerWorker:
         return found
 
     @classmethod
-    def fork(cls, submission: Path, data: Path, workspace: Callable[[], Path]) -> "LearnerWorker":
+    def fork(cls, submission: Path, data: Path, workspace: Callable[[], Path],
+             libraries: tuple[str, ...] = ()) -> "LearnerWorker":
+        """The spawner, forked now; it imports the heavy `libraries` the graded lessons use."""
         checker_end, spawner_end = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -97,7 +100,7 @@ class LearnerWorker:
         if pid == 0:
             checker_end.close()
             try:
-                run_spawner(spawner_end)
+                run_spawner(spawner_end, libraries)
             finally:
                 os._exit(0)
         spawner_end.close()
@@ -292,28 +295,10 @@ def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwar
 
 
 def _imported_by(submission: Path, lessons: set[str] | None) -> list[str]:
-    """The optional libraries the submission's files import, for the host to import before the
-    first call. Read with ast, never run; the host imports only names on its own list."""
-    import ast
-
-    from watchtrain.worker.host import OPTIONAL
-
-    found = set()
-    for path in submission.glob(f"*/{EXERCISE_FILE}"):
-        if lessons is not None and path.parent.name not in lessons:
-            continue
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError, RecursionError, OSError, MemoryError):
-            continue
-        for node in ast.walk(tree):
-            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):  # torch.onnx.export(...)
-                names = [f"{node.value.id}.{node.attr}"]
-            for name in names:
-                found |= {option for option in OPTIONAL if name == option or name.startswith(option + ".")}
-    return sorted(found)
+    """The heavy libraries the submission's files import, for the host to import before the first
+    call. Read with ast, never run; the host imports only names on its own list."""
+    return imported_libraries(path for path in submission.glob(f"*/{EXERCISE_FILE}")
+                              if lessons is None or path.parent.name in lessons)
 
 
 def _python_folders() -> list[Path]:

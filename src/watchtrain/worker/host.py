@@ -24,14 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+from watchtrain.library_imports import HEAVY
+
 MAX_FRAME = 1 << 30
 # What every worker needs, imported once by the spawner (free when the checker has them already).
-PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "torch.utils.tensorboard", "watchtrain.worker.call",
-           "watchtrain.worker.describe", "watchtrain.worker.harnesses", "watchtrain.grading.recording", "watchtrain.models",
-           "watchtrain.data", "watchtrain.artifacts.tensorboard")
-# What some lessons need, imported by the host when the submission's files import it.
-OPTIONAL = ("torchvision", "wandb", "onnx", "onnxscript", "torch.onnx", "onnxruntime", "visdom", "graphviz",
-            "torchinfo", "torchviz", "torchsummary")
+# The heavy libraries the graded lessons use come on top (watchtrain.library_imports).
+PRELOAD = ("numpy", "torch", "torch.utils.tensorboard", "watchtrain.worker.call", "watchtrain.worker.describe",
+           "watchtrain.worker.harnesses", "watchtrain.grading.recording", "watchtrain.models", "watchtrain.data",
+           "watchtrain.artifacts.tensorboard")
 
 
 class ChannelClosed(Exception):
@@ -69,19 +69,21 @@ def _receive_exactly(sock: socket.socket, count: int, deadline: float | None) ->
 
 # ---------------------------------------------------------------- the spawner (outside the jail)
 
-def run_spawner(control: socket.socket) -> None:
-    """In the process forked from the checker: preload, then start one jailed host per request
-    ({"submission", "workspace", "environment", "limits"} as JSON), sending back its pid, its
-    socket and the layers that are active."""
+def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None:
+    """In the process forked from the checker: preload (with the heavy `libraries` the graded
+    lessons use), then start one jailed host per request ({"submission", "workspace",
+    "environment", "limits"} as JSON), sending back its pid, its socket and the layers that are
+    active."""
     from watchtrain.classroom.isolation.jail import die_with_parent
 
     die_with_parent()
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
-    _import_quietly(PRELOAD)
+    preload = PRELOAD + tuple(name for name in libraries if name in HEAVY)
+    _import_quietly(preload)
     from watchtrain.classroom.isolation.warm_up import warm_up
 
-    warm_up(exporter=False)  # here, once: a host restarted after a time-out must start in well under a second
+    warm_up(preload)  # here, once: a host restarted after a time-out must start in well under a second
     while True:
         try:
             request = json.loads(receive_frame(control))
@@ -146,11 +148,11 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         import tempfile
 
         tempfile.tempdir = None
-        preload = [name for name in request.get("preload", ()) if name in OPTIONAL]
+        preload = [name for name in request.get("preload", ()) if name in HEAVY]  # what the submission imports
         _import_quietly(preload)
         from watchtrain.classroom.isolation.warm_up import warm_up
 
-        warm_up(exporter="torch.onnx" in preload)  # done already when forked from a warm zygote
+        warm_up(preload)  # done already by the spawner or the zygote, unless the submission imports more
         send_frame(channel, json.dumps({"layers": vars(layers), "pid_one": os.getpid() == 1}).encode())
         serve(channel)
     except BaseException as error:  # noqa: BLE001  the checker reports it as the worker not starting

@@ -14,12 +14,20 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import Iterable, NoReturn
+
+from watchtrain.library_imports import HEAVY
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
-# What every graded run imports; a module missing here is simply imported by the run itself.
-PRELOAD = ("torch", "torchvision", "matplotlib.pyplot", "torch.utils.tensorboard", "wandb", "onnx",
-           "onnxscript", "torch.onnx", "onnxruntime", "visdom", "graphviz", "torchinfo", "torchviz", "pytest")
+
+
+def preload_for(libraries: Iterable[str]) -> tuple[str, ...]:
+    """What a zygote imports for runs that use these heavy libraries (see watchtrain.library_imports):
+    a module missing here is simply imported by the run itself."""
+    return ("torch", *(name for name in HEAVY if name in set(libraries)), "pytest")
+
+
+PRELOAD = preload_for(HEAVY)  # every lesson's libraries
 START_TIMEOUT_S = 120.0
 
 

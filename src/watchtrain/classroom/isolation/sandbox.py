@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchtrain.classroom.isolation.forking import ForkedProcess, Zygote, ZygoteUnavailable
+from watchtrain.classroom.isolation.forking import PRELOAD, ForkedProcess, Zygote, ZygoteUnavailable
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 MARKER_ENV = "WATCHTRAIN_SANDBOX"  # inherited by every process a graded run starts: how clean-up finds them
@@ -152,11 +152,11 @@ def _marked_processes(marker: str) -> list[int]:
     return found
 
 
-def start_zygote(folder: Path, *, gpu: bool = False) -> Zygote:
+def start_zygote(folder: Path, *, gpu: bool = False, preload: tuple[str, ...] = PRELOAD) -> Zygote:
     """A zygote for a batch's runs, started by the first run that needs it, in its own sandbox folder
     with a run's scrubbed environment minus PYTHONPATH: each run imports watchtrain from its own
-    grader copy."""
+    grader copy. `preload`: what it imports (forking.preload_for the graded lessons' libraries)."""
     sandbox = Sandbox.create(folder)
     env = sandbox.environment([], {}, gpu=gpu)
     env.pop("PYTHONPATH", None)
-    return Zygote(env, sandbox.tmp)
+    return Zygote(env, sandbox.tmp, preload)

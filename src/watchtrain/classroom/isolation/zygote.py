@@ -39,7 +39,7 @@ def main(modules: list[str]) -> None:
             importlib.import_module(name)
         except Exception as error:  # a missing optional library: its runs import it themselves
             failed[name] = f"{type(error).__name__}: {error}"
-    warm_up()  # the first uses that cost seconds, once for every run and worker forked from here
+    warm_up(modules)  # the first uses that cost seconds, once for every run and worker forked from here
     requests, replies = sys.stdin.buffer.raw, sys.stdout
     send(replies, {"ready": [name for name in modules if name not in failed], "failed": failed})
     children: set[int] = set()

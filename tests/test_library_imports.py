@@ -1,0 +1,57 @@
+"""What the processes that runs are forked from preload and warm up: only what the graded lessons use."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from watchtrain.course import find_course_root, load_course
+from watchtrain.library_imports import imported_libraries, lesson_libraries
+
+COURSE = load_course(find_course_root(Path(__file__).resolve().parents[1]))
+WARM_UP = Path(__file__).resolve().parents[1] / "src" / "watchtrain" / "classroom" / "isolation"
+
+
+def test_every_way_of_naming_a_library_counts(tmp_path):
+    source = tmp_path / "exercise.py"
+    source.write_text("import torch\nfrom matplotlib import pyplot as plt\nimport wandb.sdk\n"
+                      "def export(model, x):\n    torch.onnx.export(model, (x,), 'm.onnx')\n")
+    assert imported_libraries([source]) == ["matplotlib.pyplot", "onnx", "onnxscript", "torch.onnx", "wandb"]
+
+
+def test_a_file_that_cannot_be_parsed_or_read_counts_for_nothing(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import wandb\ndef f(:\n")
+    assert imported_libraries([broken, tmp_path / "missing.py"]) == []
+
+
+@pytest.mark.parametrize("lesson, expected", [
+    ("01_tensorboard_basics", ["torch.utils.tensorboard"]),
+    ("07_visdom", ["visdom"]),
+])
+def test_a_lesson_brings_only_its_own_libraries(lesson, expected):
+    assert lesson_libraries(COURSE, [lesson]) == expected
+
+
+def test_the_onnx_lessons_bring_the_exporter_even_from_a_handout_without_solutions():
+    for lesson in ("06_wandb", "08_model_visualisation"):
+        files = COURSE.files(lesson)
+        assert {"torch.onnx", "onnxscript"} <= set(
+            lesson_libraries(COURSE, [lesson])), lesson
+        assert {"torch.onnx", "onnxscript"} <= set(imported_libraries([files.exercise, files.tests])), lesson
+
+
+@pytest.mark.parametrize("libraries, steps", [
+    ([], ["training"]),
+    (["torch.utils.tensorboard"], ["tensorboard", "training"]),
+])
+def test_warm_up_warms_only_the_libraries_named(libraries, steps):
+    """A lesson without W&B, matplotlib or ONNX never pays for warming them up (seconds each)."""
+    script = (f"import sys, json; sys.path.insert(0, {str(WARM_UP)!r}); import torch; from warm_up import warm_up; "
+              f"warm_up({libraries!r}); print(json.dumps([sorted(sys._watchtrain_warmed_up), "
+              f"[name for name in ('wandb', 'matplotlib.pyplot', 'onnxscript') if name in sys.modules]]))")
+    done, imported = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                               check=True).stdout)
+    assert done == steps
+    assert imported == []
