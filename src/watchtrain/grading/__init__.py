@@ -37,11 +37,12 @@ Judging
 from importlib import import_module
 
 from watchtrain.grading.checks import GradingFailure, KnownCrash, expect, expect_close, expect_equal, fail, read_artifact
-from watchtrain.grading.markers import exercise
 from watchtrain.grading.shared_runs import run_once
 
-# Loaded on first use: they need torch, which the CLI's start-up must not import.
+# Loaded on first use: they need torch or pytest, which the CLI's start-up must not import (every
+# `watchtrain` command imports this package through its modules: pytest alone costs it 0.2 s).
 _LAZY = {
+    "exercise": "watchtrain.grading.markers",
     "Described": "watchtrain.grading.crossing",
     "LearnerCrash": "watchtrain.grading.submission",
     "NotStarted": "watchtrain.grading.submission",
