@@ -10,6 +10,7 @@ use run_autograder.
 import importlib
 import json
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -23,14 +24,23 @@ def _checker_libraries():
     """What a grading run's checker imports and warms, done before pytester's snapshot of the
     imported modules: pytester forgets the modules a run imports, so that a class imported afresh
     by one run (LearnerCrash, say) would not be the class another module of ours still holds; and
-    torch cannot be imported twice. The plugin itself is left to the run, which rewrites its asserts."""
+    torch cannot be imported twice. The lessons' libraries too: a package keeps its forgotten
+    submodule as an attribute (`http.cookiejar`, imported by Visdom's requests), which a later
+    `from http import cookiejar` returns while `import http.cookiejar` makes a new one, and the
+    two disagree. The plugin itself is left to the run, which rewrites its asserts."""
     import torch  # noqa: F401
 
     import watchtrain.classroom.isolation
     import watchtrain.grading
     import watchtrain.worker
     from watchtrain.classroom.isolation.warm_up import warm_up
+    from watchtrain.course import find_course_root, load_course
+    from watchtrain.library_imports import lesson_libraries
     from watchtrain.worker.host import PRELOAD
+
+    course = load_course(find_course_root(Path(__file__).resolve().parent))
+    for library in lesson_libraries(course, [lesson.dir for lesson in course.lessons]):
+        importlib.import_module(library)
 
     for package in (watchtrain.grading, watchtrain.worker, watchtrain.classroom.isolation):
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):

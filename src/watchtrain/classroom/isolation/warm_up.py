@@ -6,11 +6,12 @@ a TensorBoard scalar, image and matplotlib figure; an offline W&B run; an ONNX e
     warm_up()   # in the checker, whose reference runs train too: the optimizer step only
 
 A step runs only for the libraries named (see watchtrain.library_imports: what the graded lessons
-use), so a lesson without W&B never pays for warming W&B up. Each later
-fork finds the libraries' lazy imports and registries in place, so a learner's call pays only for
-its own work (a W&B call: 2 s -> 0.5 s; an ONNX export: 4 s -> 1 s). Library code only, and every
-step is optional: a library that is missing or fails is the learner's to meet. Writes only in a
-temporary folder, which it removes.
+use), so a lesson without W&B never pays for warming W&B up. Being imported is no sign of use: the
+first optimizer step imports torch._dynamo, which imports torch.onnx. Each later fork finds the
+libraries' lazy imports and registries in place, so a learner's call pays only for its own work (a
+W&B call: 2 s -> 0.5 s; an ONNX export: 4 s -> 1 s). Library code only, and every step is optional:
+a library that is missing or fails is the learner's to meet. Writes only in a temporary folder,
+which it removes.
 """
 import contextlib
 import os
