@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from watchtrain.course import find_course_root, load_course
-from watchtrain.library_imports import imported_libraries, lesson_libraries
+from watchtrain.library_imports import imported_libraries, learner_libraries, lesson_libraries
 
 COURSE = load_course(find_course_root(Path(__file__).resolve().parents[1]))
 WARM_UP = Path(__file__).resolve().parents[1] / "src" / "watchtrain" / "classroom" / "isolation"
@@ -32,6 +32,13 @@ def test_a_file_that_cannot_be_parsed_or_read_counts_for_nothing(tmp_path):
 ])
 def test_a_lesson_brings_only_its_own_libraries(lesson, expected):
     assert lesson_libraries(COURSE, [lesson]) == expected
+
+
+def test_the_worker_gets_the_learners_libraries_and_a_zygote_the_checkers_too():
+    """The checker of lesson 08 renders DOT with graphviz; the learner's code imports torchviz."""
+    assert "graphviz" not in learner_libraries(COURSE, ["08_model_visualisation"])
+    assert "graphviz" in lesson_libraries(COURSE, ["08_model_visualisation"])
+    assert "torchviz" in learner_libraries(COURSE, ["08_model_visualisation"])
 
 
 def test_the_onnx_lessons_bring_the_exporter_even_from_a_handout_without_solutions():

@@ -8,7 +8,8 @@ uses none of them. A library a run needs and no file names is imported by the ru
 never wrong.
 
     imported_libraries([path, ...])          # a submission's exercise.py files
-    lesson_libraries(course, ["06_wandb"])   # a lesson's stub, reference solution and tests
+    learner_libraries(course, ["06_wandb"])  # a lesson's stub and reference solution: the worker's
+    lesson_libraries(course, ["06_wandb"])   # and its tests: a batch's zygote, the checker's too
 """
 from __future__ import annotations
 
@@ -43,12 +44,22 @@ def imported_libraries(paths: Iterable[Path]) -> list[str]:
     return sorted(found & set(HEAVY))
 
 
+def learner_libraries(course, lesson_dirs: Iterable[str]) -> list[str]:
+    """What the learner's code of these lessons imports, as the stub and the reference solution
+    (when the course has it: a handout does not) show it: for the worker, which runs only that."""
+    return imported_libraries(_existing(course, lesson_dirs, "exercise", "solution"))
+
+
 def lesson_libraries(course, lesson_dirs: Iterable[str]) -> list[str]:
-    """What the lessons' own files import: the stub, the reference solution (when the course has
-    it: a handout does not) and the autograder tests."""
+    """What a grading run of these lessons imports on both sides: the learner's libraries and the
+    autograder tests' (a batch's zygote forks checkers and workers alike). The tests are the big
+    files: reading them all takes about 0.3 s, which a run's start-up should not pay."""
+    return imported_libraries(_existing(course, lesson_dirs, "exercise", "solution", "tests"))
+
+
+def _existing(course, lesson_dirs: Iterable[str], *kinds: str) -> list[Path]:
     files = [course.files(lesson_dir) for lesson_dir in lesson_dirs]
-    return imported_libraries(path for lesson in files for path in (lesson.exercise, lesson.solution, lesson.tests)
-                              if path.is_file())
+    return [path for lesson in files for kind in kinds if (path := getattr(lesson, kind)).is_file()]
 
 
 def _module_names(tree: ast.AST) -> Iterable[str]:

@@ -36,7 +36,7 @@ from watchtrain.grading.submission import SubmissionError, lesson_module
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import time_limit
 from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
-from watchtrain.library_imports import lesson_libraries
+from watchtrain.library_imports import learner_libraries
 
 SEED = 20_261_201  # not 0: code that forgets to seed (or seeds too late) must not inherit the seed an exercise asks for
 
@@ -65,7 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     isolate_network()
     lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
     worker = LearnerWorker.fork(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
-                                tuple(lesson_libraries(course, sorted(lessons))))
+                                tuple(learner_libraries(course, sorted(lessons))))
     config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None)
     register_report_writers(config)
 
