@@ -6,6 +6,7 @@ grading/worker_client.py), without pytest-in-pytest, so that each property is sh
 import io
 import os
 import pickle
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -66,6 +67,11 @@ def plant():
 def whoami():
     return [os.getuid(), os.getpid(), sorted(os.listdir("/proc"))[:3], Path("/proc/1/cmdline").exists()]
 
+def own_memory():
+    import ctypes
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: a process may always make /proc/self its own again
+    return Path("/proc/self/environ").read_bytes().decode(errors="replace")
+
 def chatter(megabytes):
     import subprocess, sys
     subprocess.Popen(["sleep", "30"])  # holds the captured output open after the call
@@ -83,7 +89,7 @@ def worker(tmp_path_factory):
     (submission / LESSON).mkdir()
     (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
     workspace = tmp_path_factory.mktemp("workspace")
-    worker = LearnerWorker.fork(submission, Path("/nonexistent-data"), lambda: workspace)
+    worker = LearnerWorker.start(submission, Path("/nonexistent-data"), lambda: workspace)
     yield worker, workspace
     worker.close()
 
@@ -232,7 +238,7 @@ def test_without_namespaces_grading_still_works_and_says_what_is_off(tmp_path, m
     (submission / LESSON).mkdir(parents=True)
     (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
     monkeypatch.setenv("WATCHTRAIN_NO_NAMESPACES", "1")  # as in a container that forbids them
-    worker = LearnerWorker.fork(submission, Path("/nonexistent-data"), lambda: tmp_path / "workspace")
+    worker = LearnerWorker.start(submission, Path("/nonexistent-data"), lambda: tmp_path / "workspace")
     try:
         (tmp_path / "workspace" / "cwd").mkdir(parents=True)
         monkeypatch.chdir(tmp_path / "workspace" / "cwd")  # inside the work folder the worker may write in
@@ -242,3 +248,46 @@ def test_without_namespaces_grading_still_works_and_says_what_is_off(tmp_path, m
         assert any("no namespaces" in problem for problem in worker.layers["problems"])
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
+def test_a_worker_for_someone_elses_work_cannot_read_the_graders_environment(tmp_path, monkeypatch, fresh):
+    # `pytest autograder --submission DIR` run by an instructor: the process that starts the worker
+    # was started with the instructor's environment. A forked spawner keeps a copy of it in its
+    # memory, and /proc/self/environ shows it (the "forked" case, which the plugin uses only for the
+    # learner's own lessons/ and inside a grading sandbox); a fresh one does not.
+    secret = "watchtrain-fake-secret-7e01"
+    monkeypatch.setenv("WANDB_API_KEY", secret)
+    # As if this process had been started with it: run as a child started with the secret.
+    code = textwrap.dedent(f"""
+        import sys, textwrap
+        from pathlib import Path
+        from watchtrain.grading.submission import lesson_module
+        from watchtrain.grading.worker_client import LearnerWorker
+        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]), fresh={fresh})
+        try:
+            print("ENVIRON:" + lesson_module(worker, "{LESSON}", timeout=60).own_memory().replace("\\0", " "))
+        finally:
+            worker.close()
+    """)
+    submission, workspace = tmp_path / "submission", tmp_path / "workspace"
+    (submission / LESSON).mkdir(parents=True)
+    (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
+    (workspace / "cwd").mkdir(parents=True)
+    completed = subprocess.run([sys.executable, "-c", code, str(submission), str(workspace)], cwd=workspace / "cwd",
+                               capture_output=True, text=True, timeout=300)
+    assert "ENVIRON:" in completed.stdout, completed.stderr[-3000:]
+    assert (secret in completed.stdout) is (not fresh)
+
+
+def test_the_plugin_starts_a_fresh_worker_only_for_someone_elses_work(tmp_path, monkeypatch):
+    from watchtrain.course import find_course_root, load_course
+    from watchtrain.grading.plugin import _grades_someone_elses_work
+
+    course = load_course(find_course_root(Path(__file__).resolve().parent))
+    monkeypatch.delenv("WATCHTRAIN_SANDBOX", raising=False)
+    assert _grades_someone_elses_work(tmp_path, course)
+    assert not _grades_someone_elses_work(course.root / "lessons", course)
+    assert not _grades_someone_elses_work(course.root / "solutions", course)
+    monkeypatch.setenv("WATCHTRAIN_SANDBOX", "0123")  # a batch's run: started with a scrubbed environment
+    assert not _grades_someone_elses_work(tmp_path, course)

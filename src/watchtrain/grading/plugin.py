@@ -35,7 +35,7 @@ from watchtrain.grading.session import SESSION, GradingSession, grading_session,
 from watchtrain.grading.submission import SubmissionError, lesson_module
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import time_limit
-from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
+from watchtrain.grading.worker_client import SANDBOX_MARKER, LearnerWorker, WorkerFailed
 from watchtrain.library_imports import learner_libraries
 
 SEED = 20_261_201  # not 0: code that forgets to seed (or seeds too late) must not inherit the seed an exercise asks for
@@ -64,10 +64,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # result, and before this one imports torch, so that both import it at once.
     isolate_network()
     lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
-    worker = LearnerWorker.fork(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
-                                tuple(learner_libraries(course, sorted(lessons))))
+    worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
+                                 tuple(learner_libraries(course, sorted(lessons))),
+                                 fresh=_grades_someone_elses_work(submission, course))
     config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None)
     register_report_writers(config)
+
+
+def _grades_someone_elses_work(submission: Path, course: Course) -> bool:
+    """Whether this process's memory may hold what the submission must not read: true when an
+    instructor runs `pytest autograder --submission DIR` with their own environment. False for a
+    run in a grading sandbox (`watchtrain grade`, Gradescope), which starts with a scrubbed
+    environment, and for the learner's own lessons/ or the course's solutions/."""
+    if os.environ.get(SANDBOX_MARKER):
+        return False
+    return submission.resolve() not in {(course.root / "lessons").resolve(), (course.root / "solutions").resolve()}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -1,6 +1,6 @@
 """Checker side: the learner worker, started and spoken to from the grading process.
 
-    worker = LearnerWorker.fork(submission, data, workspace)   # at pytest_configure, before collection
+    worker = LearnerWorker.start(submission, data, workspace)  # at pytest_configure, before collection
     answer = worker.call("04_training_run", "accuracy", args, kwargs, timeout=120)
     worker.layers                                        # which isolation layers are active
     worker.close()
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from watchtrain.classroom.isolation.jail import WORKER_UID_BASE
+from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
 from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
@@ -31,8 +31,9 @@ SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the w
 HOST_START_TIMEOUT_S = 120.0
 MAX_ANSWER_BYTES = 256 * 2**20  # far above any lesson's answer (a few MB of weights), far below harm
 WORKER_ENVIRONMENT_PREFIXES = ("WANDB_",)
-WORKER_ENVIRONMENT = ("WATCHTRAIN_SANDBOX", "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+WORKER_ENVIRONMENT = (SANDBOX_MARKER, "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                       "LANG", "LC_ALL", "TZ")
+CREDENTIAL_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 DATA_BYTES, FILE_BYTES = 6 * 2**30, 1 * 2**30
 
 
@@ -90,19 +91,27 @@ class LearnerWorker:
         return found
 
     @classmethod
-    def fork(cls, submission: Path, data: Path, workspace: Callable[[], Path],
-             libraries: tuple[str, ...] = ()) -> "LearnerWorker":
-        """The spawner, forked now; it imports the heavy `libraries` the graded lessons use."""
+    def start(cls, submission: Path, data: Path, workspace: Callable[[], Path],
+              libraries: tuple[str, ...] = (), *, fresh: bool = False) -> "LearnerWorker":
+        """The spawner, started now; it imports the heavy `libraries` the graded lessons use.
+
+        Forked by default: it shares what this process has imported, and its memory is a copy of
+        this one's. `fresh`: a new interpreter with a scrubbed environment instead, for a process
+        whose memory holds what a submission must not read (an instructor's environment, which a
+        forked process could read back from /proc/self/environ)."""
         checker_end, spawner_end = socket.socketpair()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            checker_end.close()
-            try:
-                run_spawner(spawner_end, libraries)
-            finally:
-                os._exit(0)
+        if fresh:
+            pid = _start_fresh_spawner(spawner_end, libraries)
+        else:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                checker_end.close()
+                try:
+                    run_spawner(spawner_end, libraries)
+                finally:
+                    os._exit(0)
         spawner_end.close()
         return cls(pid, checker_end, submission, data, workspace)
 
@@ -283,11 +292,9 @@ def _request(submission: Path, lesson_dir: str, function: str, args: tuple, kwar
 
     from watchtrain.grading.crossing import pickle_arguments
 
-    environment = {name: value for name, value in os.environ.items()
-                   if name in WORKER_ENVIRONMENT or name.startswith(WORKER_ENVIRONMENT_PREFIXES)}
     return pickle.dumps({
         "submission": str(submission), "lesson": lesson_dir, "function": function, "cwd": os.getcwd(),
-        "environment": environment, "arguments": pickle_arguments(args, kwargs), "harness": harness,
+        "environment": _call_environment(), "arguments": pickle_arguments(args, kwargs), "harness": harness,
         "random_state": random.getstate(), "numpy_state": numpy.random.get_state(),
         "torch_state": torch.get_rng_state(),
         "cuda_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -310,12 +317,46 @@ def _python_folders() -> list[Path]:
     return sorted(folders)
 
 
-def _host_environment(data: Path) -> dict[str, str]:
-    from watchtrain.classroom.isolation.sandbox import FIXED, PASSED_THROUGH
+def _start_fresh_spawner(spawner_end: socket.socket, libraries: tuple[str, ...]) -> int:
+    """A new interpreter running the spawner on `spawner_end`: it starts with the worker's
+    variables only, in /, and without the current folder on its import path."""
+    import watchtrain
+
+    package_root = str(Path(watchtrain.__file__).resolve().parents[1])
+    env = _scrubbed_environment() | _call_environment()
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    code = "import sys; from watchtrain.worker.host import spawner_main; spawner_main(sys.argv[1:])"
+    os.set_inheritable(spawner_end.fileno(), True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        return os.posix_spawn(sys.executable, [sys.executable, "-P", "-c", code, str(os.getpid()),
+                                               str(spawner_end.fileno()), *libraries], env)
+    finally:
+        os.set_inheritable(spawner_end.fileno(), False)
+
+
+def _scrubbed_environment() -> dict[str, str]:
+    from watchtrain.classroom.isolation.sandbox import PASSED_THROUGH
 
     env = {key: value for key, value in os.environ.items() if key in PASSED_THROUGH}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def _call_environment() -> dict[str, str]:
+    """The checker's variables a call runs with (W&B's settings, the seed of hashes), never a
+    credential: an instructor's WANDB_API_KEY stays with the checker."""
+    return {name: value for name, value in os.environ.items()
+            if (name in WORKER_ENVIRONMENT or name.startswith(WORKER_ENVIRONMENT_PREFIXES))
+            and not any(word in name for word in CREDENTIAL_WORDS)}
+
+
+def _host_environment(data: Path) -> dict[str, str]:
+    from watchtrain.classroom.isolation.sandbox import FIXED
+
+    env = _scrubbed_environment()
     return env | FIXED | {
         "HOME": "/home/learner", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/home/learner/.matplotlib",
         "XDG_CACHE_HOME": "/home/learner/.cache", "XDG_CONFIG_HOME": "/home/learner/.config",

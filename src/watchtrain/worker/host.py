@@ -101,6 +101,18 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
         _reap()
 
 
+def spawner_main(argv: list[str]) -> None:
+    """The spawner as a fresh interpreter (`LearnerWorker.start(fresh=True)`); `argv`: the
+    checker's pid, the descriptor of the control socket, then the libraries to preload."""
+    from watchtrain.classroom.isolation.jail import die_with_parent
+
+    die_with_parent()
+    if os.getppid() != int(argv[0]):  # the checker ended before we could ask to die with it
+        os._exit(0)
+    run_spawner(socket.socket(fileno=int(argv[1])), tuple(argv[2:]))
+    os._exit(0)
+
+
 def _import_quietly(names) -> None:
     for name in names:
         try:

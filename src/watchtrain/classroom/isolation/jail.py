@@ -24,6 +24,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import resource  # here, not in drop_privileges: once the jail's root is built, the interpreter's own folder may be out of sight
 import socket
 import struct
 import sys
@@ -37,6 +38,7 @@ MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE = 1024, 2048, 4096, 16384
 PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG = 38, 1
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
 MAX_PROCESSES = 256  # per worker uid: DataLoader workers and wandb's service fit, a fork bomb does not
+SANDBOX_MARKER = "WATCHTRAIN_SANDBOX"  # in every graded run's environment (sandbox.py): how clean-up finds its processes
 WORKER_UID_BASE = 200_000
 # Set, grading runs as where the kernel or a container forbids namespaces (for tests of that path).
 NO_NAMESPACES_ENV = "WATCHTRAIN_NO_NAMESPACES"  # far from any real account: the worker owns nothing of the grader's
@@ -189,12 +191,11 @@ def drop_privileges(uid: int | None, layers: Layers) -> bool:
     if os.geteuid() != 0:
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         return False
-    import resource  # the uid is this run's alone, so its process count is too: no fork bomb
-
     uid = uid if uid is not None else WORKER_UID_BASE + os.getpid() % 100_000
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+    # The uid is this run's alone, so its process count is too: no fork bomb.
     resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
     layers.separate_uid = True
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # after setuid, which clears it: the checker kills the waiter, so us

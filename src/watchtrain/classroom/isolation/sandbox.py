@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchtrain.classroom.isolation.forking import PRELOAD, ForkedProcess, Zygote, ZygoteUnavailable
+from watchtrain.classroom.isolation.jail import SANDBOX_MARKER
 
 LAUNCHER = Path(__file__).with_name("launch.py")
-MARKER_ENV = "WATCHTRAIN_SANDBOX"  # inherited by every process a graded run starts: how clean-up finds them
+MARKER_ENV = SANDBOX_MARKER  # inherited by every process a graded run starts: how clean-up finds them
 SITE_CUSTOMIZE = ("# Written by watchtrain's grading sandbox: keep this run's network on this machine.\n"
                   "from watchtrain.classroom.isolation.network import confine_to_loopback\n"
                   "confine_to_loopback()\n")
