@@ -6,6 +6,7 @@ with a fake secret in the grader's environment and HOME. See tests/attacks/READM
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from watchtrain.classroom.isolation.jail import WORK_FOLDER_BYTES
 
 from test_batch_grading import Batch, tree_digest
 from test_gradescope import bundle, gradescope_layout, run_autograder  # noqa: F401  (bundle: a fixture)
@@ -83,7 +86,8 @@ def attacked(tmp_path_factory):
 
 def test_the_grader_says_which_protections_are_active(attacked):
     _, _, completed, *_ = attacked
-    assert "own PID namespace" in completed.stdout + completed.stderr
+    assert "[on ] own PID namespace" in completed.stdout + completed.stderr
+    assert "[on ] work folder of its own" in completed.stdout + completed.stderr
 
 
 @pytest.mark.parametrize("name", ATTACK_NAMES)
@@ -112,6 +116,16 @@ def test_the_course_files_are_unchanged(attacked):
         for path in (COURSE / folder).rglob("*.py"):
             assert b"watchtrain-attack" not in path.read_bytes(), path
     assert course_digest() == attacked[3]
+
+
+def test_a_submission_fills_its_own_work_folder_never_the_graders_disk(attacked):
+    # As root (CI, Gradescope) each run's work folder is a tmpfs of its own: the attack's first
+    # call is stopped at that size, and its later calls find no room; the disk keeps its space.
+    batch = attacked[0]
+    written = [int(re.search(r"wrote (\d+) MiB", test["feedback"]).group(1)) for test in batch.tests("fills_the_disk")]
+    if os.geteuid() == 0:
+        assert max(written) <= WORK_FOLDER_BYTES >> 20 and "No space left" in batch.tests("fills_the_disk")[0]["feedback"]
+    assert batch.rows["reference"]["status"] == "graded"
 
 
 def test_no_secret_reaches_any_report(attacked):

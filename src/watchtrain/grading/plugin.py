@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from watchtrain.classroom.isolation.jail import isolate_network
+from watchtrain.classroom.isolation.jail import cap_work_folder, isolate_network
 from watchtrain.course import Course, ManifestError, find_course_root, load_course
 from watchtrain.grading import outcomes
 from watchtrain.grading.options import add_options, chosen_submission, is_hidden_dir
@@ -63,6 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Before any test is collected: the worker is forked from a process that holds no test and no
     # result, and before this one imports torch, so that both import it at once.
     isolate_network()
+    if os.environ.get(SANDBOX_MARKER) and config.option.basetemp:  # a batch's run: its work folder is its alone
+        cap_work_folder(Path(config.option.basetemp).resolve().parent)
     lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
     worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
                                  tuple(learner_libraries(course, sorted(lessons))),

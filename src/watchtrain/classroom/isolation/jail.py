@@ -39,6 +39,7 @@ PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG = 38, 1
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
 MAX_PROCESSES = 256  # per worker uid: DataLoader workers and wandb's service fit, a fork bomb does not
 SANDBOX_MARKER = "WATCHTRAIN_SANDBOX"  # in every graded run's environment (sandbox.py): how clean-up finds its processes
+WORK_FOLDER_BYTES = 2 * 2**30  # a whole course's artifacts take about 10 MB
 WORKER_UID_BASE = 200_000
 # Set, grading runs as where the kernel or a container forbids namespaces (for tests of that path).
 NO_NAMESPACES_ENV = "WATCHTRAIN_NO_NAMESPACES"  # far from any real account: the worker owns nothing of the grader's
@@ -68,6 +69,7 @@ class Layers:
     mount_namespace: bool = False
     separate_uid: bool = False
     network_namespace: bool = False
+    work_folder_capped: bool = False
     problems: list[str] = field(default_factory=list)
 
     def describe(self) -> list[str]:
@@ -77,6 +79,8 @@ class Layers:
                    "submissions absent)", self.mount_namespace),
             _layer("separate uid without capabilities", self.separate_uid),
             _layer("own network namespace (loopback only, this run's servers only)", self.network_namespace),
+            _layer(f"work folder of its own, at most {WORK_FOLDER_BYTES // 2**30} GiB (cannot fill the grader's disk)",
+                   self.work_folder_capped),
             *(f"  note: {problem}" for problem in self.problems),
         ]
 
@@ -113,6 +117,23 @@ def isolate_network() -> bool:
     try:
         _unshare(CLONE_NEWNET, "new network namespace")
         _loopback_up()
+    except (JailUnavailable, OSError):
+        return False
+    return True
+
+
+def cap_work_folder(folder: Path, size: int | None = None) -> bool:
+    """Mount a tmpfs of `size` bytes (WORK_FOLDER_BYTES) on `folder`, in a mount namespace of the
+    calling process (the checker of one run) and of those it starts: a submission that writes
+    without end fills it, never the grader's disk, and it vanishes with the run. Root only; False
+    where it is not possible."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        _unshare(CLONE_NEWNS, "new mount namespace")
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the machine
+        folder.mkdir(parents=True, exist_ok=True)
+        _mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV, f"size={size or WORK_FOLDER_BYTES},mode=0755")
     except (JailUnavailable, OSError):
         return False
     return True
@@ -226,7 +247,7 @@ def _new_root(plan: JailPlan) -> None:
         _bind_or_link(Path(folder), new_root, read_only=True)
     for folder in ("tmp", "dev/shm"):
         (new_root / folder).mkdir(parents=True, exist_ok=True)
-        _mount("tmpfs", str(new_root / folder), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=2g")
+        _mount("tmpfs", str(new_root / folder), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")  # RAM: kept well below the worker's own limit
     for device in (*DEVICES, *plan.gpu_devices):
         source = Path("/dev") / device
         if source.exists():
@@ -271,6 +292,7 @@ def probe_layers() -> Layers:
     """Which layers a learner worker started from this process would get, found by building a jail
     in a throwaway child (network as the checker would make it: its own namespace when root)."""
     import json
+    import tempfile
 
     reader, writer = os.pipe()
     pid = os.fork()
@@ -279,8 +301,9 @@ def probe_layers() -> Layers:
         layers = Layers()
         try:
             network = isolate_network()
+            capped = cap_work_folder(Path(tempfile.gettempdir()), 1 << 20)  # in this child's own mount namespace
             layers = enter_jail(JailPlan(read_only=(), read_write=()), on_child_pid=lambda _: os.close(writer))
-            layers.network_namespace = network
+            layers.network_namespace, layers.work_folder_capped = network, capped
         except JailUnavailable as error:
             layers.problems.append(f"no namespaces: {error}")
         except Exception as error:  # noqa: BLE001  a probe reports, never raises
@@ -310,4 +333,6 @@ def unprotected(layers: Layers) -> list[str]:
         missing.append("a submission runs as your user")
     if not layers.network_namespace:
         missing.append("a submission can reach other local services and the network")
+    if not layers.work_folder_capped:
+        missing.append("a submission can fill the disk that its work folder is on")
     return missing
