@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from watchtrain.classroom.isolation.budget import WORKER_MEMORY_BYTES
 from watchtrain.classroom.isolation.jail import WORK_FOLDER_BYTES
 
 from test_batch_grading import Batch, tree_digest
@@ -88,6 +89,7 @@ def test_the_grader_says_which_protections_are_active(attacked):
     _, _, completed, *_ = attacked
     assert "[on ] own PID namespace" in completed.stdout + completed.stderr
     assert "[on ] work folder of its own" in completed.stdout + completed.stderr
+    assert "[on ] memory and process budget of its own" in completed.stdout + completed.stderr
 
 
 @pytest.mark.parametrize("name", ATTACK_NAMES)
@@ -125,6 +127,17 @@ def test_a_submission_fills_its_own_work_folder_never_the_graders_disk(attacked)
     written = [int(re.search(r"wrote (\d+) MiB", test["feedback"]).group(1)) for test in batch.tests("fills_the_disk")]
     if os.geteuid() == 0:
         assert max(written) <= WORK_FOLDER_BYTES >> 20 and "No space left" in batch.tests("fills_the_disk")[0]["feedback"]
+    assert batch.rows["reference"]["status"] == "graded"
+
+
+def test_a_submissions_processes_together_stay_within_its_memory_budget(attacked):
+    # Five processes of 3 GiB each, each under the per-process limit: as root the worker's cgroup
+    # holds them to WORKER_MEMORY_BYTES together, and the kernel kills the attack's, not a classmate's.
+    batch = attacked[0]
+    held = [int(re.search(r"held (\d+) GiB at once", test["feedback"]).group(1))
+            for test in batch.tests("hogs_memory", "log_batch_losses")]
+    if os.geteuid() == 0:
+        assert max(held) <= WORKER_MEMORY_BYTES >> 30, held
     assert batch.rows["reference"]["status"] == "graded"
 
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from watchtrain.classroom.isolation.budget import remove_budget, worker_budget
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
@@ -57,6 +58,7 @@ class LearnerWorker:
         self._requested: Path | None = None  # the work folder of a host asked for, not yet received
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
+        self.budget = worker_budget(os.getpid())  # its processes' cgroup, as root (isolation/budget.py)
         self._handed_over: set[str] = set()
         self._lessons: set[str] | None = None  # None: every lesson of the submission
 
@@ -167,7 +169,7 @@ class LearnerWorker:
                    "read_write": [str(workspace)], "environment": _host_environment(self.data),
                    "fallback_folders": {"HOME": str(fallback["HOME"]), "TMPDIR": str(fallback["TMPDIR"]),
                                         "MPLCONFIGDIR": str(fallback["HOME"] / ".matplotlib")},
-                   "gpu_devices": _gpu_devices(), "uid": self.uid, "preload": _imported_by(self.submission, self._lessons), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
+                   "gpu_devices": _gpu_devices(), "uid": self.uid, "budget": self.budget, "preload": _imported_by(self.submission, self._lessons), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)
             send_frame(self._control, json.dumps(request).encode())
@@ -226,6 +228,7 @@ class LearnerWorker:
         self._stop_host()
         self._control.close()
         _kill(self._spawner_pid)
+        remove_budget(self.budget)
 
 
 

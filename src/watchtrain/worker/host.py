@@ -138,8 +138,10 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         _close_other_files(keep={channel.fileno()})
         from watchtrain.classroom.isolation.jail import (JailPlan, JailUnavailable, Layers, drop_privileges, enter_jail,
                                                          reachable_as)
+        from watchtrain.classroom.isolation.budget import join_budget
         from watchtrain.classroom.isolation.launch import apply_limits
 
+        budgeted = join_budget(request["budget"]) if request.get("budget") else False  # before the jail's forks
         plan = JailPlan(read_only=tuple(Path(p) for p in request["read_only"]),
                         read_write=tuple(Path(p) for p in request["read_write"]),
                         gpu_devices=tuple(request.get("gpu_devices", ())), uid=request.get("uid"))
@@ -152,6 +154,7 @@ def _become_host(channel: socket.socket, request: dict) -> None:
             elif os.geteuid() == 0:
                 layers.problems.append("the worker runs as root: Python or the course is in a folder another "
                                        "uid cannot read (under /root, say)")
+        layers.memory_budget = budgeted
         os.environ.clear()
         os.environ.update(request["environment"])
         if not layers.mount_namespace:  # no private HOME and /tmp: the run's own folders (the checker made them)

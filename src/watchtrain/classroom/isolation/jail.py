@@ -37,7 +37,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE = 1024, 2048, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG = 38, 1
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
-MAX_PROCESSES = 256  # per worker uid: DataLoader workers and wandb's service fit, a fork bomb does not
+MAX_PROCESSES = 256  # per worker uid and per worker budget (budget.py): DataLoader workers and wandb's service fit, a fork bomb does not
 SANDBOX_MARKER = "WATCHTRAIN_SANDBOX"  # in every graded run's environment (sandbox.py): how clean-up finds its processes
 WORK_FOLDER_BYTES = 2 * 2**30  # a whole course's artifacts take about 10 MB
 WORKER_UID_BASE = 200_000
@@ -70,6 +70,7 @@ class Layers:
     separate_uid: bool = False
     network_namespace: bool = False
     work_folder_capped: bool = False
+    memory_budget: bool = False
     problems: list[str] = field(default_factory=list)
 
     def describe(self) -> list[str]:
@@ -81,6 +82,8 @@ class Layers:
             _layer("own network namespace (loopback only, this run's servers only)", self.network_namespace),
             _layer(f"work folder of its own, at most {WORK_FOLDER_BYTES // 2**30} GiB (cannot fill the grader's disk)",
                    self.work_folder_capped),
+            _layer("memory and process budget of its own, for all its processes together (cannot starve "
+                   "classmates' runs)", self.memory_budget),
             *(f"  note: {problem}" for problem in self.problems),
         ]
 
@@ -294,16 +297,19 @@ def probe_layers() -> Layers:
     import json
     import tempfile
 
+    from watchtrain.classroom.isolation.budget import join_budget, remove_budget
+
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(reader)
         layers = Layers()
         try:
+            budgeted = join_budget(f"watchtrain-probe-{os.getpid()}")
             network = isolate_network()
             capped = cap_work_folder(Path(tempfile.gettempdir()), 1 << 20)  # in this child's own mount namespace
             layers = enter_jail(JailPlan(read_only=(), read_write=()), on_child_pid=lambda _: os.close(writer))
-            layers.network_namespace, layers.work_folder_capped = network, capped
+            layers.network_namespace, layers.work_folder_capped, layers.memory_budget = network, capped, budgeted
         except JailUnavailable as error:
             layers.problems.append(f"no namespaces: {error}")
         except Exception as error:  # noqa: BLE001  a probe reports, never raises
@@ -316,6 +322,7 @@ def probe_layers() -> Layers:
         chunks.append(chunk)
     os.close(reader)
     os.waitpid(pid, 0)
+    remove_budget(f"watchtrain-probe-{pid}")
     try:
         return Layers(**json.loads(b"".join(chunks)))
     except (ValueError, TypeError):
@@ -335,4 +342,6 @@ def unprotected(layers: Layers) -> list[str]:
         missing.append("a submission can reach other local services and the network")
     if not layers.work_folder_capped:
         missing.append("a submission can fill the disk that its work folder is on")
+    if not layers.memory_budget:
+        missing.append("a submission's processes together can take the machine's memory from classmates' runs")
     return missing

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchtrain.classroom.isolation.forking import PRELOAD, ForkedProcess, Zygote, ZygoteUnavailable
+from watchtrain.classroom.isolation.budget import remove_budget, worker_budget
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER
 
 LAUNCHER = Path(__file__).with_name("launch.py")
@@ -125,6 +126,7 @@ class Sandbox:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass  # a zygote that no longer reports (stopped, say): the run is killed, its exit status is lost
+            remove_budget(worker_budget(process.pid))  # a checker killed before it could remove it
         deadline = time.monotonic() + 5
         while (stragglers := _marked_processes(self.marker)) and time.monotonic() < deadline:
             for pid in stragglers:
