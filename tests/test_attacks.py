@@ -18,6 +18,7 @@ import pytest
 
 from watchtrain.classroom.isolation.budget import WORKER_MEMORY_BYTES
 from watchtrain.classroom.isolation.jail import WORK_FOLDER_BYTES
+from watchtrain.grading.worker_client import BATCH_CORES
 
 from test_batch_grading import Batch, tree_digest
 from test_gradescope import bundle, gradescope_layout, run_autograder  # noqa: F401  (bundle: a fixture)
@@ -138,6 +139,17 @@ def test_a_submissions_processes_together_stay_within_its_memory_budget(attacked
             for test in batch.tests("hogs_memory", "log_batch_losses")]
     if os.geteuid() == 0:
         assert max(held) <= WORKER_MEMORY_BYTES >> 30, held
+    assert batch.rows["reference"]["status"] == "graded"
+
+
+def test_a_busy_submission_keeps_to_its_share_of_the_cpu(attacked):
+    # Six busy processes: as root a batch's worker gets BATCH_CORES for all its processes together,
+    # so the submission graded beside it keeps the rest of the machine.
+    batch = attacked[0]
+    cores = [float(re.search(r"kept ([\d.]+) cores busy", test["feedback"]).group(1))
+             for test in batch.tests("hogs_the_cpu", "log_batch_losses")]
+    if os.geteuid() == 0:
+        assert max(cores) <= BATCH_CORES * 1.15, cores
     assert batch.rows["reference"]["status"] == "graded"
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from watchtrain.classroom.isolation.budget import (WORKER_MEMORY_BYTES, _budget_folders, join_budget, remove_budget,
+from watchtrain.classroom.isolation.budget import (CPU_PERIOD_US, WORKER_MEMORY_BYTES, _budget_folders, join_budget, remove_budget,
                                                    worker_budget)
 from watchtrain.classroom.isolation.jail import MAX_PROCESSES
 
@@ -19,15 +19,17 @@ def test_a_budget_holds_its_processes_and_removing_it_kills_them():
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.write(writer, b"1" if join_budget(name) else b"0")
+        os.write(writer, b"1" if join_budget(name, cores=1) else b"0")
         time.sleep(60)
         os._exit(0)
     assert os.read(reader, 1) == b"1"
-    folders = [folder for folder, _ in _budget_folders(name)]
+    folders = [folder for folder, _ in _budget_folders(name, cores=1)]
     settings = {path.name: path.read_text().strip() for folder in folders for path in folder.iterdir()
-                if path.name in ("memory.limit_in_bytes", "memory.max", "pids.max")}
+                if path.name in ("memory.limit_in_bytes", "memory.max", "pids.max", "cpu.cfs_quota_us", "cpu.max")}
     assert settings.get("memory.limit_in_bytes", settings.get("memory.max")) == str(WORKER_MEMORY_BYTES)
     assert settings["pids.max"] == str(MAX_PROCESSES)
+    if "cpu.cfs_quota_us" in settings or "cpu.max" in settings:  # one core, where a cpu controller is there to use
+        assert settings.get("cpu.cfs_quota_us", settings.get("cpu.max", "").split(" ")[0]) == str(CPU_PERIOD_US)
     assert all(str(pid) in (folder / "cgroup.procs").read_text().split() for folder in folders)
     remove_budget(name)
     _, status = os.waitpid(pid, 0)

@@ -36,6 +36,7 @@ WORKER_ENVIRONMENT = (SANDBOX_MARKER, "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYT
                       "LANG", "LC_ALL", "TZ")
 CREDENTIAL_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 DATA_BYTES, FILE_BYTES = 6 * 2**30, 1 * 2**30
+BATCH_CORES = 1  # in a batch (runs side by side, OMP_NUM_THREADS=1), a worker's processes together use one core at most
 
 
 class WorkerFailed(Exception):
@@ -169,7 +170,9 @@ class LearnerWorker:
                    "read_write": [str(workspace)], "environment": _host_environment(self.data),
                    "fallback_folders": {"HOME": str(fallback["HOME"]), "TMPDIR": str(fallback["TMPDIR"]),
                                         "MPLCONFIGDIR": str(fallback["HOME"] / ".matplotlib")},
-                   "gpu_devices": _gpu_devices(), "uid": self.uid, "budget": self.budget, "preload": _imported_by(self.submission, self._lessons), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
+                   "gpu_devices": _gpu_devices(), "uid": self.uid, "budget": self.budget,
+                   "cpu_cores": BATCH_CORES if os.environ.get(SANDBOX_MARKER) else None,
+                   "preload": _imported_by(self.submission, self._lessons), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)
             send_frame(self._control, json.dumps(request).encode())

@@ -141,7 +141,7 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         from watchtrain.classroom.isolation.budget import join_budget
         from watchtrain.classroom.isolation.launch import apply_limits
 
-        budgeted = join_budget(request["budget"]) if request.get("budget") else False  # before the jail's forks
+        budgeted = join_budget(request["budget"], request.get("cpu_cores")) if request.get("budget") else False  # before the jail's forks
         plan = JailPlan(read_only=tuple(Path(p) for p in request["read_only"]),
                         read_write=tuple(Path(p) for p in request["read_write"]),
                         gpu_devices=tuple(request.get("gpu_devices", ())), uid=request.get("uid"))

@@ -24,8 +24,10 @@ from watchtrain.classroom.isolation.jail import MAX_PROCESSES
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 WORKER_MEMORY_BYTES = 6 * 2**30  # one worker's processes together, their tmpfs files included
+CPU_PERIOD_US = 100_000
 _V1_LIMITS = {"memory": {"memory.limit_in_bytes": WORKER_MEMORY_BYTES, "memory.memsw.limit_in_bytes": WORKER_MEMORY_BYTES},
-              "pids": {"pids.max": MAX_PROCESSES}}
+              "pids": {"pids.max": MAX_PROCESSES},
+              "cpu": {"cpu.cfs_period_us": CPU_PERIOD_US}}
 _V2_LIMITS = {"memory.max": WORKER_MEMORY_BYTES, "memory.swap.max": 0, "pids.max": MAX_PROCESSES}
 
 
@@ -34,12 +36,14 @@ def worker_budget(checker_pid: int) -> str:
     return f"watchtrain-worker-{checker_pid}"
 
 
-def join_budget(name: str) -> bool:
-    """Put the calling process (and so all it starts) in the budget `name`, made now if need be.
+def join_budget(name: str, cores: float | None = None) -> bool:
+    """Put the calling process (and so all it starts) in the budget `name`, made now if need be;
+    with `cores`, its processes together also get at most that much CPU time (a batch grades
+    submissions side by side: a busy one must not slow its neighbour past its time limits).
     False, with nothing changed, where that is not possible."""
     if os.geteuid() != 0:
         return False
-    folders = _budget_folders(name)
+    folders = _budget_folders(name, cores)
     if not folders:
         return False
     try:
@@ -60,7 +64,7 @@ def remove_budget(name: str) -> None:
     never made)."""
     if os.geteuid() != 0:
         return
-    for folder, _ in _budget_folders(name):
+    for folder, _ in _budget_folders(name, cores=1):
         if not folder.is_dir():
             continue
         for _ in range(50):  # killed processes leave their cgroup within milliseconds
@@ -74,9 +78,11 @@ def remove_budget(name: str) -> None:
                 time.sleep(0.02)
 
 
-def _budget_folders(name: str) -> list[tuple[Path, dict]]:
+def _budget_folders(name: str, cores: float | None = None) -> list[tuple[Path, dict]]:
     """Where the budget's cgroup folders go (beside this process's own cgroup, so that any limit
-    above it still holds), with the limits to write in each; [] when no memory controller can be used."""
+    above it still holds), with the limits to write in each (the CPU's only with `cores`); []
+    when no memory controller can be used."""
+    quota = int(cores * CPU_PERIOD_US) if cores else None
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
@@ -87,12 +93,15 @@ def _budget_folders(name: str) -> list[tuple[Path, dict]]:
         if controllers == "":
             mount = next((m for m in (CGROUP_ROOT, CGROUP_ROOT / "unified") if (m / "cgroup.controllers").is_file()), None)
             own = _inside(mount, path) if mount else None
-            if own is not None and {"memory", "pids"} <= set(_read(own / "cgroup.subtree_control").split()):
-                v2.append((own / name, _V2_LIMITS))
-        for controller in ("memory", "pids"):
+            delegated = set(_read(own / "cgroup.subtree_control").split()) if own is not None else set()
+            if {"memory", "pids"} <= delegated:
+                cpu = {"cpu.max": f"{quota} {CPU_PERIOD_US}"} if quota and "cpu" in delegated else {}
+                v2.append((own / name, _V2_LIMITS | cpu))
+        for controller in ("memory", "pids", "cpu"):
             own = _inside(CGROUP_ROOT / controllers, path) if controller in controllers.split(",") else None
-            if own is not None:
-                v1[controller] = (own / name, _V1_LIMITS[controller])
+            if own is not None and (controller != "cpu" or quota):
+                limits = _V1_LIMITS[controller] | ({"cpu.cfs_quota_us": quota} if controller == "cpu" else {})
+                v1[controller] = (own / name, limits)
     if v2:
         return v2
     return list(v1.values()) if "memory" in v1 else []

@@ -82,8 +82,8 @@ class Layers:
             _layer("own network namespace (loopback only, this run's servers only)", self.network_namespace),
             _layer(f"work folder of its own, at most {WORK_FOLDER_BYTES // 2**30} GiB (cannot fill the grader's disk)",
                    self.work_folder_capped),
-            _layer("memory and process budget of its own, for all its processes together (cannot starve "
-                   "classmates' runs)", self.memory_budget),
+            _layer("memory and process budget of its own, for all its processes together, and one core in a "
+                   "batch (cannot starve classmates' runs)", self.memory_budget),
             *(f"  note: {problem}" for problem in self.problems),
         ]
 
@@ -343,5 +343,5 @@ def unprotected(layers: Layers) -> list[str]:
     if not layers.work_folder_capped:
         missing.append("a submission can fill the disk that its work folder is on")
     if not layers.memory_budget:
-        missing.append("a submission's processes together can take the machine's memory from classmates' runs")
+        missing.append("a submission's processes together can take the machine's memory and cores from classmates' runs")
     return missing
