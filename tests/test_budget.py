@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from watchtrain.classroom.isolation.budget import (CPU_PERIOD_US, WORKER_MEMORY_BYTES, _budget_folders, join_budget, remove_budget,
-                                                   worker_budget)
+from watchtrain.classroom.isolation.budget import (CPU_PERIOD_US, WORKER_MEMORY_BYTES, _budget_folders, join_budget,
+                                                   remove_budget, remove_stale_budgets, worker_budget)
 from watchtrain.classroom.isolation.jail import MAX_PROCESSES
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not _budget_folders("probe"),
@@ -34,4 +34,17 @@ def test_a_budget_holds_its_processes_and_removing_it_kills_them():
     remove_budget(name)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert not any(folder.exists() for folder in folders)
+
+
+def test_a_batch_removes_the_budgets_of_checkers_that_are_gone():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)  # a pid that was a checker's and is gone now
+    name = worker_budget(pid)
+    folders = [folder for folder, _ in _budget_folders(name, cores=1)]
+    for folder in folders:
+        folder.mkdir()
+    remove_stale_budgets()
     assert not any(folder.exists() for folder in folders)

@@ -22,6 +22,7 @@ from typing import Callable
 
 import watchtrain
 from watchtrain.atomic import write_atomically
+from watchtrain.classroom.isolation.budget import remove_stale_budgets
 from watchtrain.classroom.isolation.forking import Zygote, preload_for
 from watchtrain.classroom.isolation.sandbox import start_zygote
 from watchtrain.classroom.reports import write_class_csv, write_submission_files
@@ -64,6 +65,7 @@ def grade_batch(course: Course, entries: list[SubmissionEntry], out: Path, optio
     KeyboardInterrupt the running children are stopped, finished submissions keep their results,
     and the interrupt is raised again."""
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_budgets()
     grader = grader_fingerprint(course, options)
     folders = folder_names([entry.name for entry in entries])
     cancel = threading.Event()

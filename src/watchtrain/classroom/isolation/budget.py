@@ -25,6 +25,7 @@ from watchtrain.classroom.isolation.jail import MAX_PROCESSES
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 WORKER_MEMORY_BYTES = 6 * 2**30  # one worker's processes together, their tmpfs files included
 CPU_PERIOD_US = 100_000
+WORKER_BUDGET_PREFIX = "watchtrain-worker-"
 _V1_LIMITS = {"memory": {"memory.limit_in_bytes": WORKER_MEMORY_BYTES, "memory.memsw.limit_in_bytes": WORKER_MEMORY_BYTES},
               "pids": {"pids.max": MAX_PROCESSES},
               "cpu": {"cpu.cfs_period_us": CPU_PERIOD_US}}
@@ -33,7 +34,7 @@ _V2_LIMITS = {"memory.max": WORKER_MEMORY_BYTES, "memory.swap.max": 0, "pids.max
 
 def worker_budget(checker_pid: int) -> str:
     """The name of the budget of the worker that the checker with this pid starts."""
-    return f"watchtrain-worker-{checker_pid}"
+    return f"{WORKER_BUDGET_PREFIX}{checker_pid}"
 
 
 def join_budget(name: str, cores: float | None = None) -> bool:
@@ -76,6 +77,15 @@ def remove_budget(name: str) -> None:
                 break
             except (ProcessLookupError, OSError, ValueError):
                 time.sleep(0.02)
+
+
+def remove_stale_budgets() -> None:
+    """Remove the budgets of checkers that are gone (a batch killed outright), whatever they left."""
+    for folder, _ in _budget_folders(worker_budget(0), cores=1):
+        for stale in folder.parent.glob(WORKER_BUDGET_PREFIX + "*"):
+            pid = stale.name.removeprefix(WORKER_BUDGET_PREFIX)
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                remove_budget(stale.name)
 
 
 def _budget_folders(name: str, cores: float | None = None) -> list[tuple[Path, dict]]:
