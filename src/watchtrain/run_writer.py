@@ -20,15 +20,14 @@ from pathlib import Path
 
 from tensorboard.compat.proto import event_pb2
 
-from watchtrain.artifacts.tensorboard.records import masked_crc32c_of
+from watchtrain.artifacts.tensorboard.records import masked_crc32c
 
 FILE_NAME = "events.out.tfevents.0000000000.watchtrain"
 FILE_VERSION = "brain.Event:2"
 
 
 class _EventFile:
-    """One event file, written on close: its records' checksums are computed together, which is
-    far faster than TensorBoard's record-by-record pure-Python CRC (see masked_crc32c_of)."""
+    """One event file, written on close, with TensorBoard's checksums from C code (see masked_crc32c)."""
 
     def __init__(self, run_dir: Path, walltime: float):
         self.path = run_dir / FILE_NAME
@@ -41,13 +40,11 @@ class _EventFile:
 
     def close(self) -> None:
         """Write the records as TensorBoard's RecordWriter does: length, its CRC, data, its CRC."""
-        headers = [struct.pack("<Q", len(data)) for data in self._events]
-        crcs = masked_crc32c_of(headers + self._events)
-        header_crcs, data_crcs = crcs[:len(headers)], crcs[len(headers):]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "wb") as stream:
-            for header, header_crc, data, data_crc in zip(headers, header_crcs, self._events, data_crcs):
-                stream.write(header + struct.pack("<I", header_crc) + data + struct.pack("<I", data_crc))
+            for data in self._events:
+                header = struct.pack("<Q", len(data))
+                stream.write(header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data)))
         self._events = []
 
 

@@ -1,5 +1,7 @@
 """First uses that cost seconds, done once in a process that others fork from: an optimizer step;
-a TensorBoard scalar, image and matplotlib figure; an offline W&B run; an ONNX export.
+a TensorBoard scalar, image and matplotlib figure; an offline W&B run; an ONNX export. Two
+libraries also get a faster twin of a pure function they redo at every use: TensorBoard's
+CRC-32C, and the ONNX exporter's list of torchlib functions.
 
     warm_up(["torch.utils.tensorboard", "wandb"])  # in the zygote (by path: it never imports watchtrain),
                                                    # the worker's spawner or host: what it preloaded
@@ -26,6 +28,7 @@ _done = sys.__dict__.setdefault("_watchtrain_warmed_up", set())
 def warm_up(libraries=()) -> None:
     """The first optimizer step, and the first use of each of `libraries` that writes something."""
     steps = [("training", (), _training),  # each step, and the libraries that must all be named for it to run
+             ("tensorboard_crc", ("torch.utils.tensorboard",), _tensorboard_crc_in_c),
              ("tensorboard", ("torch.utils.tensorboard",), _tensorboard),
              ("figure", ("torch.utils.tensorboard", "matplotlib.pyplot"), _figure),
              ("wandb", ("wandb",), _wandb),
@@ -87,6 +90,17 @@ def _training(folder: str) -> None:
         optimizer.step()
 
 
+def _tensorboard_crc_in_c(folder: str) -> None:
+    """TensorBoard without TensorFlow checksums every record it writes in pure Python, about a
+    second per megabyte of images and histograms. Its writer looks the CRC-32C up by name at each
+    record, so the same function from google-crc32c's C code (a course dependency) takes its place."""
+    import google_crc32c
+    from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
+
+    if google_crc32c.implementation == "c":
+        pywrap_tensorflow.crc32c = google_crc32c.value
+
+
 def _tensorboard(folder: str) -> None:
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -116,5 +130,20 @@ def _wandb(folder: str) -> None:
 def _onnx_exporter(folder: str) -> None:
     import torch
 
+    _keep_torchlib_functions()
+
     torch.onnx.export(torch.nn.Linear(2, 1), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
                       external_data=False, verbose=False)
+
+
+def _keep_torchlib_functions() -> None:
+    """At every export, torch.onnx rebuilds its registry from onnxscript's list of torchlib
+    functions, which parses the source of about 500 functions again (0.8 s of a 1.5 s export).
+    The list is the same every time in a process, so the first one is kept."""
+    import functools
+
+    from torch.onnx._internal.exporter import _registration
+
+    listing = getattr(getattr(_registration, "onnxscript_apis", None), "get_torchlib_ops", None)
+    if listing is not None and not hasattr(listing, "cache_info"):
+        _registration.onnxscript_apis.get_torchlib_ops = functools.cache(listing)
