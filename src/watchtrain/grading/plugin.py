@@ -158,7 +158,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if lessons:
         from watchtrain.classroom.isolation.warm_up import warm_up
 
-        warm_up()  # the checks' own first optimizer step, while the host starts
+        # The checks' own first optimizer step, while the host starts; and TensorBoard's loader,
+        # which the readers use, gets the CRC-32C in C (it checks every record again).
+        warm_up(["torch.utils.tensorboard"])
         try:  # its imports, too, before any test's clock starts
             grading.worker.prepare(lessons)
         except WorkerFailed:

@@ -5,7 +5,8 @@ CRC-32C, and the ONNX exporter's list of torchlib functions.
 
     warm_up(["torch.utils.tensorboard", "wandb"])  # in the zygote (by path: it never imports watchtrain),
                                                    # the worker's spawner or host: what it preloaded
-    warm_up()   # in the checker, whose reference runs train too: the optimizer step only
+    warm_up(["torch.utils.tensorboard"])  # in the checker, whose reference runs train and whose
+                                          # readers use TensorBoard's loader
 
 A step runs only for the libraries named (see watchtrain.library_imports: what the graded lessons
 use), so a lesson without W&B never pays for warming W&B up. Being imported is no sign of use: the
