@@ -136,8 +136,9 @@ def test_an_attack_on_the_machine_gets_no_more_than_its_budget(attacked, name):
     # the submission graded beside it keeps the rest of the machine.
     pattern, most = RESOURCE_ATTACKS[name]
     batch = attacked[0]
-    got = [float(re.search(pattern, test["feedback"]).group(1)) for test in batch.tests(name, "log_batch_losses")]
-    assert got, batch.report(name)
+    found = [re.search(pattern, test["feedback"]) for test in batch.tests(name, "log_batch_losses")]
+    got = [float(match.group(1)) for match in found if match]
+    assert got, batch.report(name)  # in every call, or in the run's first call only (see tests/attacks/README.md)
     if os.geteuid() == 0:
         assert max(got) <= most, got
 
