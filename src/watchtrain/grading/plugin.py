@@ -156,11 +156,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         import torch  # noqa: F401
     lessons = {lesson_dir_of(item.path) for item in session.items if item.get_closest_marker("exercise")}
     if lessons:
-        from watchtrain.classroom.isolation.warm_up import warm_up
+        from watchtrain.classroom.isolation.warm_up import tensorboard_crc_in_c, warm_up
 
-        # The checks' own first optimizer step, while the host starts; and TensorBoard's loader,
-        # which the readers use, gets the CRC-32C in C (it checks every record again).
-        warm_up(["torch.utils.tensorboard"])
+        warm_up()  # the checks' own first optimizer step, while the host starts
+        tensorboard_crc_in_c()  # for TensorBoard's loader, which the readers use: it checks every record again
         try:  # its imports, too, before any test's clock starts
             grading.worker.prepare(lessons)
         except WorkerFailed:

@@ -5,8 +5,7 @@ CRC-32C, and the ONNX exporter's list of torchlib functions.
 
     warm_up(["torch.utils.tensorboard", "wandb"])  # in the zygote (by path: it never imports watchtrain),
                                                    # the worker's spawner or host: what it preloaded
-    warm_up(["torch.utils.tensorboard"])  # in the checker, whose reference runs train and whose
-                                          # readers use TensorBoard's loader
+    warm_up()   # in the checker, whose reference runs train too: the optimizer step only
 
 A step runs only for the libraries named (see watchtrain.library_imports: what the graded lessons
 use), so a lesson without W&B never pays for warming W&B up. Being imported is no sign of use: the
@@ -29,7 +28,7 @@ _done = sys.__dict__.setdefault("_watchtrain_warmed_up", set())
 def warm_up(libraries=()) -> None:
     """The first optimizer step, and the first use of each of `libraries` that writes something."""
     steps = [("training", (), _training),  # each step, and the libraries that must all be named for it to run
-             ("tensorboard_crc", ("torch.utils.tensorboard",), _tensorboard_crc_in_c),
+             ("tensorboard_crc", ("torch.utils.tensorboard",), lambda folder: tensorboard_crc_in_c()),
              ("tensorboard", ("torch.utils.tensorboard",), _tensorboard),
              ("figure", ("torch.utils.tensorboard", "matplotlib.pyplot"), _figure),
              ("wandb", ("wandb",), _wandb),
@@ -91,13 +90,16 @@ def _training(folder: str) -> None:
         optimizer.step()
 
 
-def _tensorboard_crc_in_c(folder: str) -> None:
-    """TensorBoard without TensorFlow checksums every record it writes in pure Python, about a
-    second per megabyte of images and histograms. Its writer looks the CRC-32C up by name at each
-    record, so the same function from google-crc32c's C code (a course dependency) takes its place."""
-    import google_crc32c
-    from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
-
+def tensorboard_crc_in_c() -> None:
+    """TensorBoard without TensorFlow checksums every record it writes or reads in pure Python,
+    about a second per megabyte of images and histograms. Its writer and its loader look the
+    CRC-32C up by name at each record, so the same function from google-crc32c's C code (a course
+    dependency) takes its place, where it is installed with its C code."""
+    try:
+        import google_crc32c
+        from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
+    except ImportError:
+        return
     if google_crc32c.implementation == "c":
         pywrap_tensorflow.crc32c = google_crc32c.value
 
