@@ -71,3 +71,23 @@ def test_warm_up_warms_only_the_libraries_named(libraries, steps, swapped):
     assert done == steps
     assert imported == ([] if "torch.onnx" not in libraries else ["onnxscript"])
     assert faster == swapped
+
+
+def test_the_exporters_kept_function_list_exports_the_same_bytes():
+    """The list of torchlib functions the ONNX exporter keeps (warm_up) changes nothing it writes:
+    a model exported twice with the list kept is byte for byte the model exported without it."""
+    script = (f"import sys, hashlib, os, tempfile, warnings; warnings.filterwarnings('ignore'); "
+              f"sys.path.insert(0, {str(WARM_UP)!r}); import torch, warm_up; "
+              f"warm_up._keep_torchlib_functions = warm_up._keep_torchlib_functions if sys.argv[1] == 'kept' else (lambda: None); "
+              f"warm_up.warm_up(['torch.onnx']); torch.manual_seed(0); "
+              f"model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), "
+              f"torch.nn.Linear(4 * 26 * 26, 10)).eval(); path = os.path.join(tempfile.mkdtemp(), 'model.onnx'); "
+              f"digests = []\n"
+              f"for _ in range(2):\n"
+              f"    torch.onnx.export(model, (torch.zeros(2, 1, 28, 28),), path, input_names=['images'], "
+              f"output_names=['logits'], dynamic_axes={{'images': {{0: 'batch'}}}}, external_data=False, verbose=False)\n"
+              f"    digests.append(hashlib.sha256(open(path, 'rb').read()).hexdigest())\n"
+              f"print(' '.join(digests))")
+    digests = {way: subprocess.run([sys.executable, "-c", script, way], capture_output=True, text=True,
+                                   check=True).stdout.splitlines()[-1].split() for way in ("kept", "rebuilt")}
+    assert digests["kept"] == digests["rebuilt"] and len(set(digests["kept"])) == 1, digests
