@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from watchtrain.classroom.isolation.jail import cap_work_folder, isolate_network
+from watchtrain.classroom.isolation.jail import cap_work_folder, in_grading_sandbox, isolate_network
 from watchtrain.course import Course, ManifestError, find_course_root, load_course
 from watchtrain.grading import outcomes
 from watchtrain.grading.options import add_options, chosen_submission, is_hidden_dir
@@ -35,7 +35,7 @@ from watchtrain.grading.session import SESSION, GradingSession, grading_session,
 from watchtrain.grading.submission import SubmissionError, lesson_module
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import time_limit
-from watchtrain.grading.worker_client import SANDBOX_MARKER, LearnerWorker, WorkerFailed
+from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
 from watchtrain.library_imports import learner_libraries
 
 SEED = 20_261_201  # not 0: code that forgets to seed (or seeds too late) must not inherit the seed an exercise asks for
@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Before any test is collected: the worker is forked from a process that holds no test and no
     # result, and before this one imports torch, so that both import it at once.
     isolate_network()
-    if os.environ.get(SANDBOX_MARKER) and config.option.basetemp:  # a batch's run: its work folder is its alone
+    if in_grading_sandbox() and config.option.basetemp:  # a batch's run: its work folder is its alone
         cap_work_folder(Path(config.option.basetemp).resolve().parent)
     lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
     worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
@@ -78,7 +78,7 @@ def _grades_someone_elses_work(submission: Path, course: Course) -> bool:
     instructor runs `pytest autograder --submission DIR` with their own environment. False for a
     run in a grading sandbox (`watchtrain grade`, Gradescope), which starts with a scrubbed
     environment, and for the learner's own lessons/ or the course's solutions/."""
-    if os.environ.get(SANDBOX_MARKER):
+    if in_grading_sandbox():
         return False
     return submission.resolve() not in {(course.root / "lessons").resolve(), (course.root / "solutions").resolve()}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from watchtrain.classroom.isolation.budget import remove_budget, worker_budget
-from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE
+from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE, in_grading_sandbox
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
 from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
@@ -171,7 +171,7 @@ class LearnerWorker:
                    "fallback_folders": {"HOME": str(fallback["HOME"]), "TMPDIR": str(fallback["TMPDIR"]),
                                         "MPLCONFIGDIR": str(fallback["HOME"] / ".matplotlib")},
                    "gpu_devices": _gpu_devices(), "uid": self.uid, "budget": self.budget,
-                   "cpu_cores": BATCH_CORES if os.environ.get(SANDBOX_MARKER) else None,
+                   "cpu_cores": BATCH_CORES if in_grading_sandbox() else None,
                    "preload": _imported_by(self.submission, self._lessons), "data_bytes": DATA_BYTES, "file_bytes": FILE_BYTES}
         try:
             self._control.settimeout(HOST_START_TIMEOUT_S)

@@ -21,7 +21,6 @@ from watchtrain.classroom.isolation.budget import remove_budget, worker_budget
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER
 
 LAUNCHER = Path(__file__).with_name("launch.py")
-MARKER_ENV = SANDBOX_MARKER  # inherited by every process a graded run starts: how clean-up finds them
 SITE_CUSTOMIZE = ("# Written by watchtrain's grading sandbox: keep this run's network on this machine.\n"
                   "from watchtrain.classroom.isolation.network import confine_to_loopback\n"
                   "confine_to_loopback()\n")
@@ -87,7 +86,7 @@ class Sandbox:
             "XDG_CACHE_HOME": str(self.home / ".cache"), "XDG_CONFIG_HOME": str(self.home / ".config"),
             "MPLCONFIGDIR": str(self.home / ".matplotlib"), "WANDB_DIR": str(self.tmp),
             "PYTHONPATH": os.pathsep.join(str(path) for path in [*python_path, self.root / "site"]),
-            MARKER_ENV: self.marker,
+            SANDBOX_MARKER: self.marker,  # inherited by every process the run starts: how clean-up finds them
         }
         if not gpu:
             env["CUDA_VISIBLE_DEVICES"] = ""  # GPU checks carry no points; jobs must not share a GPU
@@ -139,7 +138,7 @@ class Sandbox:
 
 def _marked_processes(marker: str) -> list[int]:
     """Processes whose environment holds this sandbox's marker (Linux /proc; nothing elsewhere)."""
-    needle = f"{MARKER_ENV}={marker}".encode()
+    needle = f"{SANDBOX_MARKER}={marker}".encode()
     found = []
     proc = Path("/proc")
     if not proc.is_dir():
