@@ -62,10 +62,12 @@ def test_warm_up_warms_only_the_libraries_named(libraries, steps, swapped):
               f"warm_up({libraries!r}); modules = sys.modules; "
               f"crc = getattr(modules.get('tensorboard.compat.tensorflow_stub.pywrap_tensorflow'), 'crc32c', None); "
               f"apis = getattr(modules.get('torch.onnx._internal.exporter._registration'), 'onnxscript_apis', None); "
+              f"schemas = modules.get('torch.onnx._internal.exporter._schemas'); "
               f"print(json.dumps([sorted(sys._watchtrain_warmed_up), "
               f"[name for name in ('wandb', 'matplotlib.pyplot', 'onnxscript') if name in sys.modules], "
               f"[name for name, done in (('tensorboard_crc', crc is getattr(modules.get('google_crc32c'), 'value', 0)), "
-              f"('torchlib_functions', hasattr(getattr(apis, 'get_torchlib_ops', None), 'cache_info'))) if done]]))")
+              f"('torchlib_functions', all(hasattr(getattr(module, name, None), 'cache_info') for module, name in "
+              f"((apis, 'get_torchlib_ops'), (schemas, 'op_signature_from_function'))))) if done]]))")
     done, imported, faster = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                                        check=True).stdout)
     assert done == steps
@@ -74,8 +76,9 @@ def test_warm_up_warms_only_the_libraries_named(libraries, steps, swapped):
 
 
 def test_the_exporters_kept_function_list_exports_the_same_bytes():
-    """The list of torchlib functions the ONNX exporter keeps (warm_up) changes nothing it writes:
-    a model exported twice with the list kept is byte for byte the model exported without it."""
+    """What the ONNX exporter keeps (warm_up: the torchlib functions and their signatures) changes
+    nothing it writes: a model exported twice with them kept is byte for byte the model exported
+    without them."""
     script = (f"import sys, hashlib, os, tempfile, warnings; warnings.filterwarnings('ignore'); "
               f"sys.path.insert(0, {str(WARM_UP)!r}); import torch, warm_up; "
               f"warm_up._keep_torchlib_functions = warm_up._keep_torchlib_functions if sys.argv[1] == 'kept' else (lambda: None); "

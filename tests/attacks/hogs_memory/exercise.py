@@ -26,22 +26,16 @@ def hog():
     raise RuntimeError(f"held {3 * alive} GiB at once in {alive} of {CHILDREN} processes ({reached} reached 3 GiB)")
 
 
-def first_call_of_this_run() -> bool:
-    """True in the first call of a grading run only. The attack costs seconds, and the limits it
-    meets are the same in every call, so it strikes once per run: the run's worker host is this
-    call's parent, and a mark named after it (pid and start time) stays in its /tmp."""
+def strike_once(attack):
+    """The attack costs seconds, and the limits it meets are the same in every call, so it strikes
+    in a run's first call only. The run's worker host is this call's parent: a mark named after it
+    (pid and start time) stays in the host's /tmp for its later calls."""
     with open(f"/proc/{os.getppid()}/stat") as stat:
         started = stat.read().rsplit(")", 1)[1].split()[19]
     try:
         os.close(os.open(f"/tmp/watchtrain-attack-struck-{os.getppid()}-{started}", os.O_CREAT | os.O_EXCL))
     except FileExistsError:
-        return False
-    return True
-
-
-def strike_once(attack):
-    if not first_call_of_this_run():
-        raise RuntimeError("the attack struck in this run's first call already")
+        raise RuntimeError("the attack struck in this run's first call already") from None
     attack()
 
 
