@@ -48,7 +48,7 @@ test-autograder: setup
 	$(BIN)/python -m pytest autograder --solutions
 
 test-project: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile
 
 data: setup
 	$(BIN)/watchtrain data build-mini
