@@ -237,3 +237,33 @@ def test_the_template_autograder_grades_its_example(autograde, tiny_course, sour
 def test_a_report_is_written_even_when_no_test_was_collected(autograde, tiny_course):
     run = autograde(tiny_course, extra_args=["-k", "no_test_has_this_name"])
     assert run.report == {"score": 0, "max_score": 0, "lessons": []}, run.output[-2000:]
+
+
+def test_the_checks_run_with_garbage_collection_on_and_the_imports_set_aside(autograde, tiny_course):
+    """The plugin turns garbage collection off while torch & co. are imported and the checks are
+    collected (Python would walk the whole heap each time it grew by a quarter), then freezes what
+    is there and turns collection back on; the worker's spawner does the same around its imports.
+    A check or a learner's call that ran with it off would let a long run's reference cycles pile up."""
+    (tiny_course / "autograder" / "test_01_tiny.py").write_text(TESTS + textwrap.dedent("""
+        import gc
+
+        @exercise("add")
+        def test_garbage_collection_state(lesson):
+            expect_equal((gc.isenabled(), gc.get_freeze_count() > 0), (True, True),
+                         "in the checker: (garbage collection on, objects frozen)")
+            expect_equal(lesson.parse("{}"), {"on": True, "frozen": True},
+                         "in the learner's call: garbage collection")
+    """))
+    submission = submit(tiny_course, """
+        import gc
+        import json
+
+        def add(a, b):
+            return a + b
+        def parse(text):
+            if text == "{}":
+                return {"on": gc.isenabled(), "frozen": gc.get_freeze_count() > 0}
+            return json.loads(text)
+    """)
+    run = autograde(tiny_course, submission=submission)
+    assert by_name(run)["test_garbage_collection_state"]["status"] == "passed", run.output[-2000:]

@@ -16,7 +16,7 @@ from watchtrain.classroom.isolation.sandbox import Limits, Sandbox, start_zygote
 
 SRC = Path(watchtrain.__file__).parent.parent
 FACTS_TEST = '''
-import json, os, resource, sys
+import gc, json, os, resource, sys
 
 def test_facts():
     import torch
@@ -31,6 +31,7 @@ def test_facts():
         "watchtrain_from": watchtrain.__file__,
         "torch_sum": float(torch.arange(4.0).sum()),
         "stdin_is_empty": os.read(0, 1) == b"",
+        "garbage_collection": [gc.isenabled(), gc.get_freeze_count()],
     }
     with open(os.path.join(os.environ["TMPDIR"], "facts.json"), "w") as out:
         json.dump(facts, out)
@@ -78,6 +79,9 @@ def test_a_forked_run_is_a_fresh_sandboxed_run(zygote, tmp_path, monkeypatch):
     assert facts["hash_randomization"] == 0, "PYTHONHASHSEED=0, as every run has it"
     assert facts["watchtrain_from"].startswith(str(SRC)), facts["watchtrain_from"]
     assert facts["torch_sum"] == 6.0 and facts["stdin_is_empty"]
+    enabled, frozen = facts["garbage_collection"]
+    assert enabled and frozen > 100_000, \
+        f"the zygote's imports are frozen (a fork's collections skip them), and collection is on: {enabled}, {frozen}"
 
 
 def test_a_forked_run_gets_a_fresh_watchtrain_from_its_own_grader_copy(zygote, tmp_path):

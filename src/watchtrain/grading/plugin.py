@@ -15,6 +15,7 @@ only with --hidden and share their exercise's `hidden_points`.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import random
 import sys
@@ -60,6 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # still build first: with the source of every frame, about 0.3 s a failure. A native traceback
     # costs nothing, and is what a bug in the autograder itself shows.
     config.option.tbstyle = "native"
+    # Importing torch & co. and collecting the checks grows the heap to about a million objects,
+    # and each time it has grown by a quarter Python walks all of it: 1.5 to 2 s of full garbage
+    # collections before the first check. None until the collection is done (the worker's spawner,
+    # forked below, inherits this); then what was imported is frozen, left out of later ones.
+    gc.disable()
     # Before any test is collected: the worker is forked from a process that holds no test and no
     # result, and before this one imports torch, so that both import it at once.
     isolate_network()
@@ -122,6 +128,8 @@ def _data_folder(course: Course) -> Path:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    gc.enable()  # where the run ended before its collection did
+    gc.unfreeze()  # a process that goes on after the run (a test's in-process run) may free what the run left
     session = config.stash.get(SESSION, None)
     if session is None:
         return
@@ -164,6 +172,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             grading.worker.prepare(lessons)
         except WorkerFailed:
             pass  # the first call tries again, and its test reports the failure
+    gc.freeze()  # the libraries and the checks, kept for good (see pytest_configure)
+    gc.enable()
     if session.config.getoption("--start-when"):
         _wait_for(Path(session.config.getoption("--start-when")))
         grading.worker.refresh_submission()  # what was saved since the worker started

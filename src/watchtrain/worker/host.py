@@ -13,6 +13,7 @@ the checker or another submission.
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -80,10 +81,13 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
     preload = PRELOAD + tuple(name for name in libraries if name in HEAVY)
+    gc.disable()  # no full collections while the heap grows by imports (see the plugin's pytest_configure)
     _import_quietly(preload)
     from watchtrain.classroom.isolation.warm_up import warm_up
 
     warm_up(preload)  # here, once: a host restarted after a time-out must start in well under a second
+    gc.freeze()  # as in the zygote: the forks' garbage collections leave the preloaded objects alone
+    gc.enable()
     while True:
         try:
             request = json.loads(receive_frame(control))
@@ -224,6 +228,7 @@ def _one_call(channel: socket.socket, request: bytes) -> tuple[bytes, int | None
     """The answer of a call run in a child of its own, and the child's pid while the call has not
     ended (its process may still be exiting, and processes it started may still run)."""
     reader, writer = os.pipe()
+    gc.freeze()  # what the host added since the spawner froze its own
     pid = os.fork()
     if pid == 0:
         os.close(reader)
