@@ -85,6 +85,8 @@ def grade_folder(course: Course, submission: Path, work: Path, options: GradingO
     children are forked from it instead of started afresh."""
     submission, work = submission.resolve(), work.resolve()
     limits = options.limits
+    if zygote is not None:  # a batch's first runs wait for its imports: the batch's seconds, not the submission's
+        zygote.wait_until_ready()
     deadline = time.monotonic() + limits.submission_timeout
     output_path = work / "output.log"
     master: dict[str, TestResult] = {}

@@ -159,6 +159,10 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     grading = grading_session(session.config)
+    if grading.log is not None:  # first: a run stopped while its worker starts still names every check
+        grading.log.write(COLLECTED, tests=[r.as_dict() for r in grading.results.values()])
+        for result in grading.set_aside:  # decided without running: lessons that were not submitted
+            grading.log.write(RESULT, test=result.as_dict())
     if session.config.getoption("--test-timeout"):
         import numpy  # noqa: F401  (isolated_run's imports, paid before any test's clock starts)
         import torch  # noqa: F401
@@ -177,11 +181,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.getoption("--start-when"):
         _wait_for(Path(session.config.getoption("--start-when")))
         grading.worker.refresh_submission()  # what was saved since the worker started
-    if grading.log is None:
-        return
-    grading.log.write(COLLECTED, tests=[r.as_dict() for r in grading.results.values()])
-    for result in grading.set_aside:  # decided without running: lessons that were not submitted
-        grading.log.write(RESULT, test=result.as_dict())
 
 
 @pytest.fixture(scope="session")

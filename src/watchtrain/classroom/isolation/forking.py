@@ -101,6 +101,15 @@ class Zygote:
         self.process, self.preloaded, self._alive = process, first["ready"], True
         threading.Thread(target=self._read_replies, name="zygote-replies", daemon=True).start()
 
+    def wait_until_ready(self) -> None:
+        """Start the process if it has not started, and wait until it is ready (or could not start:
+        then each run is a plain process, as with spawn)."""
+        with self._lock:
+            try:
+                self._ensure_running()
+            except ZygoteUnavailable:
+                pass
+
     def spawn(self, args: list[str], *, env: dict[str, str], cwd: Path, output: Path, python_path: list[str],
               data_bytes: int, file_bytes: int) -> ForkedProcess:
         """Fork a run of `pytest args`; raises ZygoteUnavailable when the zygote is gone."""
