@@ -237,6 +237,29 @@ def test_a_submission_past_its_time_limit_reads_timeout(tmp_path):
     assert any("time limit of 8 s ran out" in text for text in feedback), feedback
 
 
+def test_a_batchs_first_submission_is_not_timed_while_the_zygote_starts(tmp_path):
+    """The zygote starts with a batch's first run, and imports torch & co. first (seconds; more on a
+    busy machine). That wait is the batch's: a submission's time limit starts when its run can. Here
+    the zygote takes 15 s more (a module that sleeps), as long as the submission's whole limit."""
+    from watchtrain.classroom.isolation.forking import PRELOAD, Zygote
+    from watchtrain.classroom.isolation.sandbox import Sandbox
+    from watchtrain.classroom.supervisor import GRADED, grade_folder
+
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "slow_start.py").write_text("import time\n\ntime.sleep(15)\n")
+    sandbox = Sandbox.create(tmp_path / "zygote")
+    zygote = Zygote(sandbox.environment([tmp_path / "slow"], {}), sandbox.tmp, (*PRELOAD, "slow_start"))
+    write_exercise(tmp_path / "submission", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
+    try:
+        outcome = grade_folder(load_course(COURSE), tmp_path / "submission", tmp_path / "work",
+                               GradingOptions(lessons=(LESSON,), limits=Limits(submission_timeout=15)), zygote=zygote)
+    finally:
+        zygote.close()
+    assert "slow_start" in zygote.preloaded, "the test's slow module must have been imported by the zygote"
+    assert outcome.status == GRADED, (outcome.status, outcome.notes)
+    assert outcome.report["score"] == outcome.report["max_score"] > 0
+
+
 def test_an_interrupted_batch_resumes_without_regrading(tmp_path):
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     stub = (COURSE / "lessons" / LESSON / "exercise.py").read_text()

@@ -117,10 +117,11 @@ class Sandbox:
         """Kill the run's process group and every process that still carries this sandbox's marker
         (servers and daemons that started their own session)."""
         if process is not None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            for kill in (os.killpg, os.kill):  # the run's group; the run itself, if a fork has not made its group yet
+                try:
+                    kill(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
