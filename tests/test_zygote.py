@@ -32,10 +32,19 @@ def test_facts():
         "torch_sum": float(torch.arange(4.0).sum()),
         "stdin_is_empty": os.read(0, 1) == b"",
         "garbage_collection": [gc.isenabled(), gc.get_freeze_count()],
+        "huge_page_kb": int(open("/proc/self/smaps_rollup").read().split("AnonHugePages:")[1].split()[0]),
     }
     with open(os.path.join(os.environ["TMPDIR"], "facts.json"), "w") as out:
         json.dump(facts, out)
 '''
+
+
+def huge_pages_can_be_made() -> bool:
+    """Whether this kernel collapses memory into huge pages on request (MADV_COLLAPSE: Linux 6.1,
+    transparent huge pages not turned off)."""
+    release = tuple(int(part) for part in os.uname().release.split(".")[:2] if part.isdigit())
+    settings = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return release >= (6, 1) and settings.is_file() and "[never]" not in settings.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +91,9 @@ def test_a_forked_run_is_a_fresh_sandboxed_run(zygote, tmp_path, monkeypatch):
     enabled, frozen = facts["garbage_collection"]
     assert enabled and frozen > 100_000, \
         f"the zygote's imports are frozen (a fork's collections skip them), and collection is on: {enabled}, {frozen}"
+    if huge_pages_can_be_made():
+        assert facts["huge_page_kb"] > 100 * 1024, \
+            f"the zygote's memory is in 2 MiB pages, so forks start and end cheaply: {facts['huge_page_kb']} kB"
 
 
 def test_a_forked_run_gets_a_fresh_watchtrain_from_its_own_grader_copy(zygote, tmp_path):

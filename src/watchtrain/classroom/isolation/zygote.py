@@ -27,7 +27,8 @@ import signal
 import sys
 import traceback
 
-from launch import apply_limits  # launch.py, beside this file (this folder is sys.path[0] here)
+from huge_pages import back_with_huge_pages  # beside this file (this folder is sys.path[0] here)
+from launch import apply_limits
 from warm_up import warm_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,6 +49,7 @@ def main(modules: list[str]) -> None:
     gc.collect()
     gc.freeze()
     gc.enable()
+    back_with_huge_pages()  # every fork, and every process forked from a fork, starts and ends cheaper
     requests, replies = sys.stdin.buffer.raw, sys.stdout
     send(replies, {"ready": [name for name in modules if name not in failed], "failed": failed})
     children: set[int] = set()
