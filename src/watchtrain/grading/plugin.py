@@ -67,14 +67,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # forked below, inherits this); then what was imported is frozen, left out of later ones.
     gc.disable()
     # Before any test is collected: the worker is forked from a process that holds no test and no
-    # result, and before this one imports torch, so that both import it at once.
+    # result. Both sides need torch: imported first, it is imported once (a fork shares it), and the
+    # spawner imports the rest of what its lessons use while this process collects the checks.
     isolate_network()
     if in_grading_sandbox() and config.option.basetemp:  # a batch's run: its work folder is its alone
         cap_work_folder(Path(config.option.basetemp).resolve().parent)
     lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
+    fresh = _grades_someone_elses_work(submission, course)
+    if not fresh:
+        import torch  # noqa: F401
     worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
-                                 tuple(learner_libraries(course, sorted(lessons))),
-                                 fresh=_grades_someone_elses_work(submission, course))
+                                 tuple(learner_libraries(course, sorted(lessons))), fresh=fresh)
     config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None)
     register_report_writers(config)
 
