@@ -19,7 +19,7 @@ def statuses(run) -> list[str]:
 
 def test_a_check_started_before_the_save_grades_what_was_saved(tiny_course):
     course = load_course(tiny_course)
-    with WarmChecks(course) as checks:
+    with WarmChecks(course, ["01_tiny"]) as checks:
         assert checks.wait_until_warm(300), "the warm process did not start"
         assert statuses(checks.run(["01_tiny"])) == ["not started", "not started"]
         ready = checks._ready
@@ -28,6 +28,25 @@ def test_a_check_started_before_the_save_grades_what_was_saved(tiny_course):
         assert statuses(checks.run(["01_tiny"])) == ["passed", "passed"]
         write_exercise(tiny_course, "01_tiny", STUB_01.replace("raise NotImplementedError", "return 0", 1))
         assert statuses(checks.run(["01_tiny"])) == ["failed", "not started"]
+
+
+def test_the_warm_process_imports_what_its_lessons_use_and_grows_for_a_lesson_that_uses_more(tiny_course):
+    course = load_course(tiny_course)
+    write_exercise(tiny_course, "02_tiny", """
+        import graphviz
+
+        def greet(name):
+            return f"Hello, {name}!"
+    """)
+    with WarmChecks(course, ["01_tiny"]) as checks:
+        assert checks.wait_until_warm(300), "the warm process did not start"
+        assert checks.libraries == frozenset() and "graphviz" not in checks._zygote.preloaded
+        assert statuses(checks.run(["02_tiny"])) == ["passed"], "a fork imports what the warm process lacks"
+        assert checks._growing is not None, "no warm process that imports graphviz too was started"
+        checks._growing.join(300)
+        assert statuses(checks.run(["02_tiny"])) == ["passed"]
+        assert checks.libraries == {"graphviz"} and "graphviz" in checks._zygote.preloaded, \
+            "the warm process that imports graphviz too has taken over"
 
 
 def test_a_command_line_run_keeps_its_exit_status_and_its_output(tiny_course):

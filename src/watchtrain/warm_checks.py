@@ -1,14 +1,19 @@
 """Checks forked from a warm process, for `watchtrain watch`: a save gets its verdict without
 importing torch, torchvision, pytest and the grader again.
 
-    with WarmChecks(course) as checks:      # starts the warm process in the background
-        run = checks.run([lesson.dir])      # an AutograderRun, as run_autograder returns
+    with WarmChecks(course, [lesson.dir]) as checks:  # starts the warm process in the background
+        run = checks.run([lesson.dir])                # an AutograderRun, as run_autograder returns
 
 The warm process is the batch grader's zygote (classroom/isolation/zygote.py): it imports the
 libraries, and here the grader too, once; each check is a fresh fork of it that runs `pytest` on
 the lesson's tests, exactly as `pytest autograder/test_NN_*.py` would, so no state leaks from one
 check to the next. Until the warm process is ready, or if it cannot start, a check runs in a fresh
 interpreter instead: slower, never different.
+
+It imports the libraries of the lessons it starts for, not all of them: W&B, matplotlib and the
+ONNX exporter cost a lesson that uses none of them seconds before its first warm check. When a
+check needs more (the learner moved on to lesson 06), its fork imports what is missing, and a
+warm process with those libraries as well starts in the background and takes over once ready.
 
 The next check is forked as soon as one ends, for the same lessons: it collects the tests, starts
 the learner worker and waits (`--start-when`), so a save pays only for running the tests. The
@@ -24,9 +29,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from watchtrain.classroom.isolation.forking import PRELOAD, Zygote, ZygoteUnavailable
+from watchtrain.classroom.isolation.forking import Zygote, ZygoteUnavailable, preload_for
 from watchtrain.course import Course
 from watchtrain.grading.runner import GRADING_ENVIRONMENT, AutograderRun, pytest_arguments, read_report, run_autograder
+from watchtrain.library_imports import lesson_libraries
 
 # The learner's own grader, imported once: the checker side of every check.
 GRADER_PRELOAD = ("watchtrain.grading.plugin", "watchtrain.artifacts.tensorboard", "watchtrain.tensorboard_checks",
@@ -35,19 +41,32 @@ UNLIMITED = resource.RLIM_INFINITY  # the learner's own machine: no batch limits
 
 
 class WarmChecks:
-    def __init__(self, course: Course):
+    def __init__(self, course: Course, lessons: list[str]):
         self.course = course
+        self.libraries: frozenset[str] = frozenset()  # what the warm process in use has imported
         self._zygote: Zygote | None = None
         self._ready: _ReadyCheck | None = None  # the next check, collected and waiting for a save
         self._scratch = tempfile.TemporaryDirectory(prefix="watchtrain-watch-")
-        self._starting = threading.Thread(target=self._start, name="warm-checks", daemon=True)
+        self._bigger: list[tuple[Zygote | None, frozenset[str]]] = []  # a warm process for more libraries, once started
+        self._growing: threading.Thread | None = None
+        self._starting = threading.Thread(target=self._start, args=(self._libraries_of(lessons),),
+                                          name="warm-checks", daemon=True)
         self._starting.start()
 
-    def _start(self) -> None:
+    def _start(self, libraries: frozenset[str]) -> None:
+        zygote = self._started(libraries)
+        self.libraries = libraries  # first: a check that sees the process sees what it imported
+        self._zygote = zygote
+
+    def _started(self, libraries: frozenset[str]) -> Zygote | None:
         try:
-            self._zygote = Zygote.start(dict(os.environ), Path(self._scratch.name), PRELOAD + GRADER_PRELOAD)
+            return Zygote.start(dict(os.environ), Path(self._scratch.name),
+                                preload_for(libraries) + GRADER_PRELOAD)
         except ZygoteUnavailable:
-            self._zygote = None
+            return None
+
+    def _libraries_of(self, lessons: list[str]) -> frozenset[str]:
+        return frozenset(lesson_libraries(self.course, lessons))
 
     @property
     def warm(self) -> bool:
@@ -59,9 +78,13 @@ class WarmChecks:
 
     def run(self, lessons: list[str]) -> AutograderRun:
         """Grade `lessons` of lessons/ in a fork of the warm process (a fresh interpreter until it is ready)."""
+        self._take_over_when_bigger_is_ready()
         zygote = self._zygote
         if zygote is None:
             return run_autograder(self.course.root, lessons=lessons)
+        needed = self._libraries_of(lessons)
+        if not needed <= self.libraries and self._growing is None:
+            self._grow(needed | self.libraries)
         ready, self._ready = self._ready, None
         try:
             if ready is None or ready.lessons != lessons or ready.process.poll() is not None:
@@ -75,8 +98,32 @@ class WarmChecks:
             self._zygote = None
             return run_autograder(self.course.root, lessons=lessons)
 
+    def _grow(self, libraries: frozenset[str]) -> None:
+        """Start a warm process that imports `libraries` too, in the background."""
+        self._growing = threading.Thread(target=lambda: self._bigger.append((self._started(libraries), libraries)),
+                                         name="warm-checks-grow", daemon=True)
+        self._growing.start()
+
+    def _take_over_when_bigger_is_ready(self) -> None:
+        """Between checks: use the bigger warm process once it has started, and stop the old one."""
+        if self._growing is None or self._growing.is_alive():
+            return
+        self._growing = None
+        bigger, libraries = self._bigger.pop()
+        if bigger is None:
+            return  # it could not start: the forks go on importing what they miss
+        if self._ready is not None:
+            self._ready.cancel()
+            self._ready = None
+        old, self._zygote, self.libraries = self._zygote, bigger, libraries
+        if old is not None:
+            old.close()
+
     def close(self) -> None:
         self._starting.join()
+        if self._growing is not None:
+            self._growing.join()
+            self._take_over_when_bigger_is_ready()
         if self._ready is not None:
             self._ready.cancel()
         if self._zygote is not None:

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
                              and Path(path) in exercise_files)
     terminal = Terminal(sys.stdout)
     heading = ""
-    checks = WarmChecks(course)  # imports torch & co. once, in the background; each check forks from it
+    # Imports torch & co. once, in the background, for the lesson watched first; each check forks from it.
+    checks = WarmChecks(course, [lesson.dir] if lesson else [])
     try:
         next(saves)
         while lesson is not None:
