@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -49,27 +50,57 @@ def test_the_onnx_lessons_bring_the_exporter_even_from_a_handout_without_solutio
         assert {"torch.onnx", "onnxscript"} <= set(imported_libraries([files.exercise, files.tests])), lesson
 
 
-@pytest.mark.parametrize("libraries, steps, swapped", [
+def in_forks_of_one_torch_process(body: str, cases: list) -> list:
+    """Run `body` (Python that sees `case` and prints `answer: JSON`) once for each case, each in a
+    fork of one process that has imported torch and warm_up.py, as a zygote or a spawner has: one
+    import of torch for all the cases, and no case sees what another warmed up."""
+    script = "\n".join([
+        "import json, os, sys, traceback, warnings", "warnings.filterwarnings('ignore')",
+        f"sys.path.insert(0, {str(WARM_UP)!r})", "import torch, warm_up",
+        "for case in json.loads(sys.argv[1]):", "    pid = os.fork()", "    if pid == 0:", "        try:",
+        textwrap.indent(body, " " * 12), "        except BaseException:", "            traceback.print_exc()",
+        "        finally:", "            sys.stdout.flush()", "            sys.stderr.flush()", "            os._exit(0)",
+        "    os.waitpid(pid, 0)"])
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(cases)], capture_output=True, text=True, check=True)
+    answers = [json.loads(line.removeprefix("answer: ")) for line in done.stdout.splitlines()
+               if line.startswith("answer: ")]
+    assert len(answers) == len(cases), done.stdout[-2000:] + done.stderr[-2000:]
+    return answers
+
+
+WARM_UP_CASES = [
     ([], ["training"], []),
     (["torch.utils.tensorboard"], ["tensorboard", "tensorboard_crc", "training"], ["tensorboard_crc"]),
     (["torch.onnx"], ["onnx", "training"], ["torchlib_functions"]),
-])
-def test_warm_up_warms_only_the_libraries_named(libraries, steps, swapped):
+]
+
+
+@pytest.fixture(scope="module")
+def warmed_up() -> list:
+    """For each case's libraries: what warm_up warmed up, which optional libraries it imported, and
+    which faster twins are in place afterwards."""
+    body = textwrap.dedent("""\
+        warm_up.warm_up(case)
+        modules = sys.modules
+        crc = getattr(modules.get('tensorboard.compat.tensorflow_stub.pywrap_tensorflow'), 'crc32c', None)
+        apis = getattr(modules.get('torch.onnx._internal.exporter._registration'), 'onnxscript_apis', None)
+        schemas = modules.get('torch.onnx._internal.exporter._schemas')
+        twins = (('tensorboard_crc', crc is getattr(modules.get('google_crc32c'), 'value', 0)),
+                 ('torchlib_functions', all(hasattr(getattr(module, name, None), 'cache_info') for module, name in
+                                            ((apis, 'get_torchlib_ops'), (schemas, 'op_signature_from_function')))))
+        print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up),
+                          [name for name in ('wandb', 'matplotlib.pyplot', 'onnxscript') if name in modules],
+                          [name for name, done in twins if done]]))""")
+    return in_forks_of_one_torch_process(body, [libraries for libraries, _, _ in WARM_UP_CASES])
+
+
+@pytest.mark.parametrize("case", range(len(WARM_UP_CASES)), ids=[str(c[0]) for c in WARM_UP_CASES])
+def test_warm_up_warms_only_the_libraries_named(warmed_up, case):
     """A lesson without W&B, matplotlib or ONNX never pays for warming them up (seconds each); the
     faster twins are in place where their library is named (a release that renames what they
     replace shows here, not as a slower grader)."""
-    script = (f"import sys, json; sys.path.insert(0, {str(WARM_UP)!r}); import torch; from warm_up import warm_up; "
-              f"warm_up({libraries!r}); modules = sys.modules; "
-              f"crc = getattr(modules.get('tensorboard.compat.tensorflow_stub.pywrap_tensorflow'), 'crc32c', None); "
-              f"apis = getattr(modules.get('torch.onnx._internal.exporter._registration'), 'onnxscript_apis', None); "
-              f"schemas = modules.get('torch.onnx._internal.exporter._schemas'); "
-              f"print(json.dumps([sorted(sys._watchtrain_warmed_up), "
-              f"[name for name in ('wandb', 'matplotlib.pyplot', 'onnxscript') if name in sys.modules], "
-              f"[name for name, done in (('tensorboard_crc', crc is getattr(modules.get('google_crc32c'), 'value', 0)), "
-              f"('torchlib_functions', all(hasattr(getattr(module, name, None), 'cache_info') for module, name in "
-              f"((apis, 'get_torchlib_ops'), (schemas, 'op_signature_from_function'))))) if done]]))")
-    done, imported, faster = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                                       check=True).stdout)
+    libraries, steps, swapped = WARM_UP_CASES[case]
+    done, imported, faster = warmed_up[case]
     assert done == steps
     assert imported == ([] if "torch.onnx" not in libraries else ["onnxscript"])
     assert faster == swapped
@@ -79,18 +110,21 @@ def test_the_exporters_kept_function_list_exports_the_same_bytes():
     """What the ONNX exporter keeps (warm_up: the torchlib functions and their signatures) changes
     nothing it writes: a model exported twice with them kept is byte for byte the model exported
     without them."""
-    script = (f"import sys, hashlib, os, tempfile, warnings; warnings.filterwarnings('ignore'); "
-              f"sys.path.insert(0, {str(WARM_UP)!r}); import torch, warm_up; "
-              f"warm_up._keep_torchlib_functions = warm_up._keep_torchlib_functions if sys.argv[1] == 'kept' else (lambda: None); "
-              f"warm_up.warm_up(['torch.onnx']); torch.manual_seed(0); "
-              f"model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), "
-              f"torch.nn.Linear(4 * 26 * 26, 10)).eval(); path = os.path.join(tempfile.mkdtemp(), 'model.onnx'); "
-              f"digests = []\n"
-              f"for _ in range(2):\n"
-              f"    torch.onnx.export(model, (torch.zeros(2, 1, 28, 28),), path, input_names=['images'], "
-              f"output_names=['logits'], dynamic_axes={{'images': {{0: 'batch'}}}}, external_data=False, verbose=False)\n"
-              f"    digests.append(hashlib.sha256(open(path, 'rb').read()).hexdigest())\n"
-              f"print(' '.join(digests))")
-    digests = {way: subprocess.run([sys.executable, "-c", script, way], capture_output=True, text=True,
-                                   check=True).stdout.splitlines()[-1].split() for way in ("kept", "rebuilt")}
-    assert digests["kept"] == digests["rebuilt"] and len(set(digests["kept"])) == 1, digests
+    body = textwrap.dedent("""\
+        import hashlib, tempfile
+        if case == 'rebuilt':
+            warm_up._keep_torchlib_functions = lambda: None
+        warm_up.warm_up(['torch.onnx'])
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                    torch.nn.Linear(4 * 26 * 26, 10)).eval()
+        path = os.path.join(tempfile.mkdtemp(), 'model.onnx')
+        digests = []
+        for _ in range(2):
+            torch.onnx.export(model, (torch.zeros(2, 1, 28, 28),), path, input_names=['images'],
+                              output_names=['logits'], dynamic_axes={'images': {0: 'batch'}}, external_data=False,
+                              verbose=False)
+            digests.append(hashlib.sha256(open(path, 'rb').read()).hexdigest())
+        print('answer:', json.dumps(digests))""")
+    kept, rebuilt = in_forks_of_one_torch_process(body, ["kept", "rebuilt"])
+    assert kept == rebuilt and len(set(kept)) == 1, (kept, rebuilt)
