@@ -109,7 +109,7 @@ class WarmChecks:
         if self._growing is None or self._growing.is_alive():
             return
         self._growing = None
-        bigger, libraries = self._bigger.pop()
+        bigger, libraries = self._bigger.pop() if self._bigger else (None, self.libraries)
         if bigger is None:
             return  # it could not start: the forks go on importing what they miss
         if self._ready is not None:
@@ -120,14 +120,15 @@ class WarmChecks:
             old.close()
 
     def close(self) -> None:
+        """Stop the warm processes, once started: a process still importing would linger until it is."""
         self._starting.join()
         if self._growing is not None:
             self._growing.join()
-            self._take_over_when_bigger_is_ready()
         if self._ready is not None:
             self._ready.cancel()
-        if self._zygote is not None:
-            self._zygote.close()
+        for zygote in [self._zygote, *(bigger for bigger, _ in self._bigger)]:
+            if zygote is not None:
+                zygote.close()
         self._scratch.cleanup()
 
     def __enter__(self) -> "WarmChecks":
