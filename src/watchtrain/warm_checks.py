@@ -47,8 +47,9 @@ class WarmChecks:
         self._zygote: Zygote | None = None
         self._ready: _ReadyCheck | None = None  # the next check, collected and waiting for a save
         self._scratch = tempfile.TemporaryDirectory(prefix="watchtrain-watch-")
-        self._bigger: list[tuple[Zygote | None, frozenset[str]]] = []  # a warm process for more libraries, once started
+        self._bigger: tuple[Zygote | None, frozenset[str]] | None = None  # a warm process for more libraries, once started
         self._growing: threading.Thread | None = None
+        self._libraries_by_lessons: dict[tuple[str, ...], frozenset[str]] = {}
         self._starting = threading.Thread(target=self._start, args=(self._libraries_of(lessons),),
                                           name="warm-checks", daemon=True)
         self._starting.start()
@@ -66,7 +67,11 @@ class WarmChecks:
             return None
 
     def _libraries_of(self, lessons: list[str]) -> frozenset[str]:
-        return frozenset(lesson_libraries(self.course, lessons))
+        """What the lessons' files import: read once (tens of milliseconds), not at every save."""
+        key = tuple(lessons)
+        if key not in self._libraries_by_lessons:
+            self._libraries_by_lessons[key] = frozenset(lesson_libraries(self.course, lessons))
+        return self._libraries_by_lessons[key]
 
     @property
     def warm(self) -> bool:
@@ -100,16 +105,18 @@ class WarmChecks:
 
     def _grow(self, libraries: frozenset[str]) -> None:
         """Start a warm process that imports `libraries` too, in the background."""
-        self._growing = threading.Thread(target=lambda: self._bigger.append((self._started(libraries), libraries)),
-                                         name="warm-checks-grow", daemon=True)
+        def start() -> None:
+            self._bigger = (self._started(libraries), libraries)
+
+        self._growing = threading.Thread(target=start, name="warm-checks-grow", daemon=True)
         self._growing.start()
 
     def _take_over_when_bigger_is_ready(self) -> None:
         """Between checks: use the bigger warm process once it has started, and stop the old one."""
         if self._growing is None or self._growing.is_alive():
             return
-        self._growing = None
-        bigger, libraries = self._bigger.pop() if self._bigger else (None, self.libraries)
+        finished, self._growing, self._bigger = self._bigger, None, None
+        bigger, libraries = finished if finished is not None else (None, self.libraries)
         if bigger is None:
             return  # it could not start: the forks go on importing what they miss
         if self._ready is not None:
@@ -126,7 +133,8 @@ class WarmChecks:
             self._growing.join()
         if self._ready is not None:
             self._ready.cancel()
-        for zygote in [self._zygote, *(bigger for bigger, _ in self._bigger)]:
+        bigger = self._bigger[0] if self._bigger is not None else None
+        for zygote in (self._zygote, bigger):
             if zygote is not None:
                 zygote.close()
         self._scratch.cleanup()
