@@ -106,6 +106,26 @@ def test_warm_up_warms_only_the_libraries_named(warmed_up, case):
     assert faster == swapped
 
 
+def test_warm_up_never_runs_a_backward_pass():
+    """Zygotes and spawners warm up, then fork the processes that run learners' code. Where a GPU
+    is visible, a backward pass starts autograd's device threads, and PyTorch then refuses backward
+    in every process forked afterwards: the optimizer step is warmed up with gradients set by hand."""
+    body = textwrap.dedent("""\
+        from torch.autograd.variable import Variable
+        class Engine:  # counts the passes into autograd's engine
+            calls = 0
+            def __getattr__(self, name):
+                Engine.calls += 1
+                return getattr(engine, name)
+        engine, Variable._execution_engine = Variable._execution_engine, Engine()
+        warm_up.warm_up(case)
+        print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up), Engine.calls]))""")
+    libraries = ["torch.utils.tensorboard", "matplotlib.pyplot", "torch.onnx"]
+    [(done, passes)] = in_forks_of_one_torch_process(body, [libraries])
+    assert {"training", "tensorboard", "figure", "onnx"} <= set(done), done
+    assert passes == 0
+
+
 def test_the_exporters_kept_function_list_exports_the_same_bytes():
     """What the ONNX exporter keeps (warm_up: the torchlib functions and their signatures) changes
     nothing it writes: a model exported twice with them kept is byte for byte the model exported

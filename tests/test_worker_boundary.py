@@ -52,6 +52,12 @@ def train(net, steps):
     net.eval()
     return {"done": steps, "shape": (2, 3)}
 
+def gradient():
+    import torch
+    x = torch.ones(3, requires_grad=True)
+    (2 * x).sum().backward()
+    return x.grad.tolist()
+
 def figure():
     import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(4, 2))
@@ -250,6 +256,17 @@ def test_without_namespaces_grading_still_works_and_says_what_is_off(tmp_path, m
         worker.close()
 
 
+def run_in_a_child(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`code` run by a new interpreter, as a process that starts a worker itself would: its
+    arguments are a submission holding EXERCISE and a work folder, and it runs in that folder."""
+    submission, workspace = tmp_path / "submission", tmp_path / "workspace"
+    (submission / LESSON).mkdir(parents=True)
+    (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
+    (workspace / "cwd").mkdir(parents=True)
+    return subprocess.run([sys.executable, "-c", code, str(submission), str(workspace)], cwd=workspace / "cwd",
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
 def test_a_worker_for_someone_elses_work_cannot_read_the_graders_environment(tmp_path, monkeypatch, fresh):
     # `pytest autograder --submission DIR` run by an instructor: the process that starts the worker
@@ -270,14 +287,47 @@ def test_a_worker_for_someone_elses_work_cannot_read_the_graders_environment(tmp
         finally:
             worker.close()
     """)
-    submission, workspace = tmp_path / "submission", tmp_path / "workspace"
-    (submission / LESSON).mkdir(parents=True)
-    (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
-    (workspace / "cwd").mkdir(parents=True)
-    completed = subprocess.run([sys.executable, "-c", code, str(submission), str(workspace)], cwd=workspace / "cwd",
-                               capture_output=True, text=True, timeout=300)
+    completed = run_in_a_child(code, tmp_path)
     assert "ENVIRON:" in completed.stdout, completed.stderr[-3000:]
     assert (secret in completed.stdout) is (not fresh)
+
+
+def test_a_process_whose_autograd_started_threads_still_gets_a_worker_that_can_train(tmp_path):
+    # PyTorch refuses backward in every process forked below one whose autograd engine has started
+    # threads: a backward pass with a GPU visible, or (as here, on any machine) a deeply nested one.
+    # pytest.main() in a notebook after training is such a process. The forked spawner finds it
+    # out and starts over as a new interpreter.
+    code = textwrap.dedent(f"""
+        import sys, torch
+        from pathlib import Path
+        from watchtrain.grading.submission import lesson_module
+        from watchtrain.grading.worker_client import LearnerWorker
+        from watchtrain.worker.host import backward_works_in_forks
+
+        class Nested(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, depth):
+                ctx.depth = depth
+                return x * 1
+            @staticmethod
+            def backward(ctx, grad):
+                if ctx.depth:
+                    with torch.enable_grad():
+                        Nested.apply(torch.ones(1, requires_grad=True), ctx.depth - 1).sum().backward()
+                return grad, None
+
+        assert backward_works_in_forks()
+        Nested.apply(torch.ones(1, requires_grad=True), 100).sum().backward()  # deeper than autograd's 60
+        print("FORKS CAN TRAIN:", backward_works_in_forks())
+        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]))
+        try:
+            print("GRADIENT:", lesson_module(worker, "{LESSON}", timeout=120).gradient())
+        finally:
+            worker.close()
+    """)
+    completed = run_in_a_child(code, tmp_path)
+    assert "FORKS CAN TRAIN: False" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
+    assert "GRADIENT: [2.0, 2.0, 2.0]" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
 
 
 def test_the_plugin_starts_a_fresh_worker_only_for_someone_elses_work(tmp_path, monkeypatch):

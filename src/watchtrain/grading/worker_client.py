@@ -26,7 +26,7 @@ from watchtrain.classroom.isolation.budget import remove_budget, worker_budget
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE, in_grading_sandbox
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
-from watchtrain.worker.host import ChannelClosed, receive_frame, run_spawner, send_frame
+from watchtrain.worker.host import ChannelClosed, backward_works_in_forks, receive_frame, run_spawner, send_frame
 
 SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
 HOST_START_TIMEOUT_S = 120.0
@@ -112,6 +112,8 @@ class LearnerWorker:
             if pid == 0:
                 checker_end.close()
                 try:
+                    if not backward_works_in_forks():  # this process ran autograd's threads: pytest.main() after training
+                        _become_fresh_spawner(spawner_end, libraries)
                     run_spawner(spawner_end, libraries)
                 finally:
                     os._exit(0)
@@ -326,20 +328,33 @@ def _python_folders() -> list[Path]:
 def _start_fresh_spawner(spawner_end: socket.socket, libraries: tuple[str, ...]) -> int:
     """A new interpreter running the spawner on `spawner_end`: it starts with the worker's
     variables only, in /, and without the current folder on its import path."""
+    argv, env = _fresh_spawner_command(os.getpid(), spawner_end, libraries)
+    os.set_inheritable(spawner_end.fileno(), True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        return os.posix_spawn(sys.executable, argv, env)
+    finally:
+        os.set_inheritable(spawner_end.fileno(), False)
+
+
+def _become_fresh_spawner(spawner_end: socket.socket, libraries: tuple[str, ...]) -> None:
+    """In the forked spawner: the same process (the checker keeps its pid) becomes a new
+    interpreter running the spawner, as `_start_fresh_spawner` starts one. Never returns."""
+    argv, env = _fresh_spawner_command(os.getppid(), spawner_end, libraries)
+    os.set_inheritable(spawner_end.fileno(), True)
+    os.execve(sys.executable, argv, env)
+
+
+def _fresh_spawner_command(checker_pid: int, spawner_end: socket.socket,
+                           libraries: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     import watchtrain
 
     package_root = str(Path(watchtrain.__file__).resolve().parents[1])
     env = _scrubbed_environment() | _call_environment()
     env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     code = "import sys; from watchtrain.worker.host import spawner_main; spawner_main(sys.argv[1:])"
-    os.set_inheritable(spawner_end.fileno(), True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        return os.posix_spawn(sys.executable, [sys.executable, "-P", "-c", code, str(os.getpid()),
-                                               str(spawner_end.fileno()), *libraries], env)
-    finally:
-        os.set_inheritable(spawner_end.fileno(), False)
+    return [sys.executable, "-P", "-c", code, str(checker_pid), str(spawner_end.fileno()), *libraries], env
 
 
 def _scrubbed_environment() -> dict[str, str]:

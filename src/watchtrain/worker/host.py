@@ -105,6 +105,25 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
         _reap()
 
 
+def backward_works_in_forks() -> bool:
+    """Whether a process forked from this one can run autograd's backward pass. PyTorch refuses
+    it ("Unable to handle autograd's threading in combination with fork-based multiprocessing")
+    below a process whose autograd engine has started threads: a backward pass with a GPU
+    visible, or a deeply nested one, before pytest.main() in the same process. Asked of a child,
+    which inherits this process's state and changes nothing here."""
+    import torch
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            torch.ones(1, requires_grad=True).sum().backward()
+        except BaseException:  # noqa: BLE001  that refusal, or anything else: not a process to fork from
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def spawner_main(argv: list[str]) -> None:
     """The spawner as a fresh interpreter (`LearnerWorker.start(fresh=True)`); `argv`: the
     checker's pid, the descriptor of the control socket, then the libraries to preload."""

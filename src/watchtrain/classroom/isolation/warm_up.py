@@ -79,14 +79,18 @@ def standard_streams_to(out_fd: int, err_fd: int):
 
 
 def _training(folder: str) -> None:
-    """A step of each usual optimizer: the first one imports torch._dynamo and sympy (~800 modules)."""
+    """A step of each usual optimizer: the first one imports torch._dynamo and sympy (~800 modules).
+
+    The gradients are set by hand, never by a backward pass: where a GPU is visible, the first
+    backward pass starts autograd's device threads, and then PyTorch refuses backward in every
+    process forked from this one ("Unable to handle autograd's threading in combination with
+    fork-based multiprocessing"). A first backward pass costs about a millisecond anyway."""
     import torch
 
     model = torch.nn.Linear(2, 1)
     for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
-        loss = torch.nn.functional.mse_loss(model(torch.zeros(4, 2)), torch.ones(4, 1))
-        optimizer.zero_grad()
-        loss.backward()
+        for parameter in model.parameters():
+            parameter.grad = torch.ones_like(parameter)
         optimizer.step()
 
 
