@@ -106,10 +106,12 @@ def test_warm_up_warms_only_the_libraries_named(warmed_up, case):
     assert faster == swapped
 
 
-def test_warm_up_never_runs_a_backward_pass():
+def test_warm_up_never_runs_a_backward_pass_and_leaves_no_thread():
     """Zygotes and spawners warm up, then fork the processes that run learners' code. Where a GPU
     is visible, a backward pass starts autograd's device threads, and PyTorch then refuses backward
-    in every process forked afterwards: the optimizer step is warmed up with gradients set by hand."""
+    in every process forked afterwards: the optimizer step is warmed up with gradients set by hand.
+    A thread left running could hold a lock at the instant of a fork, which the child would then
+    wait for forever (tqdm's monitor, which the ONNX exporter's progress bars start)."""
     body = textwrap.dedent("""\
         from torch.autograd.variable import Variable
         class Engine:  # counts the passes into autograd's engine
@@ -119,11 +121,14 @@ def test_warm_up_never_runs_a_backward_pass():
                 return getattr(engine, name)
         engine, Variable._execution_engine = Variable._execution_engine, Engine()
         warm_up.warm_up(case)
-        print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up), Engine.calls]))""")
+        import threading
+        print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up), Engine.calls,
+                                     [thread.name for thread in threading.enumerate()]]))""")
     libraries = ["torch.utils.tensorboard", "matplotlib.pyplot", "torch.onnx"]
-    [(done, passes)] = in_forks_of_one_torch_process(body, [libraries])
+    [(done, passes, threads)] = in_forks_of_one_torch_process(body, [libraries])
     assert {"training", "tensorboard", "figure", "onnx"} <= set(done), done
     assert passes == 0
+    assert threads == ["MainThread"]
 
 
 def test_the_exporters_kept_function_list_exports_the_same_bytes():

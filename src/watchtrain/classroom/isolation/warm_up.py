@@ -141,6 +141,19 @@ def _onnx_exporter(folder: str) -> None:
 
     torch.onnx.export(torch.nn.Linear(2, 1), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
                       external_data=False, verbose=False)
+    _stop_progress_bar_monitor()
+
+
+def _stop_progress_bar_monitor() -> None:
+    """The export's progress bars start tqdm's monitor thread, which wakes every 10 s and takes
+    tqdm's lock for a moment: a process forked at that moment would find the lock taken for good,
+    and its first progress bar would hang. Others fork from here, so the thread is stopped; a
+    process's next progress bar starts its own."""
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    monitor = getattr(tqdm, "monitor", None)
+    if monitor is not None:
+        monitor.exit()
+        tqdm.monitor = None
 
 
 def _keep_torchlib_functions() -> None:
