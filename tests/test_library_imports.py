@@ -106,12 +106,13 @@ def test_warm_up_warms_only_the_libraries_named(warmed_up, case):
     assert faster == swapped
 
 
-def test_warm_up_never_runs_a_backward_pass_and_leaves_no_thread():
+def test_warm_up_leaves_nothing_that_breaks_a_fork():
     """Zygotes and spawners warm up, then fork the processes that run learners' code. Where a GPU
     is visible, a backward pass starts autograd's device threads, and PyTorch then refuses backward
     in every process forked afterwards: the optimizer step is warmed up with gradients set by hand.
     A thread left running could hold a lock at the instant of a fork, which the child would then
-    wait for forever (tqdm's monitor, which the ONNX exporter's progress bars start)."""
+    wait for forever (tqdm's monitor, which the ONNX exporter's progress bars start). And asking
+    the CUDA driver how many GPUs there are initialises it, after which no fork can use CUDA."""
     body = textwrap.dedent("""\
         from torch.autograd.variable import Variable
         class Engine:  # counts the passes into autograd's engine
@@ -120,14 +121,20 @@ def test_warm_up_never_runs_a_backward_pass_and_leaves_no_thread():
                 Engine.calls += 1
                 return getattr(engine, name)
         engine, Variable._execution_engine = Variable._execution_engine, Engine()
+        asked, ask_driver = [], torch._C._cuda_getDeviceCount
+        torch._C._cuda_getDeviceCount = lambda: asked.append(1) or ask_driver()
+        # NVML answers, as on a machine with an NVIDIA driver (here, torch would fall back on the driver)
+        torch.cuda._device_count_nvml = lambda: 0
+        os.environ.pop('PYTORCH_NVML_BASED_CUDA_CHECK', None)  # as a zygote or a spawner starts
         warm_up.warm_up(case)
         import threading
-        print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up), Engine.calls,
+        print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up), Engine.calls, len(asked),
                                      [thread.name for thread in threading.enumerate()]]))""")
     libraries = ["torch.utils.tensorboard", "matplotlib.pyplot", "torch.onnx"]
-    [(done, passes, threads)] = in_forks_of_one_torch_process(body, [libraries])
+    [(done, passes, driver_asked, threads)] = in_forks_of_one_torch_process(body, [libraries])
     assert {"training", "tensorboard", "figure", "onnx"} <= set(done), done
     assert passes == 0
+    assert driver_asked == 0, "torch.cuda.is_available() asked the CUDA driver, which initialises it"
     assert threads == ["MainThread"]
 
 

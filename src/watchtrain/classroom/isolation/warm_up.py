@@ -26,7 +26,13 @@ _done = sys.__dict__.setdefault("_watchtrain_warmed_up", set())
 
 
 def warm_up(libraries=()) -> None:
-    """The first optimizer step, and the first use of each of `libraries` that writes something."""
+    """The first optimizer step, and the first use of each of `libraries` that writes something.
+
+    Others fork from the process that warms up, so torch is asked whether CUDA is there through
+    NVML: asked the default way, `torch.cuda.is_available()` initialises the CUDA driver (an
+    optimizer step and an ONNX export both ask), and a process forked after that cannot use CUDA.
+    The forks inherit the setting; a value already set is kept."""
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     steps = [("training", (), _training),  # each step, and the libraries that must all be named for it to run
              ("tensorboard_crc", ("torch.utils.tensorboard",), lambda folder: tensorboard_crc_in_c()),
              ("tensorboard", ("torch.utils.tensorboard",), _tensorboard),
