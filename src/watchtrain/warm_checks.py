@@ -47,7 +47,7 @@ class WarmChecks:
         self._zygote: Zygote | None = None
         self._ready: _ReadyCheck | None = None  # the next check, collected and waiting for a save
         self._scratch = tempfile.TemporaryDirectory(prefix="watchtrain-watch-")
-        self._bigger: tuple[Zygote | None, frozenset[str]] | None = None  # a warm process for more libraries, once started
+        self._bigger: tuple[Zygote, frozenset[str]] | None = None  # a warm process for more libraries, once it has started
         self._growing: threading.Thread | None = None
         self._libraries_by_lessons: dict[tuple[str, ...], frozenset[str]] = {}
         self._starting = threading.Thread(target=self._start, args=(self._libraries_of(lessons),),
@@ -106,7 +106,9 @@ class WarmChecks:
     def _grow(self, libraries: frozenset[str]) -> None:
         """Start a warm process that imports `libraries` too, in the background."""
         def start() -> None:
-            self._bigger = (self._started(libraries), libraries)
+            zygote = self._started(libraries)
+            if zygote is not None:  # otherwise the forks go on importing what they miss
+                self._bigger = (zygote, libraries)
 
         self._growing = threading.Thread(target=start, name="warm-checks-grow", daemon=True)
         self._growing.start()
@@ -116,9 +118,9 @@ class WarmChecks:
         if self._growing is None or self._growing.is_alive():
             return
         finished, self._growing, self._bigger = self._bigger, None, None
-        bigger, libraries = finished if finished is not None else (None, self.libraries)
-        if bigger is None:
-            return  # it could not start: the forks go on importing what they miss
+        if finished is None:
+            return  # it could not start
+        bigger, libraries = finished
         if self._ready is not None:
             self._ready.cancel()
             self._ready = None
