@@ -155,9 +155,21 @@ def test_a_call_that_ends_its_process_or_never_returns_costs_that_call_only(less
     assert lesson.add(1, 1) == 2  # a fresh host answers the next call
 
 
-def test_links_and_fifos_the_call_leaves_are_removed_before_the_checker_reads(lesson):
+def test_links_and_fifos_the_call_leaves_are_removed_before_the_checker_reads(lesson, worker):
+    from _pytest.pathlib import make_numbered_dir
+
+    workspace = worker[1]
+    made_by_pytest = make_numbered_dir(workspace, "test_made_")  # and its link, test_made_current
+    # Links named like pytest's, at the top of the work folder, as a worker of the checker's own uid
+    # could make them (as root it is another uid, which may not write there).
+    for target, name in [("/etc", "etccurrent"), (f"{workspace}/..", "upcurrent"), ("probe/..", "nestedcurrent"),
+                         ("probe/link", "chaincurrent"), (f"{workspace}/gone", "danglingcurrent")]:
+        os.symlink(target, workspace / name)
     assert lesson.plant() == 0
     assert not os.path.lexists("pipe") and not os.path.lexists("link")
+    left = {name for name in os.listdir(workspace) if name.endswith("current")}
+    assert left == {"test_made_current"}, "only pytest's own link to a folder beside it stays"
+    assert (workspace / "test_made_current").resolve() == made_by_pytest.resolve()
 
 
 def test_a_missing_function_is_a_submission_error(lesson):

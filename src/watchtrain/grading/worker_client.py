@@ -17,6 +17,7 @@ import random
 import shutil
 import signal
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -281,9 +282,21 @@ def _let_through(folder: Path) -> None:
 
 
 def _pytest_link(path: str, workspace: Path) -> bool:
-    """pytest's own `<name>current` links at the top of its basetemp, pointing at a sibling folder."""
-    target = Path(path).parent / os.readlink(path)
-    return Path(path).parent == workspace and path.endswith("current") and target.resolve().parent == workspace
+    """pytest's own `<name>current` links at the top of its basetemp, pointing at a sibling folder
+    (by its full path, as pytest writes it, or by its name). Read without resolving the target:
+    resolving costs a system call per folder above it, for each of a run's dozens of links, after
+    every call."""
+    top = str(workspace)
+    if not path.endswith("current") or os.path.dirname(path) != top:
+        return False
+    target = os.readlink(path)
+    folder, name = os.path.split(target)
+    if folder not in ("", top) or name in ("", ".", ".."):
+        return False
+    try:
+        return stat.S_ISDIR(os.lstat(os.path.join(top, name)).st_mode)
+    except OSError:
+        return False
 
 
 def _kill(pid: int) -> None:
