@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from watchtrain.artifacts.tensorboard import find_runs, read_scalars, read_scalars_tree
-from watchtrain.grading import exercise, expect, expect_close, expect_equal, expect_writers_closed, fail, read_run
+from watchtrain.grading import (exercise, expect, expect_close, expect_equal, expect_writers_closed, fail, read_run,
+                                run_once)
 
 # log_batch_losses: 3 epochs of 5 batches, every loss different so that order mistakes show.
 EPOCHS, BATCHES = 3, 5
@@ -66,16 +67,19 @@ def _points(scalars: dict, tag: str, where: str) -> list[tuple[int, float]]:
 
 # log_batch_losses
 
-def _log_batch_losses(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    lesson.log_batch_losses(str(log_dir), [list(losses) for losses in EPOCH_LOSSES])
-    return log_dir
+def _log_batch_losses(lesson, tmp_path_factory):
+    """The log_dir of the one call of log_batch_losses that the exercise's checks read."""
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_batch_losses") / "logs"
+        lesson.log_batch_losses(str(log_dir), [list(losses) for losses in EPOCH_LOSSES])
+        return log_dir
+    return run_once((lesson.log_batch_losses.key,), call)
 
 
-def _batch_points(lesson, tmp_path):
+def _batch_points(lesson, tmp_path_factory):
     """The learner's batch losses. Only the tag test insists on the tag: the others grade the one
     curve there is, so that a wrong tag costs one check, not all of them."""
-    log_dir = _log_batch_losses(lesson, tmp_path)
+    log_dir = _log_batch_losses(lesson, tmp_path_factory)
     scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
     if BATCH_TAG not in scalars and len(scalars) == 1:
         return next(iter(scalars.values()))
@@ -83,8 +87,8 @@ def _batch_points(lesson, tmp_path):
 
 
 @exercise("log_batch_losses")
-def test_log_batch_losses_writes_the_tag_in_log_dir(lesson, tmp_path):
-    log_dir = _log_batch_losses(lesson, tmp_path)
+def test_log_batch_losses_writes_the_tag_in_log_dir(lesson, tmp_path_factory):
+    log_dir = _log_batch_losses(lesson, tmp_path_factory)
     scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
     _points(scalars, BATCH_TAG, "log_dir")
     others = sorted(tag for tag in scalars if tag != BATCH_TAG)
@@ -100,16 +104,16 @@ def test_log_batch_losses_writes_the_tag_in_log_dir(lesson, tmp_path):
 
 
 @exercise("log_batch_losses")
-def test_log_batch_losses_steps_continue_across_epochs(lesson, tmp_path):
-    steps = [step for step, _ in _batch_points(lesson, tmp_path)]
+def test_log_batch_losses_steps_continue_across_epochs(lesson, tmp_path_factory):
+    steps = [step for step, _ in _batch_points(lesson, tmp_path_factory)]
     expect_equal(steps, list(range(EPOCHS * BATCHES)),
                  f"The global_step of each {BATCH_TAG!r} point, in the order written",
                  advice=_step_advice(steps, BATCHES, EPOCHS))
 
 
 @exercise("log_batch_losses")
-def test_log_batch_losses_values_in_order(lesson, tmp_path):
-    values = [value for _, value in _batch_points(lesson, tmp_path)]
+def test_log_batch_losses_values_in_order(lesson, tmp_path_factory):
+    values = [value for _, value in _batch_points(lesson, tmp_path_factory)]
     expected = [loss for losses in EPOCH_LOSSES for loss in losses]
     advice = None
     if len(values) == EPOCHS and values != expected[:EPOCHS]:
@@ -118,8 +122,8 @@ def test_log_batch_losses_values_in_order(lesson, tmp_path):
 
 
 @exercise("log_batch_losses")
-def test_log_batch_losses_closes_the_writer(lesson, tmp_path):
-    log_dir = _log_batch_losses(lesson, tmp_path)
+def test_log_batch_losses_closes_the_writer(lesson, tmp_path_factory):
+    log_dir = _log_batch_losses(lesson, tmp_path_factory)
     expect_writers_closed(log_dir)
     scalars = read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
     written = sum(len(points) for points in scalars.values())
@@ -128,9 +132,12 @@ def test_log_batch_losses_closes_the_writer(lesson, tmp_path):
 
 # log_train_and_test
 
-def _train_and_test_runs(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    lesson.log_train_and_test(str(log_dir), [dict(metrics) for metrics in HISTORY])
+def _train_and_test_runs(lesson, tmp_path_factory):
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_train_and_test") / "logs"
+        lesson.log_train_and_test(str(log_dir), [dict(metrics) for metrics in HISTORY])
+        return log_dir
+    log_dir = run_once((lesson.log_train_and_test.key,), call)  # one call for all the exercise's checks
     runs = read_run(read_scalars_tree, log_dir, what="Reading the runs your code wrote under log_dir.")
     return log_dir, runs
 
@@ -139,7 +146,7 @@ def _loss_run(runs: dict, split: str) -> list[tuple[int, float]]:
     run = f"Loss_{split}"
     if run not in runs:
         main = runs.get(".", {})
-        advice = f"add_scalars('Loss', {{'train': ..., 'test': ...}}, epoch) writes the runs Loss_train and Loss_test."
+        advice = "add_scalars('Loss', {'train': ..., 'test': ...}, epoch) writes the runs Loss_train and Loss_test."
         chart_runs = sorted(name for name in runs if name.endswith(("_train", "_test")))
         if chart_runs and not any(name.startswith("Accuracy_") for name in chart_runs):
             advice = (f"add_scalars wrote the runs {', '.join(chart_runs)}: a run is named <main_tag>_<key>, so the "
@@ -153,8 +160,8 @@ def _loss_run(runs: dict, split: str) -> list[tuple[int, float]]:
 
 
 @exercise("log_train_and_test")
-def test_log_train_and_test_losses_share_one_chart(lesson, tmp_path):
-    _, runs = _train_and_test_runs(lesson, tmp_path)
+def test_log_train_and_test_losses_share_one_chart(lesson, tmp_path_factory):
+    _, runs = _train_and_test_runs(lesson, tmp_path_factory)
     for split, other in (("train", "test"), ("test", "train")):
         values = [value for _, value in _loss_run(runs, split)]
         expected = [metrics[f"{split}_loss"] for metrics in HISTORY]
@@ -172,8 +179,8 @@ def test_log_train_and_test_losses_share_one_chart(lesson, tmp_path):
 
 
 @exercise("log_train_and_test")
-def test_log_train_and_test_accuracy_charts(lesson, tmp_path):
-    _, runs = _train_and_test_runs(lesson, tmp_path)
+def test_log_train_and_test_accuracy_charts(lesson, tmp_path_factory):
+    _, runs = _train_and_test_runs(lesson, tmp_path_factory)
     if any(run.startswith("Accuracy_") for run in runs):
         fail("The accuracies were logged with add_scalars, which writes runs Accuracy_train and Accuracy_test.",
              expected=["Accuracy/train", "Accuracy/test"], found=sorted(runs),
@@ -195,8 +202,8 @@ def test_log_train_and_test_accuracy_charts(lesson, tmp_path):
 
 
 @exercise("log_train_and_test")
-def test_log_train_and_test_steps_are_epochs_and_writer_closed(lesson, tmp_path):
-    log_dir, runs = _train_and_test_runs(lesson, tmp_path)
+def test_log_train_and_test_steps_are_epochs_and_writer_closed(lesson, tmp_path_factory):
+    log_dir, runs = _train_and_test_runs(lesson, tmp_path_factory)
     expect_writers_closed(log_dir)
     series = {f"'Loss' in the run Loss_{split}": runs[f"Loss_{split}"]["Loss"]
               for split in ("train", "test") if "Loss" in runs.get(f"Loss_{split}", {})}
@@ -286,15 +293,19 @@ def _curve_advice(curve: list[float], lr: float, device: str) -> str | None:
     return None
 
 
-def _compare(lesson, tmp_path, device):
-    log_root = tmp_path / "lr_sweep"
-    lesson.compare_learning_rates(str(log_root), X.clone(), Y.clone(), list(LEARNING_RATES), LR_EPOCHS, device=device)
-    return log_root
+def _compare(lesson, tmp_path_factory, device):
+    """The log_root of the one call of compare_learning_rates (per device) that the exercise's checks read."""
+    def call():
+        log_root = tmp_path_factory.mktemp("compare_learning_rates") / "lr_sweep"
+        lesson.compare_learning_rates(str(log_root), X.clone(), Y.clone(), list(LEARNING_RATES), LR_EPOCHS,
+                                      device=device)
+        return log_root
+    return run_once((lesson.compare_learning_rates.key, device), call)
 
 
 @exercise("compare_learning_rates")
-def test_compare_learning_rates_one_run_per_rate(lesson, tmp_path, device):
-    log_root = _compare(lesson, tmp_path, device)
+def test_compare_learning_rates_one_run_per_rate(lesson, tmp_path_factory, device):
+    log_root = _compare(lesson, tmp_path_factory, device)
     runs = read_run(find_runs, log_root, what="Looking for the runs your code wrote under log_root.")
     expected = sorted(_run_name(lr) for lr in LEARNING_RATES)
     advice = None
@@ -311,8 +322,8 @@ def test_compare_learning_rates_one_run_per_rate(lesson, tmp_path, device):
 
 
 @exercise("compare_learning_rates")
-def test_compare_learning_rates_loss_curves(lesson, tmp_path, device):
-    log_root = _compare(lesson, tmp_path, device)
+def test_compare_learning_rates_loss_curves(lesson, tmp_path_factory, device):
+    log_root = _compare(lesson, tmp_path_factory, device)
     curves = {}
     for lr in LEARNING_RATES:
         run = _run_name(lr)

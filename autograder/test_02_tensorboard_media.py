@@ -1,8 +1,10 @@
 """Lesson 02 autograder: images, figures, histograms, text, meshes and hparams, read back with
-TensorBoard's own reader and compared with what the exercise asked for, pixel by pixel."""
+TensorBoard's own reader and compared with what the exercise asked for, pixel by pixel.
+
+The checks of one exercise read one call of the learner's function (run_once) where they ask the
+same question; a check that needs other inputs (other labels for the figure) makes its own calls."""
 import re
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torchvision
@@ -10,7 +12,7 @@ import torchvision
 from watchtrain.artifacts.tensorboard import read_histograms, read_hparams, read_images, read_mesh, read_text
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (KnownCrash, call_explaining, exercise, expect, expect_close, expect_equal,
-                                expect_writers_closed, fail, figures_left_open, image_layout_crash, read_run)
+                                expect_writers_closed, fail, figures_left_open, image_layout_crash, read_run, run_once)
 from watchtrain.models import Net
 
 GREY_LEVELS = 1  # TensorBoard truncates x * 255 to uint8; allow one level for rounding instead
@@ -120,9 +122,17 @@ def _grid_crash_advice(message: str) -> str | None:
     return f"TensorBoard refused the array's layout: it {crash.found()}. `watchtrain hint 02` shows the calls."
 
 
-def _logged_grid(lesson, tmp_path, images, *, alone=False):
-    log_dir = tmp_path / "logs"
-    call_explaining(lesson.log_image_grid, str(log_dir), images.clone(), explain=_grid_crash_advice)
+def _grid_log_dir(lesson, tmp_path_factory):
+    """The log_dir of the one call of log_image_grid that the exercise's checks read."""
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_image_grid") / "logs"
+        call_explaining(lesson.log_image_grid, str(log_dir), _grid_images(), explain=_grid_crash_advice)
+        return log_dir
+    return run_once((lesson.log_image_grid.key,), call)
+
+
+def _logged_grid(lesson, tmp_path_factory, *, alone=False):
+    log_dir = _grid_log_dir(lesson, tmp_path_factory)
     images_logged = read_run(read_images, log_dir, what="Reading the images your code wrote to log_dir.")
     return the_only_image(images_logged, GRID_TAG, "the grid", alone=alone)
 
@@ -138,8 +148,8 @@ def _tile_mask() -> np.ndarray:
 
 
 @exercise("log_image_grid")
-def test_log_image_grid_is_one_make_grid_image(lesson, tmp_path):
-    event = _logged_grid(lesson, tmp_path, _grid_images(), alone=True)
+def test_log_image_grid_is_one_make_grid_image(lesson, tmp_path_factory):
+    event = _logged_grid(lesson, tmp_path_factory, alone=True)
     found = (event.height, event.width)
     advice = None
     if found == GRID_SHAPE[::-1]:
@@ -154,9 +164,9 @@ def test_log_image_grid_is_one_make_grid_image(lesson, tmp_path):
 
 
 @exercise("log_image_grid")
-def test_log_image_grid_pixels_are_unnormalised(lesson, tmp_path):
+def test_log_image_grid_pixels_are_unnormalised(lesson, tmp_path_factory):
     images = _grid_images()
-    event = _logged_grid(lesson, tmp_path, images)
+    event = _logged_grid(lesson, tmp_path_factory)
     expected = quantise(torchvision.utils.make_grid(images * 0.5 + 0.5))
     expect_equal((event.height, event.width), GRID_SHAPE, f"The (height, width) of the {GRID_TAG!r} image")
     mask = _tile_mask()
@@ -211,10 +221,8 @@ def _tile_order(pixels: np.ndarray, images: torch.Tensor) -> list[int] | None:
 
 
 @exercise("log_image_grid")
-def test_log_image_grid_closes_the_writer(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    call_explaining(lesson.log_image_grid, str(log_dir), _grid_images(), explain=_grid_crash_advice)
-    expect_writers_closed(log_dir)
+def test_log_image_grid_closes_the_writer(lesson, tmp_path_factory):
+    expect_writers_closed(_grid_log_dir(lesson, tmp_path_factory))
 
 
 # log_channels_last_batch
@@ -251,16 +259,25 @@ def _batch_crash_advice(message: str) -> str | None:
     return f"TensorBoard refused the array's layout: it {crash.found()}. `watchtrain hint 02` shows the calls."
 
 
-def _logged_batch(lesson, tmp_path, batch, *, alone=False):
-    log_dir = tmp_path / "logs"
-    call_explaining(lesson.log_channels_last_batch, str(log_dir), batch.copy(), explain=_batch_crash_advice)
+def _batch_log_dir(lesson, tmp_path_factory):
+    """The log_dir of the one call of log_channels_last_batch that the exercise's checks read."""
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_channels_last_batch") / "logs"
+        call_explaining(lesson.log_channels_last_batch, str(log_dir), _channels_last_batch(),
+                        explain=_batch_crash_advice)
+        return log_dir
+    return run_once((lesson.log_channels_last_batch.key,), call)
+
+
+def _logged_batch(lesson, tmp_path_factory, *, alone=False):
+    log_dir = _batch_log_dir(lesson, tmp_path_factory)
     images = read_run(read_images, log_dir, what="Reading the images your code wrote to log_dir.")
     return the_only_image(images, BATCH_TAG, "the batch", alone=alone)
 
 
 @exercise("log_channels_last_batch")
-def test_log_channels_last_batch_grid_shape(lesson, tmp_path):
-    event = _logged_batch(lesson, tmp_path, _channels_last_batch(), alone=True)
+def test_log_channels_last_batch_grid_shape(lesson, tmp_path_factory):
+    event = _logged_batch(lesson, tmp_path_factory, alone=True)
     count, height, width, _ = BATCH_SHAPE
     found, expected = (event.height, event.width), (height, count * width)
     advice = None
@@ -272,9 +289,9 @@ def test_log_channels_last_batch_grid_shape(lesson, tmp_path):
 
 
 @exercise("log_channels_last_batch")
-def test_log_channels_last_batch_pixels(lesson, tmp_path):
+def test_log_channels_last_batch_pixels(lesson, tmp_path_factory):
     batch = _channels_last_batch()
-    event = _logged_batch(lesson, tmp_path, batch)
+    event = _logged_batch(lesson, tmp_path_factory)
     expected = _tensorboard_grid(batch)
     expect_equal((event.height, event.width), expected.shape[:2], "The (height, width) of the stored grid")
     expect(event.pixels.shape[2] >= 3, "The stored grid is in colour.", expected="3 channels (RGB)",
@@ -300,10 +317,8 @@ def test_log_channels_last_batch_pixels(lesson, tmp_path):
 
 
 @exercise("log_channels_last_batch")
-def test_log_channels_last_batch_closes_the_writer(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    call_explaining(lesson.log_channels_last_batch, str(log_dir), _channels_last_batch(), explain=_batch_crash_advice)
-    expect_writers_closed(log_dir)
+def test_log_channels_last_batch_closes_the_writer(lesson, tmp_path_factory):
+    expect_writers_closed(_batch_log_dir(lesson, tmp_path_factory))
 
 
 # log_class_histogram_figure
@@ -333,13 +348,28 @@ def _figure_crash_advice(message: str) -> str | None:
 
 def _logged_figure(lesson, log_dir, counts, *, alone=False):
     call_explaining(lesson.log_class_histogram_figure, str(log_dir), _labels(counts), explain=_figure_crash_advice)
+    return _figure_in(log_dir, alone=alone)
+
+
+def _figure_in(log_dir, *, alone=False):
     images = read_run(read_images, log_dir, what="Reading the figure your code logged in log_dir.")
     return the_only_image(images, FIGURE_TAG, "the figure", alone=alone)
 
 
+def _class_counts_figure(lesson, tmp_path_factory):
+    """The one call with CLASS_COUNTS's labels that most of the exercise's checks read: its log_dir,
+    and how many figures it left open."""
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_class_histogram_figure") / "logs"
+        call_explaining(lesson.log_class_histogram_figure, str(log_dir), _labels(CLASS_COUNTS),
+                        explain=_figure_crash_advice)
+        return log_dir, figures_left_open()
+    return run_once((lesson.log_class_histogram_figure.key, "class counts"), call)
+
+
 @exercise("log_class_histogram_figure")
-def test_log_class_histogram_figure_size(lesson, tmp_path):
-    event = _logged_figure(lesson, tmp_path / "logs", CLASS_COUNTS, alone=True)
+def test_log_class_histogram_figure_size(lesson, tmp_path_factory):
+    event = _figure_in(_class_counts_figure(lesson, tmp_path_factory)[0], alone=True)
     found = (event.height, event.width)
     advice = None
     if found == (480, 640):
@@ -350,10 +380,9 @@ def test_log_class_histogram_figure_size(lesson, tmp_path):
 
 
 @exercise("log_class_histogram_figure")
-def test_log_class_histogram_figure_draws_the_counts_and_closes(lesson, tmp_path):
-    plt.close("all")
-    first = _logged_figure(lesson, tmp_path / "first", CLASS_COUNTS)
-    open_figures = figures_left_open()
+def test_log_class_histogram_figure_draws_the_counts_and_closes(lesson, tmp_path, tmp_path_factory):
+    log_dir, open_figures = _class_counts_figure(lesson, tmp_path_factory)
+    first = _figure_in(log_dir)
     expect(not open_figures, "Every matplotlib figure is closed once the figure is logged.",
            expected="no open figure", found=f"{open_figures} open",
            advice="add_figure(tag, fig, step) closes the figure for you (unless close=False); a figure you create "
@@ -370,11 +399,8 @@ def test_log_class_histogram_figure_draws_the_counts_and_closes(lesson, tmp_path
 
 
 @exercise("log_class_histogram_figure")
-def test_log_class_histogram_figure_closes_the_writer(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    call_explaining(lesson.log_class_histogram_figure, str(log_dir), _labels(CLASS_COUNTS),
-                    explain=_figure_crash_advice)
-    expect_writers_closed(log_dir)
+def test_log_class_histogram_figure_closes_the_writer(lesson, tmp_path_factory):
+    expect_writers_closed(_class_counts_figure(lesson, tmp_path_factory)[0])
 
 
 def _changed_band(before: np.ndarray, after: np.ndarray, axis: int) -> dict | None:
@@ -459,10 +485,20 @@ def _snapshots() -> list[dict[str, torch.Tensor]]:
     return snapshots
 
 
-def _logged_histograms(lesson, tmp_path, snapshots):
-    log_dir = tmp_path / "logs"
-    lesson.log_weight_histograms(str(log_dir), [dict(snapshot) for snapshot in snapshots])
-    return read_run(read_histograms, log_dir, what="Reading the histograms your code wrote to log_dir.")
+def _histograms_logged(lesson, tmp_path_factory):
+    """The one call of log_weight_histograms that the exercise's checks read: (its log_dir, the
+    snapshots it was given)."""
+    def call():
+        log_dir, snapshots = tmp_path_factory.mktemp("log_weight_histograms") / "logs", _snapshots()
+        lesson.log_weight_histograms(str(log_dir), [dict(snapshot) for snapshot in snapshots])
+        return log_dir, snapshots
+    return run_once((lesson.log_weight_histograms.key,), call)
+
+
+def _logged_histograms(lesson, tmp_path_factory):
+    """(what the learner logged, read back; the snapshots it was given)."""
+    log_dir, snapshots = _histograms_logged(lesson, tmp_path_factory)
+    return read_run(read_histograms, log_dir, what="Reading the histograms your code wrote to log_dir."), snapshots
 
 
 def _tag_for(histograms: dict, name: str) -> str | None:
@@ -474,9 +510,8 @@ def _tag_for(histograms: dict, name: str) -> str | None:
 
 
 @exercise("log_weight_histograms")
-def test_log_weight_histograms_tags_and_steps(lesson, tmp_path):
-    snapshots = _snapshots()
-    histograms = _logged_histograms(lesson, tmp_path, snapshots)
+def test_log_weight_histograms_tags_and_steps(lesson, tmp_path_factory):
+    histograms, snapshots = _logged_histograms(lesson, tmp_path_factory)
     names = sorted(snapshots[0])
     advice = None
     if all(_tag_for(histograms, name) for name in names) and set(names) != set(histograms):
@@ -494,10 +529,8 @@ def test_log_weight_histograms_tags_and_steps(lesson, tmp_path):
 
 
 @exercise("log_weight_histograms")
-def test_log_weight_histograms_closes_the_writer(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    lesson.log_weight_histograms(str(log_dir), _snapshots())
-    expect_writers_closed(log_dir)
+def test_log_weight_histograms_closes_the_writer(lesson, tmp_path_factory):
+    expect_writers_closed(_histograms_logged(lesson, tmp_path_factory)[0])
 
 
 def _statistics(tensor: torch.Tensor) -> tuple[float, float, float, float]:
@@ -506,9 +539,8 @@ def _statistics(tensor: torch.Tensor) -> tuple[float, float, float, float]:
 
 
 @exercise("log_weight_histograms")
-def test_log_weight_histograms_statistics(lesson, tmp_path):
-    snapshots = _snapshots()
-    histograms = _logged_histograms(lesson, tmp_path, snapshots)
+def test_log_weight_histograms_statistics(lesson, tmp_path_factory):
+    histograms, snapshots = _logged_histograms(lesson, tmp_path_factory)
     for name in sorted(snapshots[0]):
         tag = _tag_for(histograms, name)
         expect(tag is not None, f"A histogram for the parameter {name!r}.", expected=name, found=sorted(histograms))
@@ -530,20 +562,25 @@ def test_log_weight_histograms_statistics(lesson, tmp_path):
 
 # log_text_and_mesh
 
-def _text_and_mesh(lesson, tmp_path, *, mesh_may_crash=False):
-    """Call the learner. For the text check, add_mesh crashing after add_text is the mesh check's business."""
-    log_dir = tmp_path / "logs"
-    try:
-        lesson.log_text_and_mesh(str(log_dir), NOTES, VERTICES.clone(), FACES.clone(), COLORS.clone())
-    except KnownCrash:  # add_mesh refused the mesh (CRASH_ADVICE's only clue)
-        if not mesh_may_crash:
-            raise
+def _text_and_mesh(lesson, tmp_path_factory, *, mesh_may_crash=False):
+    """The log_dir of the learner's one call. For the text check, add_mesh crashing after add_text is
+    the mesh check's business."""
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_text_and_mesh") / "logs"
+        try:
+            lesson.log_text_and_mesh(str(log_dir), NOTES, VERTICES.clone(), FACES.clone(), COLORS.clone())
+        except KnownCrash as crash:  # add_mesh refused the mesh (CRASH_ADVICE's only clue)
+            return log_dir, crash
+        return log_dir, None
+    log_dir, mesh_crash = run_once((lesson.log_text_and_mesh.key,), call)
+    if mesh_crash is not None and not mesh_may_crash:
+        raise mesh_crash
     return log_dir
 
 
 @exercise("log_text_and_mesh")
-def test_log_text_and_mesh_notes(lesson, tmp_path):
-    log_dir = _text_and_mesh(lesson, tmp_path, mesh_may_crash=True)
+def test_log_text_and_mesh_notes(lesson, tmp_path_factory):
+    log_dir = _text_and_mesh(lesson, tmp_path_factory, mesh_may_crash=True)
     texts = read_run(read_text, log_dir, what="Reading the text your code wrote to log_dir.")
     expect("notes" in texts, "A text logged with the tag 'notes'.", expected="notes",
            found=sorted(texts) or "no text tags at all")
@@ -562,8 +599,8 @@ def test_log_text_and_mesh_notes(lesson, tmp_path):
 
 
 @exercise("log_text_and_mesh")
-def test_log_text_and_mesh_mesh_arrays(lesson, tmp_path):
-    log_dir = _text_and_mesh(lesson, tmp_path)
+def test_log_text_and_mesh_mesh_arrays(lesson, tmp_path_factory):
+    log_dir = _text_and_mesh(lesson, tmp_path_factory)
     meshes = read_run(read_mesh, log_dir, what="Reading the mesh your code wrote to log_dir.")
     expect(MESH_NAME in meshes, f"A mesh logged with the tag {MESH_NAME!r}.", expected=MESH_NAME,
            found=sorted(meshes) or "no mesh at all")
@@ -590,10 +627,17 @@ def test_log_text_and_mesh_mesh_arrays(lesson, tmp_path):
 
 # log_hparam_sweep
 
-def _sessions(lesson, tmp_path):
-    log_root = tmp_path / "sweep"
-    trials = [(dict(hparams), dict(metrics)) for hparams, metrics in TRIALS]
-    lesson.log_hparam_sweep(str(log_root), trials)
+def _sweep_log_root(lesson, tmp_path_factory):
+    """The log_root of the one call of log_hparam_sweep that the exercise's checks read."""
+    def call():
+        log_root = tmp_path_factory.mktemp("log_hparam_sweep") / "sweep"
+        lesson.log_hparam_sweep(str(log_root), [(dict(hparams), dict(metrics)) for hparams, metrics in TRIALS])
+        return log_root
+    return run_once((lesson.log_hparam_sweep.key,), call)
+
+
+def _sessions(lesson, tmp_path_factory):
+    log_root = _sweep_log_root(lesson, tmp_path_factory)
     sessions = read_run(read_hparams, log_root, what="Reading the hparams runs your code wrote under log_root.")
     expect(bool(sessions), "add_hparams records under log_root.", expected=f"{len(TRIALS)} sessions", found="none",
            advice="Call writer.add_hparams(hparams, metrics, run_name=...) once per trial.")
@@ -618,8 +662,8 @@ def _looks_like_a_timestamp(run: str) -> bool:
 
 
 @exercise("log_hparam_sweep")
-def test_log_hparam_sweep_one_run_per_trial(lesson, tmp_path):
-    log_root, sessions = _sessions(lesson, tmp_path)
+def test_log_hparam_sweep_one_run_per_trial(lesson, tmp_path_factory):
+    log_root, sessions = _sessions(lesson, tmp_path_factory)
     runs = [session.run for session in sessions]
     advice = None
     if any(_looks_like_a_timestamp(run) for run in runs):
@@ -633,8 +677,8 @@ def test_log_hparam_sweep_one_run_per_trial(lesson, tmp_path):
 
 
 @exercise("log_hparam_sweep")
-def test_log_hparam_sweep_hparams(lesson, tmp_path):
-    _, sessions = _sessions(lesson, tmp_path)
+def test_log_hparam_sweep_hparams(lesson, tmp_path_factory):
+    _, sessions = _sessions(lesson, tmp_path_factory)
     for index, session in enumerate(_sessions_by_trial(sessions)):
         # torch stores numbers as floats (32 -> 32.0), and 32 == 32.0 in Python.
         expected = TRIALS[index][0]
@@ -652,8 +696,8 @@ def test_log_hparam_sweep_hparams(lesson, tmp_path):
 
 
 @exercise("log_hparam_sweep")
-def test_log_hparam_sweep_metrics(lesson, tmp_path):
-    _, sessions = _sessions(lesson, tmp_path)
+def test_log_hparam_sweep_metrics(lesson, tmp_path_factory):
+    _, sessions = _sessions(lesson, tmp_path_factory)
     for index, session in enumerate(_sessions_by_trial(sessions)):
         expected = {METRIC_NAMES[key]: value for key, value in TRIALS[index][1].items()}
         advice = None

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Subset
 
 from watchtrain.artifacts.tensorboard import read_graph, read_projector
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import exercise, expect, expect_equal, expect_writers_closed, fail, read_run
+from watchtrain.grading import exercise, expect, expect_equal, expect_writers_closed, fail, read_run, run_once
 from watchtrain.models import Net
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")  # add_graph traces with it
@@ -83,23 +83,27 @@ def _index_of_image() -> dict[bytes, int]:
 
 # log_model_graph
 
-def _logged_graph(lesson, tmp_path):
-    log_dir = tmp_path / "logs"
-    lesson.log_model_graph(str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=BATCH_SIZE))
+def _logged_graph(lesson, tmp_path_factory):
+    """The one call of log_model_graph that the exercise's checks read: its log_dir, and the graph."""
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_model_graph") / "logs"
+        lesson.log_model_graph(str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=BATCH_SIZE))
+        return log_dir
+    log_dir = run_once((lesson.log_model_graph.key,), call)
     return log_dir, read_run(read_graph, log_dir, what="Reading the model graph your code wrote to log_dir.")
 
 
 @exercise("log_model_graph")
-def test_log_model_graph_is_written(lesson, tmp_path):
-    log_dir, graph = _logged_graph(lesson, tmp_path)
+def test_log_model_graph_is_written(lesson, tmp_path_factory):
+    log_dir, graph = _logged_graph(lesson, tmp_path_factory)
     expect_writers_closed(log_dir)
     expect(len(graph.nodes) > 0, "The model graph in log_dir is empty.", expected="the operations of Net",
            found="no nodes", advice="Call writer.add_graph(net, images) with the network and a batch of images.")
 
 
 @exercise("log_model_graph")
-def test_log_model_graph_holds_the_network_operations(lesson, tmp_path):
-    _, graph = _logged_graph(lesson, tmp_path)
+def test_log_model_graph_holds_the_network_operations(lesson, tmp_path_factory):
+    _, graph = _logged_graph(lesson, tmp_path_factory)
     found = {op: graph.count(op) for op in NETWORK_OPERATIONS}
     expected = {op: count for op, (_, count) in NETWORK_OPERATIONS.items()}
     missing = [name for op, (name, count) in NETWORK_OPERATIONS.items() if found[op] < count]
@@ -112,8 +116,8 @@ def test_log_model_graph_holds_the_network_operations(lesson, tmp_path):
 
 
 @exercise("log_model_graph")
-def test_log_model_graph_traced_on_a_real_batch(lesson, tmp_path):
-    _, graph = _logged_graph(lesson, tmp_path)
+def test_log_model_graph_traced_on_a_real_batch(lesson, tmp_path_factory):
+    _, graph = _logged_graph(lesson, tmp_path_factory)
     inputs = [node for node in graph.nodes if node.op == "IO Node" and node.name.startswith("input/")]
     found = inputs[0].output_shapes[0] if inputs and inputs[0].output_shapes else None
     advice = None
@@ -165,10 +169,14 @@ def _expect_distinct_and_random(indices: list[int], what: str) -> None:
                   "torch.randperm(len(data)), and keep the first n.")
 
 
+def _chosen_from_the_pool(lesson):
+    """What select_n_random returns for N of the pool's images: one call for the checks that read it."""
+    return run_once((lesson.select_n_random.key, "pool"), lambda: lesson.select_n_random(*_pool(), N))
+
+
 @exercise("select_n_random")
 def test_select_n_random_returns_n_different_images(lesson):
-    data, labels = _pool()
-    chosen = lesson.select_n_random(data, labels, N)
+    chosen = _chosen_from_the_pool(lesson)
     expect(isinstance(chosen, tuple) and len(chosen) == 2, "select_n_random must return a pair (images, labels).",
            expected="(images, labels)", found=type(chosen).__name__)
     images, chosen_labels = chosen
@@ -182,8 +190,8 @@ def test_select_n_random_returns_n_different_images(lesson):
 
 @exercise("select_n_random")
 def test_select_n_random_keeps_each_label_with_its_image(lesson):
-    data, labels = _pool()
-    images, chosen_labels = lesson.select_n_random(data, labels, N)
+    _, labels = _pool()
+    images, chosen_labels = _chosen_from_the_pool(lesson)
     indices = _chosen_indices(images, "The chosen images")
     expected = labels[indices].tolist()
     found = torch.as_tensor(chosen_labels).tolist()
@@ -272,9 +280,14 @@ def test_select_n_random_takes_n_rows_of_any_data(lesson):
 
 # log_embedding
 
-def _embedding(lesson, tmp_path):
-    """The learner's one embedding, and what their select_n_random picks from the same random state."""
-    log_dir = tmp_path / "logs"
+def _embedding(lesson, tmp_path_factory):
+    """The learner's one embedding, and what their select_n_random picks from the same random state:
+    one call of each for all the exercise's checks."""
+    return run_once((lesson.log_embedding.key,), lambda: _embed(lesson, tmp_path_factory.mktemp("log_embedding")))
+
+
+def _embed(lesson, folder):
+    log_dir = folder / "logs"
     data, labels = _pool()
     lesson.log_embedding(str(log_dir), data, labels, N)
     picks = _replayed_picks(lesson)
@@ -346,8 +359,8 @@ def _describe_row(row: np.ndarray) -> str:
 
 
 @exercise("log_embedding")
-def test_log_embedding_writes_the_projector_files(lesson, tmp_path):
-    log_dir, embedding, _ = _embedding(lesson, tmp_path)
+def test_log_embedding_writes_the_projector_files(lesson, tmp_path_factory):
+    log_dir, embedding, _ = _embedding(lesson, tmp_path_factory)
     expect_writers_closed(log_dir)
     folder = Path(os.path.relpath(embedding.tensor_path.parent, log_dir)).as_posix()
     tag, _, step = embedding.tensor_name.rpartition(":")
@@ -367,8 +380,8 @@ def test_log_embedding_writes_the_projector_files(lesson, tmp_path):
 
 
 @exercise("log_embedding")
-def test_log_embedding_rows_are_the_chosen_images(lesson, tmp_path):
-    _, embedding, picks = _embedding(lesson, tmp_path)
+def test_log_embedding_rows_are_the_chosen_images(lesson, tmp_path_factory):
+    _, embedding, picks = _embedding(lesson, tmp_path_factory)
     indices = _embedded_indices(embedding)
     if picks is not None and picks[0] == indices:
         return  # the pictures your select_n_random picked, in its order: its own checks judge the choice
@@ -376,8 +389,8 @@ def test_log_embedding_rows_are_the_chosen_images(lesson, tmp_path):
 
 
 @exercise("log_embedding")
-def test_log_embedding_labels_name_each_image_class(lesson, tmp_path):
-    _, embedding, picks = _embedding(lesson, tmp_path)
+def test_log_embedding_labels_name_each_image_class(lesson, tmp_path_factory):
+    _, embedding, picks = _embedding(lesson, tmp_path_factory)
     indices = _embedded_indices(embedding)
     expect(not embedding.metadata_header,
            "metadata.tsv must hold one class name per line, without a header.",
@@ -403,8 +416,8 @@ def test_log_embedding_labels_name_each_image_class(lesson, tmp_path):
 
 
 @exercise("log_embedding")
-def test_log_embedding_sprite_shows_each_image(lesson, tmp_path):
-    _, embedding, _ = _embedding(lesson, tmp_path)
+def test_log_embedding_sprite_shows_each_image(lesson, tmp_path_factory):
+    _, embedding, _ = _embedding(lesson, tmp_path_factory)
     indices = _embedded_indices(embedding)
     expect_equal(embedding.single_image_dim, (SIDE, SIDE), "The size of one thumbnail in the sprite (width, height)",
                  advice="label_img must have shape (n, 1, 28, 28): pixels.unsqueeze(1).")

@@ -88,6 +88,11 @@ class Plotted:
 
 
 def _plotted(lesson, device) -> Plotted:
+    """The one call of plot_classes_preds that the exercise's checks read."""
+    return run_once((lesson.plot_classes_preds.key, device), lambda: _plot(lesson, device))
+
+
+def _plot(lesson, device) -> Plotted:
     torch.manual_seed(0)
     net = WatchedNet().to(device)
     images, _ = _images(False, WATCHED)

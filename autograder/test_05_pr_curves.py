@@ -15,7 +15,7 @@ from torch.utils.tensorboard.summary import compute_curve
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_writers_closed,
-                                fail, read_run)
+                                fail, read_run, run_once)
 from watchtrain.models import Net
 
 TEST_IMAGES, BATCH_SIZE = 200, 50
@@ -73,8 +73,17 @@ def _reference_logits(device: str) -> torch.Tensor:
 
 # class_probabilities
 
-def _probabilities(lesson, device, net=None):
-    result = lesson.class_probabilities(net if net is not None else _net(device), _loader(), device)
+def _called(lesson, device):
+    """The one call of class_probabilities that the checks read: (what it returned, the forward
+    passes it made, as (training, autograd))."""
+    def call():
+        net = _net(device)
+        return lesson.class_probabilities(net, _loader(), device), list(net.passes)
+    return run_once((lesson.class_probabilities.key, device), call)
+
+
+def _probabilities(lesson, device):
+    result, _ = _called(lesson, device)
     expect(isinstance(result, tuple) and len(result) == 2, "class_probabilities must return a pair (probs, labels).",
            expected="(probs, labels)", found=type(result).__name__)
     probs, labels = result
@@ -156,9 +165,8 @@ def _batchwise_softmax_over_images(logits: torch.Tensor) -> torch.Tensor:
 
 @exercise("class_probabilities")
 def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, device):
-    net = _net(device)
-    _, labels = _probabilities(lesson, device, net)
-    passes = net.passes
+    _, labels = _probabilities(lesson, device)
+    _, passes = _called(lesson, device)
     _, expected = _test_set()
     expect_equal(tuple(labels.shape), (TEST_IMAGES,), "The shape of labels (one per image)",
                  advice=_shape_advice(tuple(labels.shape), "labels"))
@@ -188,9 +196,12 @@ def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, devic
 
 # log_pr_curves
 
-def _logged_curves(lesson, tmp_path, device):
-    log_dir = tmp_path / "logs"
-    lesson.log_pr_curves(str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
+def _logged_curves(lesson, tmp_path_factory, device):
+    def call():
+        log_dir = tmp_path_factory.mktemp("log_pr_curves") / "logs"
+        lesson.log_pr_curves(str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
+        return log_dir
+    log_dir = run_once((lesson.log_pr_curves.key, device), call)  # one call for all the exercise's checks
     curves = read_run(read_pr_curves, log_dir, what="Reading the PR curves your code wrote to log_dir.")
     expected_tags = sorted(CLASS_NAMES)
     if sorted(curves) != expected_tags:
@@ -212,14 +223,14 @@ def _logged_curves(lesson, tmp_path, device):
 
 
 @exercise("log_pr_curves")
-def test_log_pr_curves_one_per_class(lesson, tmp_path, device):
-    log_dir, _ = _logged_curves(lesson, tmp_path, device)
+def test_log_pr_curves_one_per_class(lesson, tmp_path_factory, device):
+    log_dir, _ = _logged_curves(lesson, tmp_path_factory, device)
     expect_writers_closed(log_dir)
 
 
 @exercise("log_pr_curves")
-def test_log_pr_curves_respect_num_thresholds(lesson, tmp_path, device):
-    _, curves = _logged_curves(lesson, tmp_path, device)
+def test_log_pr_curves_respect_num_thresholds(lesson, tmp_path_factory, device):
+    _, curves = _logged_curves(lesson, tmp_path_factory, device)
     for tag, curve in curves.items():
         advice = "Pass num_thresholds=num_thresholds to add_pr_curve."
         if curve.num_thresholds == 127:
@@ -256,7 +267,7 @@ def _probabilities_behind_the_curves(lesson, device, reference: torch.Tensor) ->
     """The learner's own probabilities when they equal the reference (so that a last-bit rounding
     difference cannot move a score across a threshold), else the reference."""
     try:
-        probs, _ = lesson.class_probabilities(_net(device), _loader(), device)
+        (probs, _), _ = _called(lesson, device)
         probs = torch.as_tensor(probs).detach().cpu().float()
     except Exception:  # not started or broken: its own tests say so
         return reference
@@ -284,8 +295,8 @@ def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray,
 
 
 @exercise("log_pr_curves")
-def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path, device):
-    _, curves = _logged_curves(lesson, tmp_path, device)
+def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path_factory, device):
+    _, curves = _logged_curves(lesson, tmp_path_factory, device)
     logits = _reference_logits(device)
     probs = _probabilities_behind_the_curves(lesson, device, F.softmax(logits, dim=1))
     _, labels = _test_set()

@@ -1,8 +1,9 @@
 """Lesson 07 autograder: the windows your code sent, read back from a real Visdom server.
 
-One server runs for the whole session (bound to 127.0.0.1, on a free port); every test sends to
-an env of its own (`visdom_env`) through a client connected to it (`viz`): fixtures of the plugins
-that autograder/conftest.py loads.
+One server runs for the whole session (bound to 127.0.0.1, on a free port): a fixture of the
+plugins that autograder/conftest.py loads. The checks of one exercise read one call of the
+learner's function (run_once), sent to an env of that call's own; connect's checks each make their
+own, to their own env (`visdom_env`).
 """
 import functools
 import json
@@ -21,7 +22,7 @@ from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (Described, GradingFailure, LearnerCrash, exercise, expect, expect_close, expect_equal,
-                                fail)
+                                fail, run_once)
 from watchtrain.servers.ports import free_port
 
 # show_samples: 10 images, 4 per row -> a grid of 3 rows; Visdom pads each image by 2 pixels.
@@ -59,13 +60,6 @@ def _fashion_batch():
     return torch.stack([image for image, _ in pairs]), torch.tensor([label for _, label in pairs])
 
 
-@pytest.fixture
-def fashion_batch():
-    """The first test images (normalised to [-1, 1]) and their labels; copies, so the learner may change them."""
-    images, labels = _fashion_batch()
-    return images.clone(), labels.clone()
-
-
 def _outcome(function, *args) -> tuple[LearnerCrash | GradingFailure | None, object]:
     """Call the learner's function: (its crash, kept for the window checks to weigh, or None; what it returned)."""
     try:
@@ -76,6 +70,15 @@ def _outcome(function, *args) -> tuple[LearnerCrash | GradingFailure | None, obj
 
 def _crash_of(function, *args) -> LearnerCrash | GradingFailure | None:
     return _outcome(function, *args)[0]
+
+
+def _shared_run(lesson, visdom_server, function: str, send, *key):
+    """One call of the learner's `function` for all the checks of its exercise: `send(viz, env)` makes
+    it, with a client whose default env is the call's own, and returns what the checks read.
+    (env, what send returned); what send raised is raised again for each check (run_once)."""
+    env = "_".join((function, *map(str, key)))
+    return run_once((getattr(lesson, function).key, *key),
+                    lambda: (env, send(visdom_server.client(env=env), env)))
 
 
 @contextmanager
@@ -211,7 +214,8 @@ class _NotVisdom(BaseHTTPRequestHandler):
 def other_program_port():
     """A port on which a web server that is not Visdom answers."""
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), _NotVisdom)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 50 ms for the shutdown request (the default 0.5 s would be the test's slowest part).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server.server_address[1]
@@ -279,11 +283,12 @@ def test_connect_error_names_the_port(lesson, visdom_env, other_program_port):
 
 # show_samples
 
-def _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    """The learner's call, and what it left: (crash or None, the images and labels sent)."""
-    images, labels = _fashion_batch()
-    crash = _crash_of(lesson.show_samples, viz, *(tensor[:SAMPLES].clone() for tensor in fashion_batch))
-    return crash, images[:SAMPLES], labels[:SAMPLES]
+def _show_samples(lesson, visdom_server):
+    """The learner's call, and what it left: (its env, crash or None, the images and labels sent)."""
+    images, labels = (tensor[:SAMPLES] for tensor in _fashion_batch())
+    env, crash = _shared_run(lesson, visdom_server, "show_samples",
+                             lambda viz, env: _crash_of(lesson.show_samples, viz, images.clone(), labels.clone()))
+    return env, crash, images, labels
 
 
 def _expected_pixels(image: torch.Tensor) -> np.ndarray:
@@ -324,10 +329,10 @@ def _picture_advice(found: np.ndarray, index: int, images: torch.Tensor) -> str:
 
 
 @exercise("show_samples")
-def test_show_samples_text_names_the_labels(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    crash, _, labels = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
+def test_show_samples_text_names_the_labels(lesson, visdom_server):
+    env, crash, _, labels = _show_samples(lesson, visdom_server)
     with _judged_despite(crash):
-        text = _titled(_windows(visdom_server, visdom_env), "labels", "text").text
+        text = _titled(_windows(visdom_server, env), "labels", "text").text
         expected = ", ".join(CLASS_NAMES[int(label)] for label in labels)
         advice = None
         if text.replace(" ", "") == ",".join(str(int(label)) for label in labels):
@@ -338,10 +343,10 @@ def test_show_samples_text_names_the_labels(lesson, viz, visdom_server, visdom_e
 
 
 @exercise("show_samples")
-def test_show_samples_first_image(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    crash, images, labels = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
+def test_show_samples_first_image(lesson, visdom_server):
+    env, crash, images, labels = _show_samples(lesson, visdom_server)
     with _judged_despite(crash):
-        window = _titled(_windows(visdom_server, visdom_env), "first image", "image")
+        window = _titled(_windows(visdom_server, env), "first image", "image")
         expect_equal(window.image_size, (SIDE, SIDE), "The size (width, height) of the 'first image' picture",
                      advice=("That is more than one image: send the first one alone, pixels[0], with viz.image."
                              if window.image_size and window.image_size[0] > SIDE + 2 * PADDING else None))
@@ -358,10 +363,10 @@ def test_show_samples_first_image(lesson, viz, visdom_server, visdom_env, fashio
 
 
 @exercise("show_samples")
-def test_show_samples_grid_of_all_images(lesson, viz, visdom_server, visdom_env, fashion_batch):
-    crash, images, _ = _show_samples(lesson, viz, visdom_server, visdom_env, fashion_batch)
+def test_show_samples_grid_of_all_images(lesson, visdom_server):
+    env, crash, images, _ = _show_samples(lesson, visdom_server)
     with _judged_despite(crash):
-        window = _titled(_windows(visdom_server, visdom_env), "batch", "image")
+        window = _titled(_windows(visdom_server, env), "batch", "image")
         cell = SIDE + 2 * PADDING
         expected = (PER_ROW * cell, math.ceil(SAMPLES / PER_ROW) * cell)
         advice = None
@@ -390,16 +395,22 @@ def test_show_samples_grid_of_all_images(lesson, viz, visdom_server, visdom_env,
 
 # plot_live_loss
 
-def _live_loss(lesson, viz, visdom_server, visdom_env):
-    win = lesson.plot_live_loss(viz, list(LOSSES))
-    windows = _windows(visdom_server, visdom_env)
+def _live_loss(lesson, visdom_server):
+    """(its env, the id plot_live_loss returned, its one plot window)."""
+    def send(viz, env):
+        return lesson.plot_live_loss(viz, list(LOSSES)), _only_plot(_windows(visdom_server, env))
+    env, (win, window) = _shared_run(lesson, visdom_server, "plot_live_loss", send)
+    return env, win, window
+
+
+def _only_plot(windows):
     plots = [w for w in windows if w.type == "plot"]
     advice = None
     if len(plots) > 1:
         advice = (f"Every viz.line call without win= opens a new window ({len(plots)} here). Keep the id the "
                   f"first call returns and send every later point with win=win, update='append'.")
     expect_equal(len(plots), 1, "The number of plot windows in your env", advice=advice)
-    return win, plots[0]
+    return plots[0]
 
 
 def _expect_axis_titles(window, expected: dict[str, str]) -> None:
@@ -412,8 +423,8 @@ def _expect_axis_titles(window, expected: dict[str, str]) -> None:
 
 
 @exercise("plot_live_loss")
-def test_plot_live_loss_uses_one_window(lesson, viz, visdom_server, visdom_env):
-    win, window = _live_loss(lesson, viz, visdom_server, visdom_env)
+def test_plot_live_loss_uses_one_window(lesson, visdom_server):
+    _, win, window = _live_loss(lesson, visdom_server)
     expect_equal(window.title, "live loss", "The title of the window")
     expect_equal(win, window.id, "The window id plot_live_loss returned",
                  advice="Return win, the id that the first viz.line call returned.")
@@ -421,15 +432,15 @@ def test_plot_live_loss_uses_one_window(lesson, viz, visdom_server, visdom_env):
 
 
 @exercise("plot_live_loss")
-def test_plot_live_loss_appends_every_point_in_order(lesson, viz, visdom_server, visdom_env):
-    _, window = _live_loss(lesson, viz, visdom_server, visdom_env)
+def test_plot_live_loss_appends_every_point_in_order(lesson, visdom_server):
+    env, _, window = _live_loss(lesson, visdom_server)
     line = _one_line(window)
     expect_equal(len(line.x), len(LOSSES), "The number of points on the line",
                  advice=_points_advice(line.x, line.y, LOSSES))
     expect_close(line.x, list(range(len(LOSSES))), "The x values (steps 0, 1, 2, ...), in the order appended",
                  tol=0)
     expect_close(line.y, LOSSES, "The y values (the losses), in the order appended", tol=1e-9)
-    record = _raw_windows(visdom_server, visdom_env).get(window.title, {})
+    record = _raw_windows(visdom_server, env).get(window.title, {})
     expect(_was_grown(record), "The points must be sent one request at a time, as a training loop knows only its "
            "latest loss: the window was opened by its first point and then grown.",
            expected="a window opened with the first point, every later point appended to it",
@@ -440,9 +451,16 @@ def test_plot_live_loss_appends_every_point_in_order(lesson, viz, visdom_server,
 
 # plot_learning_curves
 
-def _learning_curves(lesson, viz, visdom_server, visdom_env):
-    win = lesson.plot_learning_curves(viz, {name: values.copy() for name, values in CURVES.items()})
-    windows = _windows(visdom_server, visdom_env)
+def _learning_curves(lesson, visdom_server):
+    """(its env, the id plot_learning_curves returned, its 'learning curves' window)."""
+    def send(viz, env):
+        win = lesson.plot_learning_curves(viz, {name: values.copy() for name, values in CURVES.items()})
+        return win, _curves_window(_windows(visdom_server, env))
+    env, (win, window) = _shared_run(lesson, visdom_server, "plot_learning_curves", send)
+    return env, win, window
+
+
+def _curves_window(windows):
     window = _titled(windows, "learning curves", "plot")
     count = len(window.traces)
     advice = None
@@ -452,12 +470,12 @@ def _learning_curves(lesson, viz, visdom_server, visdom_env):
     elif count < len(CURVES):
         advice = f"Only {count} of the {len(CURVES)} curves are drawn: send them all, as the columns of Y."
     expect_equal(count, len(CURVES), "The number of lines in the 'learning curves' window", advice=advice)
-    return win, window
+    return window
 
 
 @exercise("plot_learning_curves")
-def test_plot_learning_curves_lines(lesson, viz, visdom_server, visdom_env):
-    _, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+def test_plot_learning_curves_lines(lesson, visdom_server):
+    _, _, window = _learning_curves(lesson, visdom_server)
     epochs = list(range(1, len(CURVES["train"]) + 1))
     for (name, values), line in zip(CURVES.items(), window.traces):
         advice = "Epochs count from 1: X = np.arange(1, n + 1)." if line.x == [e - 1 for e in epochs] else None
@@ -472,8 +490,8 @@ def test_plot_learning_curves_lines(lesson, viz, visdom_server, visdom_env):
 
 
 @exercise("plot_learning_curves")
-def test_plot_learning_curves_legend(lesson, viz, visdom_server, visdom_env):
-    _, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+def test_plot_learning_curves_legend(lesson, visdom_server):
+    _, _, window = _learning_curves(lesson, visdom_server)
     names = [line.name for line in window.traces]
     advice = None
     if not window.show_legend:
@@ -483,8 +501,8 @@ def test_plot_learning_curves_legend(lesson, viz, visdom_server, visdom_env):
 
 
 @exercise("plot_learning_curves")
-def test_plot_learning_curves_y_axis(lesson, viz, visdom_server, visdom_env):
-    _, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
+def test_plot_learning_curves_y_axis(lesson, visdom_server):
+    _, _, window = _learning_curves(lesson, visdom_server)
     top = float(max(values.max() for values in CURVES.values()))
     y_range = (window.layout.get("yaxis") or {}).get("range")
     expect(y_range is not None, "The y axis has no fixed range.", expected=[0.0, top], found=y_range,
@@ -499,9 +517,9 @@ def test_plot_learning_curves_y_axis(lesson, viz, visdom_server, visdom_env):
 
 
 @exercise("plot_learning_curves")
-def test_plot_learning_curves_one_request_gives_its_id(lesson, viz, visdom_server, visdom_env):
-    win, window = _learning_curves(lesson, viz, visdom_server, visdom_env)
-    record = _raw_windows(visdom_server, visdom_env).get(window.title, {})
+def test_plot_learning_curves_one_request_gives_its_id(lesson, visdom_server):
+    env, win, window = _learning_curves(lesson, visdom_server)
+    record = _raw_windows(visdom_server, env).get(window.title, {})
     expect(not _was_grown(record), "The chart must be sent in a single request: every line, the legend and the "
            "axes at once.", expected="one viz.line call that opens the window with everything",
            found="a window that later requests changed (lines appended, or options updated)",
@@ -540,12 +558,13 @@ def _reference_run(device, zero_grad=True, momentum=0.0):
     return losses, accuracies, last_batch
 
 
-def _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device, *, returned=False):
-    """The learner's run: its crash (or None) and the reference run it is compared with (and, when
-    `returned`, what the function gave back)."""
-    images, labels = fashion_batch
-    crash, value = _outcome(lesson.monitor_training, viz, images, labels, EPOCHS, BATCH_SIZE, device)
-    return (crash, _reference_run(device), value) if returned else (crash, _reference_run(device))
+def _monitor(lesson, visdom_server, device):
+    """The learner's run: its env, its crash (or None), the reference run it is compared with, and
+    what the function gave back."""
+    images, labels = _fashion_batch()
+    env, (crash, value) = _shared_run(lesson, visdom_server, "monitor_training", lambda viz, env: _outcome(
+        lesson.monitor_training, viz, images.clone(), labels.clone(), EPOCHS, BATCH_SIZE, device), device)
+    return env, crash, _reference_run(device), value
 
 
 def _step_advice(xs):
@@ -585,10 +604,10 @@ def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
 
 
 @exercise("monitor_training")
-def test_monitor_training_loss_per_step(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    crash, (losses, _, _) = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+def test_monitor_training_loss_per_step(lesson, visdom_server, device):
+    env, crash, (losses, _, _), _ = _monitor(lesson, visdom_server, device)
     with _judged_despite(crash):
-        line = _one_line(_titled(_windows(visdom_server, visdom_env), "loss", "plot"))
+        line = _one_line(_titled(_windows(visdom_server, env), "loss", "plot"))
         expect_equal(len(line.x), len(losses), f"The number of points in the 'loss' window ({EPOCHS} epochs of "
                      f"{BATCHES} steps)", advice=_points_advice(line.x, line.y, losses))
         expect_equal(line.x, [float(step) for step in range(len(losses))], "The x values (steps) of the 'loss' window",
@@ -611,10 +630,10 @@ def _accuracy_advice(found: list[float], expected: list[float], last_batch: list
 
 
 @exercise("monitor_training")
-def test_monitor_training_accuracy_per_epoch(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    crash, (losses, accuracies, last_batch) = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+def test_monitor_training_accuracy_per_epoch(lesson, visdom_server, device):
+    env, crash, (losses, accuracies, last_batch), _ = _monitor(lesson, visdom_server, device)
     with _judged_despite(crash):
-        windows = _windows(visdom_server, visdom_env)
+        windows = _windows(visdom_server, env)
         line = _one_line(_titled(windows, "accuracy", "plot"))
         expect_equal(len(line.x), EPOCHS, "The number of points in the 'accuracy' window (one per epoch)",
                      advice=_points_advice(line.x, line.y, accuracies))
@@ -629,11 +648,11 @@ def test_monitor_training_accuracy_per_epoch(lesson, viz, visdom_server, visdom_
 
 
 @exercise("monitor_training")
-def test_monitor_training_sends_points_as_it_trains(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    crash, _ = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+def test_monitor_training_sends_points_as_it_trains(lesson, visdom_server, device):
+    env, crash, _, _ = _monitor(lesson, visdom_server, device)
     with _judged_despite(crash):
-        windows = _windows(visdom_server, visdom_env)
-        records = _raw_windows(visdom_server, visdom_env)
+        windows = _windows(visdom_server, env)
+        records = _raw_windows(visdom_server, env)
         for title in ("loss", "accuracy"):
             _titled(windows, title, "plot")
             expect(_was_grown(records.get(title, {})),
@@ -646,12 +665,12 @@ def test_monitor_training_sends_points_as_it_trains(lesson, viz, visdom_server, 
 
 
 @exercise("monitor_training")
-def test_monitor_training_saves_the_env(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    crash, _ = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device)
+def test_monitor_training_saves_the_env(lesson, visdom_server, device):
+    env, crash, _, _ = _monitor(lesson, visdom_server, device)
     if crash is not None:
         raise crash
-    windows = _windows(visdom_server, visdom_env)
-    path = visdom_server.env_file(visdom_env)
+    windows = _windows(visdom_server, env)
+    path = visdom_server.env_file(env)
     try:
         saved = read_env_file(path)
     except ArtifactError:
@@ -674,8 +693,8 @@ def test_monitor_training_saves_the_env(lesson, viz, visdom_server, visdom_env, 
 
 
 @exercise("monitor_training")
-def test_monitor_training_gives_back_nothing(lesson, viz, visdom_server, visdom_env, fashion_batch, device):
-    crash, _, value = _monitor(lesson, viz, visdom_server, visdom_env, fashion_batch, device, returned=True)
+def test_monitor_training_gives_back_nothing(lesson, visdom_server, device):
+    _, crash, _, value = _monitor(lesson, visdom_server, device)
     if crash is not None:
         raise crash
     expect(value is None, "monitor_training gives back nothing: the run lives in its windows and the saved env.",

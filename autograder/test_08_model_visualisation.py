@@ -58,8 +58,18 @@ def _leaf_output_shapes(model: nn.Module, batch: int, device: str) -> list[tuple
     return calls
 
 
-def _summarize(lesson, tmp_path, model, batch, device):
-    path = tmp_path / "summary.txt"
+def _net_summary(lesson, tmp_path_factory, device):
+    """The one call of summarize_model on the tutorial's Net (a batch of 4, on `device`) that most
+    of the exercise's checks read: (stats, path, the model after the call, what the call printed)."""
+    def call():
+        model = _model(Net, device)
+        stats, path = _summarize(lesson, tmp_path_factory.mktemp("summarize_model"), model, 4, device)
+        return stats, path, model, printed_by_last_call()
+    return run_once((lesson.summarize_model.key, "Net", device), call)
+
+
+def _summarize(lesson, folder, model, batch, device):
+    path = folder / "summary.txt"
     stats = lesson.summarize_model(model, IMAGE_SHAPE, batch, str(path), device)
     if not (isinstance(stats, Described) and stats.kind == "torchinfo"):
         advice = "Return the object torchinfo.summary(...) returns."
@@ -80,11 +90,10 @@ def _summary_shapes(stats) -> list[tuple[str, list[int]]]:
 
 
 @exercise("summarize_model")
-def test_summarize_model_layer_output_shapes(lesson, tmp_path, device):
+def test_summarize_model_layer_output_shapes(lesson, tmp_path_factory, device):
     batch = 4
-    model = _model(Net, device)
-    expected = _leaf_output_shapes(model, batch, device)
-    stats, _ = _summarize(lesson, tmp_path, model, batch, device)
+    expected = _leaf_output_shapes(_model(Net, device), batch, device)
+    stats, _, model, _ = _net_summary(lesson, tmp_path_factory, device)
     where = sorted({p.device.type for p in model.parameters()})
     advice = f"Leave the model on {device}: summarising it must not move it."
     if device == "cpu" and "cuda" in where:
@@ -109,7 +118,7 @@ def test_summarize_model_parameter_counts(lesson, tmp_path):
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     expected = _leaf_output_shapes(model, 2, "cpu")
-    stats, _ = _summarize(lesson, tmp_path, model, 2, "cpu")
+    stats, _ = _summarize(lesson, tmp_path, model, 2, "cpu")  # its own call: another model, another batch
     advice = None
     if stats.total_params == total and stats.trainable_params == total:
         advice = ("Every parameter was counted as trainable, but conv1's are frozen in the model you were given: "
@@ -120,13 +129,13 @@ def test_summarize_model_parameter_counts(lesson, tmp_path):
 
 
 @exercise("summarize_model")
-def test_summarize_model_saves_the_table(lesson, tmp_path):
+def test_summarize_model_saves_the_table(lesson, tmp_path_factory):
     batch = 4
     model = _model(Net, "cpu")
     total = sum(p.numel() for p in model.parameters())
     param_megabytes = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
     shapes = [str(shape) for _, shape in _leaf_output_shapes(model, batch, "cpu")]
-    _, path = _summarize(lesson, tmp_path, model, batch, "cpu")
+    _, path, _, _ = _net_summary(lesson, tmp_path_factory, "cpu")
     listing = _listing(path.parent)
     elsewhere = [name for name in listing if name.startswith(path.stem) and name != path.name]
     expect(path.is_file(), "summarize_model wrote no file at `path`.", expected=path.name, found=listing,
@@ -151,9 +160,8 @@ def test_summarize_model_saves_the_table(lesson, tmp_path):
 
 
 @exercise("summarize_model")
-def test_summarize_model_prints_nothing(lesson, tmp_path):
-    _summarize(lesson, tmp_path, _model(Net, "cpu"), 4, "cpu")
-    printed = printed_by_last_call()
+def test_summarize_model_prints_nothing(lesson, tmp_path_factory):
+    _, _, _, printed = _net_summary(lesson, tmp_path_factory, "cpu")
     advice = "Remove what prints: the table goes into the file, and the numbers come back in the statistics."
     if "[-1, " in printed.stdout:
         advice = ("That is torchsummary's printout, which cannot be turned off: use torchinfo.summary(..., "
@@ -211,11 +219,17 @@ _FUNCTION_NODE = re.compile(r"\w+Backward\d*|AccumulateGrad")
 _LOSS_NODES = ("Loss", "LogSoftmax")
 
 
-def _draw(lesson, tmp_path, device):
+def _draw(lesson, tmp_path_factory, device):
+    """The one call of draw_autograd_graph (per device) that the exercise's checks read."""
     _require_dot()
+    return run_once((lesson.draw_autograd_graph.key, device),
+                    lambda: _drawn(lesson, tmp_path_factory.mktemp("draw_autograd_graph"), device))
+
+
+def _drawn(lesson, folder, device):
     model = _model(Net, device)
     images = _images(2, device, seed=1)
-    out_dir = tmp_path / "graph"
+    out_dir = folder / "graph"
     out_dir.mkdir()
     graph = lesson.draw_autograd_graph(model, images, str(out_dir))
     expect(isinstance(graph, Described) and graph.is_a("graphviz.graphs.Digraph"),
@@ -243,8 +257,8 @@ def _graph_advice(missing: list[str], extra: list[str], drawn: set[str], outputs
 
 
 @exercise("draw_autograd_graph")
-def test_draw_autograd_graph_nodes_and_parameter_names(lesson, tmp_path, device):
-    model, images, _, graph = _draw(lesson, tmp_path, device)
+def test_draw_autograd_graph_nodes_and_parameter_names(lesson, tmp_path_factory, device):
+    model, images, _, graph = _draw(lesson, tmp_path_factory, device)
     nodes = _nodes(graph.source)
     backward = _backward_node_names(model(images))
     drawn = {label for label, _ in nodes if _FUNCTION_NODE.fullmatch(label)}
@@ -327,10 +341,10 @@ def _not_a_drawing(path: Path) -> str | None:
 
 
 @exercise("draw_autograd_graph")
-def test_draw_autograd_graph_renders_svg_and_png(lesson, tmp_path):
+def test_draw_autograd_graph_renders_svg_and_png(lesson, tmp_path_factory):
     from PIL import Image
 
-    _, _, out_dir, graph = _draw(lesson, tmp_path, "cpu")
+    _, _, out_dir, graph = _draw(lesson, tmp_path_factory, "cpu")
     svg, png = out_dir / "autograd_graph.svg", out_dir / "autograd_graph.png"
     listing = _listing(out_dir)
     for path in (svg, png):
@@ -418,8 +432,8 @@ def _dynamic_batch_advice(tensor, only_the_output_fixed: bool) -> str:
               "of the input symbolic; with dynamo=False, dynamic_axes={'images': {0: 'batch'}, 'logits': {0: 'batch'}} "
               "does it for both.")
     if only_the_output_fixed:  # the legacy exporter, given dynamic_axes for the input alone
-        return (f"The input's batch is symbolic, but the output's is not: dynamic_axes must name the output too, "
-                f"{{'logits': {{0: 'batch'}}}}.")
+        return ("The input's batch is symbolic, but the output's is not: dynamic_axes must name the output too, "
+                "{'logits': {0: 'batch'}}.")
     if tensor.shape[:1] == (EXAMPLE_BATCH,):
         return (f"The batch dimension is fixed at {EXAMPLE_BATCH}, the size of example_images, so the file accepts "
                 f"no other batch size. {advice}")

@@ -1,4 +1,4 @@
-"""Visdom for the autograder: one real server per session, and a fresh env for every test.
+"""Visdom for the autograder: one real server per session, and an env name of its own for a test.
 
 Listed in autograder/conftest.py's `pytest_plugins`. A server takes about 2 s to start, so it is
 started once, on the first test that asks for it, bound to 127.0.0.1 on a free port, with its
@@ -27,9 +27,3 @@ def visdom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VisdomSe
 def visdom_env(request: pytest.FixtureRequest) -> str:
     """This test's own env name, made from its name: test_monitor_training[cpu] -> test_monitor_training_cpu."""
     return re.sub(r"[^A-Za-z0-9]+", "_", request.node.name).strip("_")
-
-
-@pytest.fixture
-def viz(visdom_server: VisdomServer, visdom_env: str):
-    """A client connected to the session's server, whose default env is this test's own."""
-    return visdom_server.client(env=visdom_env)
