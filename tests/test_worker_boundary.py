@@ -139,6 +139,23 @@ def test_what_a_call_prints_comes_back_as_its_head_and_byte_counts(lesson):
     assert 0 < len(printed.stdout) <= 4000 and printed.stderr == "to stderr\n" and printed.stderr_bytes == 10
 
 
+def test_reading_what_a_call_printed_stops_when_the_call_ends_though_a_process_it_started_holds_the_pipe():
+    # W&B's service, started by a call, keeps the call's stdout and stderr open for as long as it
+    # runs: the reader must not wait for their end (it waited 0.2 s a pipe, on every such call).
+    from watchtrain.worker.call import _PipeReader
+
+    reader = _PipeReader()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdout=reader.write_end)
+    try:
+        os.write(reader.write_end, b"printed by the call")
+        kept, size = reader.finish()
+        assert (kept, size) == (b"printed by the call", 19)
+        assert not reader._thread.is_alive(), "the reader still waits for a pipe that the call's leftover holds"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_stub_is_not_started_and_a_crash_names_its_type(lesson):
     with pytest.raises(NotStarted):
         lesson.stub()

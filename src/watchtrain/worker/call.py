@@ -114,18 +114,30 @@ class _PipeReader:
     """A pipe whose reading end a thread drains, keeping the first bytes and counting the rest."""
 
     KEPT_BYTES = 4 * PRINTED_KEPT  # UTF-8 takes up to 4 bytes a character
-    LINGER_S = 0.2  # a process the call started may hold the pipe open: wait no longer for its end
+    LINGER_S = 0.2  # the most `finish` waits for a pipe that a process the call started keeps filling
 
     def __init__(self):
         import threading
 
         self._read_end, self.write_end = os.pipe()
+        self._wake_read, self._wake_write = os.pipe()
         self._kept, self._size = bytearray(), 0
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        while chunk := os.read(self._read_end, 1 << 16):
+        """Read until the end of the pipe, or until `finish` wakes us and nothing is left to read: a
+        process the call started (W&B's service, say) may hold the pipe open long after the call, and
+        what it writes then is not the call's."""
+        import select
+
+        while True:
+            ready, _, _ = select.select([self._read_end, self._wake_read], [], [])
+            if self._read_end not in ready:
+                return  # woken, and all that was written before the call ended is read
+            chunk = os.read(self._read_end, 1 << 16)
+            if not chunk:
+                return
             self._size += len(chunk)
             if len(self._kept) < self.KEPT_BYTES:
                 self._kept += chunk[:self.KEPT_BYTES - len(self._kept)]
@@ -133,9 +145,11 @@ class _PipeReader:
     def finish(self) -> tuple[bytes, int]:
         """What was kept and the byte count, once this side's writing end is closed."""
         os.close(self.write_end)
+        os.write(self._wake_write, b"x")
         self._thread.join(self.LINGER_S)
         if not self._thread.is_alive():
-            os.close(self._read_end)
+            for fd in (self._read_end, self._wake_read, self._wake_write):
+                os.close(fd)
         return bytes(self._kept), self._size
 
 
