@@ -10,6 +10,7 @@ use run_autograder.
 import importlib
 import json
 import pkgutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,13 @@ import pytest
 from watchtrain.grading import runner  # (its pytest_arguments, imported by name here, would read as a hook)
 
 pytest_plugins = ["pytester"]
+
+# The tests of Ctrl-C send SIGINT to the commands they start, as a terminal would. A shell without
+# job control starts a background job (`pytest tests &`) with SIGINT ignored, which its children
+# inherit, and then Python never installs its Ctrl-C handler: the commands would not see it. A
+# handler here is reset to the default in every program this process starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
