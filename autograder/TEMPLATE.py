@@ -15,7 +15,7 @@ Rules of thumb (README.md, "Adding a lesson"):
 - Everything comes from `watchtrain.grading`; the readers from `watchtrain.artifacts`.
 """
 from watchtrain.artifacts.tensorboard import read_scalars
-from watchtrain.grading import exercise, expect_close, expect_equal, expect_writers_closed, read_run, run_once
+from watchtrain.grading import call_once, exercise, expect_close, expect_equal, expect_writers_closed, read_run
 
 # Inputs: small, fixed, and different from the lesson's examples, so that pasting them does not pass.
 LOSSES = [2.30, 1.71, 1.24, 0.98, 0.85]
@@ -31,15 +31,17 @@ CRASH_ADVICE = {
 def _logged(lesson, tmp_path_factory):
     """Call the learner once, for all the tests of this exercise, and read the run back.
 
-    run_once shares one call (here cheap; for a training run, seconds) between the tests: it is
-    keyed on the function (and on the arguments that vary, such as the device), and a crash or
-    failure is replayed to every test that reads it, so each reports the same cause."""
-    def log_and_read():
-        log_dir = tmp_path_factory.mktemp("log_losses") / "logs"
+    call_once shares one call between the tests (each call is a process of its own: a tenth of a
+    second, and seconds for a training run or an export). It is keyed on the function (and on the
+    arguments that vary, such as the device); the call runs in a folder of its own, with the
+    working directory there too, and a crash or failure is replayed to every test that reads it,
+    so each reports the same cause. run_once does the same for a call that writes no files."""
+    def log_and_read(folder):
+        log_dir = folder / "logs"
         lesson.log_losses(str(log_dir), list(LOSSES))  # runs in the learner worker; a copy, so they may change it
         return log_dir, read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
 
-    return run_once((lesson.log_losses.key,), log_and_read)
+    return call_once((lesson.log_losses.key,), tmp_path_factory, "log_losses", log_and_read)
 
 
 @exercise("log_losses")

@@ -6,7 +6,7 @@ from torch import nn
 
 from watchtrain.artifacts.tensorboard import find_runs, read_scalars, read_scalars_tree
 from watchtrain.grading import (exercise, expect, expect_close, expect_equal, expect_writers_closed, fail, read_run,
-                                run_once)
+                                call_once)
 
 # log_batch_losses: 3 epochs of 5 batches, every loss different so that order mistakes show.
 EPOCHS, BATCHES = 3, 5
@@ -69,11 +69,11 @@ def _points(scalars: dict, tag: str, where: str) -> list[tuple[int, float]]:
 
 def _log_batch_losses(lesson, tmp_path_factory):
     """The log_dir of the one call of log_batch_losses that the exercise's checks read."""
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_batch_losses") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         lesson.log_batch_losses(str(log_dir), [list(losses) for losses in EPOCH_LOSSES])
         return log_dir
-    return run_once((lesson.log_batch_losses.key,), call)
+    return call_once((lesson.log_batch_losses.key,), tmp_path_factory, "log_batch_losses", call)
 
 
 def _batch_points(lesson, tmp_path_factory):
@@ -133,11 +133,11 @@ def test_log_batch_losses_closes_the_writer(lesson, tmp_path_factory):
 # log_train_and_test
 
 def _train_and_test_runs(lesson, tmp_path_factory):
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_train_and_test") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         lesson.log_train_and_test(str(log_dir), [dict(metrics) for metrics in HISTORY])
         return log_dir
-    log_dir = run_once((lesson.log_train_and_test.key,), call)  # one call for all the exercise's checks
+    log_dir = call_once((lesson.log_train_and_test.key,), tmp_path_factory, "log_train_and_test", call)
     runs = read_run(read_scalars_tree, log_dir, what="Reading the runs your code wrote under log_dir.")
     return log_dir, runs
 
@@ -295,12 +295,13 @@ def _curve_advice(curve: list[float], lr: float, device: str) -> str | None:
 
 def _compare(lesson, tmp_path_factory, device):
     """The log_root of the one call of compare_learning_rates (per device) that the exercise's checks read."""
-    def call():
-        log_root = tmp_path_factory.mktemp("compare_learning_rates") / "lr_sweep"
+    def call(folder):
+        log_root = folder / "lr_sweep"
         lesson.compare_learning_rates(str(log_root), X.clone(), Y.clone(), list(LEARNING_RATES), LR_EPOCHS,
                                       device=device)
         return log_root
-    return run_once((lesson.compare_learning_rates.key, device), call)
+    return call_once((lesson.compare_learning_rates.key, device), tmp_path_factory, "compare_learning_rates",
+                     call)
 
 
 @exercise("compare_learning_rates")

@@ -12,7 +12,7 @@ import torchvision
 from watchtrain.artifacts.tensorboard import read_histograms, read_hparams, read_images, read_mesh, read_text
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (KnownCrash, call_explaining, exercise, expect, expect_close, expect_equal,
-                                expect_writers_closed, fail, figures_left_open, image_layout_crash, read_run, run_once)
+                                expect_writers_closed, fail, figures_left_open, image_layout_crash, read_run, call_once)
 from watchtrain.models import Net
 
 GREY_LEVELS = 1  # TensorBoard truncates x * 255 to uint8; allow one level for rounding instead
@@ -124,11 +124,11 @@ def _grid_crash_advice(message: str) -> str | None:
 
 def _grid_log_dir(lesson, tmp_path_factory):
     """The log_dir of the one call of log_image_grid that the exercise's checks read."""
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_image_grid") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         call_explaining(lesson.log_image_grid, str(log_dir), _grid_images(), explain=_grid_crash_advice)
         return log_dir
-    return run_once((lesson.log_image_grid.key,), call)
+    return call_once((lesson.log_image_grid.key,), tmp_path_factory, "log_image_grid", call)
 
 
 def _logged_grid(lesson, tmp_path_factory, *, alone=False):
@@ -261,12 +261,13 @@ def _batch_crash_advice(message: str) -> str | None:
 
 def _batch_log_dir(lesson, tmp_path_factory):
     """The log_dir of the one call of log_channels_last_batch that the exercise's checks read."""
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_channels_last_batch") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         call_explaining(lesson.log_channels_last_batch, str(log_dir), _channels_last_batch(),
                         explain=_batch_crash_advice)
         return log_dir
-    return run_once((lesson.log_channels_last_batch.key,), call)
+    return call_once((lesson.log_channels_last_batch.key,), tmp_path_factory, "log_channels_last_batch",
+                     call)
 
 
 def _logged_batch(lesson, tmp_path_factory, *, alone=False):
@@ -359,12 +360,13 @@ def _figure_in(log_dir, *, alone=False):
 def _class_counts_figure(lesson, tmp_path_factory):
     """The one call with CLASS_COUNTS's labels that most of the exercise's checks read: its log_dir,
     and how many figures it left open."""
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_class_histogram_figure") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         call_explaining(lesson.log_class_histogram_figure, str(log_dir), _labels(CLASS_COUNTS),
                         explain=_figure_crash_advice)
         return log_dir, figures_left_open()
-    return run_once((lesson.log_class_histogram_figure.key, "class counts"), call)
+    return call_once((lesson.log_class_histogram_figure.key, "class counts"), tmp_path_factory,
+                     "log_class_histogram_figure", call)
 
 
 @exercise("log_class_histogram_figure")
@@ -488,11 +490,11 @@ def _snapshots() -> list[dict[str, torch.Tensor]]:
 def _histograms_logged(lesson, tmp_path_factory):
     """The one call of log_weight_histograms that the exercise's checks read: (its log_dir, the
     snapshots it was given)."""
-    def call():
-        log_dir, snapshots = tmp_path_factory.mktemp("log_weight_histograms") / "logs", _snapshots()
+    def call(folder):
+        log_dir, snapshots = folder / "logs", _snapshots()
         lesson.log_weight_histograms(str(log_dir), [dict(snapshot) for snapshot in snapshots])
         return log_dir, snapshots
-    return run_once((lesson.log_weight_histograms.key,), call)
+    return call_once((lesson.log_weight_histograms.key,), tmp_path_factory, "log_weight_histograms", call)
 
 
 def _logged_histograms(lesson, tmp_path_factory):
@@ -565,14 +567,14 @@ def test_log_weight_histograms_statistics(lesson, tmp_path_factory):
 def _text_and_mesh(lesson, tmp_path_factory, *, mesh_may_crash=False):
     """The log_dir of the learner's one call. For the text check, add_mesh crashing after add_text is
     the mesh check's business."""
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_text_and_mesh") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         try:
             lesson.log_text_and_mesh(str(log_dir), NOTES, VERTICES.clone(), FACES.clone(), COLORS.clone())
         except KnownCrash as crash:  # add_mesh refused the mesh (CRASH_ADVICE's only clue)
             return log_dir, crash
         return log_dir, None
-    log_dir, mesh_crash = run_once((lesson.log_text_and_mesh.key,), call)
+    log_dir, mesh_crash = call_once((lesson.log_text_and_mesh.key,), tmp_path_factory, "log_text_and_mesh", call)
     if mesh_crash is not None and not mesh_may_crash:
         raise mesh_crash
     return log_dir
@@ -629,11 +631,11 @@ def test_log_text_and_mesh_mesh_arrays(lesson, tmp_path_factory):
 
 def _sweep_log_root(lesson, tmp_path_factory):
     """The log_root of the one call of log_hparam_sweep that the exercise's checks read."""
-    def call():
-        log_root = tmp_path_factory.mktemp("log_hparam_sweep") / "sweep"
+    def call(folder):
+        log_root = folder / "sweep"
         lesson.log_hparam_sweep(str(log_root), [(dict(hparams), dict(metrics)) for hparams, metrics in TRIALS])
         return log_root
-    return run_once((lesson.log_hparam_sweep.key,), call)
+    return call_once((lesson.log_hparam_sweep.key,), tmp_path_factory, "log_hparam_sweep", call)
 
 
 def _sessions(lesson, tmp_path_factory):

@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, Subset
 
 from watchtrain.artifacts.tensorboard import read_graph, read_projector
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import exercise, expect, expect_equal, expect_writers_closed, fail, read_run, run_once
+from watchtrain.grading import (call_once, exercise, expect, expect_equal, expect_writers_closed, fail, read_run,
+                                run_once)
 from watchtrain.models import Net
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")  # add_graph traces with it
@@ -85,11 +86,11 @@ def _index_of_image() -> dict[bytes, int]:
 
 def _logged_graph(lesson, tmp_path_factory):
     """The one call of log_model_graph that the exercise's checks read: its log_dir, and the graph."""
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_model_graph") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         lesson.log_model_graph(str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=BATCH_SIZE))
         return log_dir
-    log_dir = run_once((lesson.log_model_graph.key,), call)
+    log_dir = call_once((lesson.log_model_graph.key,), tmp_path_factory, "log_model_graph", call)
     return log_dir, read_run(read_graph, log_dir, what="Reading the model graph your code wrote to log_dir.")
 
 
@@ -283,7 +284,8 @@ def test_select_n_random_takes_n_rows_of_any_data(lesson):
 def _embedding(lesson, tmp_path_factory):
     """The learner's one embedding, and what their select_n_random picks from the same random state:
     one call of each for all the exercise's checks."""
-    return run_once((lesson.log_embedding.key,), lambda: _embed(lesson, tmp_path_factory.mktemp("log_embedding")))
+    return call_once((lesson.log_embedding.key,), tmp_path_factory, "log_embedding",
+                     lambda folder: _embed(lesson, folder))
 
 
 def _embed(lesson, folder):

@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet, exercise,
-                                expect, expect_close, expect_equal, expect_writers_closed, fail, figures_left_open,
-                                printed_by_last_call, read_run, run_once)
+from watchtrain.grading import (Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet, call_once,
+                                exercise, expect, expect_close, expect_equal, expect_writers_closed, fail,
+                                figures_left_open, printed_by_last_call, read_run, run_once)
 from watchtrain.models import Net
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs. 75 mini-batches an
@@ -444,12 +444,13 @@ def _train_loader() -> DataLoader:
     return DataLoader(_dataset(True, TRAIN_IMAGES), batch_size=BATCH_SIZE)
 
 
-def _training_run(lesson, tmp_path: Path, device: str) -> TrainingRun:
+def _training_run(lesson, tmp_path_factory, device: str) -> TrainingRun:
     """Train once per submission and device; every train_and_log test reads the same run (or crash)."""
-    return run_once((lesson.train_and_log.key, device), lambda: _train(lesson, tmp_path, device))
+    return call_once((lesson.train_and_log.key, device), tmp_path_factory, "train_and_log",
+                     lambda folder: _train(lesson, folder, device))
 
 
-def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
+def _train(lesson, folder: Path, device: str) -> TrainingRun:
     train_set = _dataset(True, TRAIN_IMAGES)
     test_loader = _test_loader(TEST_BATCH)
     torch.manual_seed(0)
@@ -458,7 +459,7 @@ def _train(lesson, tmp_path: Path, device: str) -> TrainingRun:
     loss_before = _mean_loss(net, train_set, "cpu")
     criterion = RecordingLoss(torch.nn.CrossEntropyLoss())
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
-    log_dir = tmp_path / "logs"
+    log_dir = folder / "logs"
     returned = lesson.train_and_log(str(log_dir), net, _train_loader(), test_loader, criterion, optimizer,
                                     epochs=EPOCHS, log_every=LOG_EVERY, figure_every=FIGURE_EVERY, device=device)
     printed = printed_by_last_call()
@@ -568,8 +569,8 @@ def _recorded_losses(run: TrainingRun) -> list[float]:
 
 
 @exercise("train_and_log")
-def test_train_and_log_one_optimizer_step_per_mini_batch(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_one_optimizer_step_per_mini_batch(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     losses = _recorded_losses(run)
     if run.trained_like_the_contract:
         return
@@ -600,8 +601,8 @@ def _training_advice(run: TrainingRun, step: int) -> str | None:
 
 
 @exercise("train_and_log")
-def test_train_and_log_running_loss_steps(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_running_loss_steps(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     expected = [step for step, _ in _expected_running_losses(_recorded_losses(run))]
     steps = [step for step, _ in _scalar_points(run, LOSS_TAG)]
     expect_equal(steps, expected, f"The steps of the {LOSS_TAG!r} points (every {LOG_EVERY} mini-batches of each "
@@ -656,8 +657,8 @@ def _step_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, 
 
 
 @exercise("train_and_log")
-def test_train_and_log_running_loss_values(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_running_loss_values(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     losses = _recorded_losses(run)
     expected = [value for _, value in _expected_running_losses(losses)]
     values = [value for _, value in _scalar_points(run, LOSS_TAG)]
@@ -705,8 +706,8 @@ def _value_advice(values: list[float], expected: list[float], losses: list[float
 
 
 @exercise("train_and_log")
-def test_train_and_log_figures_at_logging_steps(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_figures_at_logging_steps(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     expect_writers_closed(run.log_dir)
     logging_steps = [step for step, _ in _expected_running_losses(_recorded_losses(run))]
     expected = _figure_steps()
@@ -827,8 +828,8 @@ def _learners_drawing(lesson, state: dict, device: str) -> Described | None:
 
 
 @exercise("train_and_log")
-def test_train_and_log_figures_show_the_watched_test_pictures(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_figures_show_the_watched_test_pictures(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     _recorded_losses(run)
     images = read_run(read_images, run.log_dir, what="Reading the figures your training run wrote to log_dir.")
     events = {event.step: event for event in images.get(FIGURE_TAG, [])}
@@ -956,8 +957,8 @@ def _expect_title_colours(where: str, pixels: np.ndarray, axes: list[dict]) -> N
 
 
 @exercise("train_and_log")
-def test_train_and_log_accuracy_once_per_epoch(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_accuracy_once_per_epoch(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     points = _scalar_points(run, ACCURACY_TAG)
     steps = [step for step, _ in points]
     advice = "Log the accuracy after each epoch's last mini-batch, with global_step = epoch."
@@ -1003,16 +1004,16 @@ def _close_all(found: list[float], wanted: list[float]) -> bool:
 
 
 @exercise("train_and_log")
-def test_train_and_log_shows_a_progress_bar(lesson, tmp_path, device):
-    printed = _training_run(lesson, tmp_path, device).printed
+def test_train_and_log_shows_a_progress_bar(lesson, tmp_path_factory, device):
+    printed = _training_run(lesson, tmp_path_factory, device).printed
     expect(not printed.nothing, "train_and_log showed nothing on the screen while it trained.",
            expected="a progress bar while each epoch runs", found="nothing printed",
            advice="Wrap the epoch's loader in tqdm: for i, (inputs, labels) in enumerate(tqdm(train_loader)). "
                   "It draws the bar on the standard error, and its rate tells you how long an epoch takes.")
 
 @exercise("train_and_log")
-def test_train_and_log_lowers_the_loss(lesson, tmp_path, device):
-    run = _training_run(lesson, tmp_path, device)
+def test_train_and_log_lowers_the_loss(lesson, tmp_path_factory, device):
+    run = _training_run(lesson, tmp_path_factory, device)
     values = [value for _, value in _scalar_points(run, LOSS_TAG)]
     advice = None
     if not run.trained_like_the_contract and len(run.losses) == len(run.replay.losses):

@@ -15,7 +15,7 @@ from torch.utils.tensorboard.summary import compute_curve
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_writers_closed,
-                                fail, read_run, run_once)
+                                fail, read_run, run_once, call_once)
 from watchtrain.models import Net
 
 TEST_IMAGES, BATCH_SIZE = 200, 50
@@ -197,11 +197,11 @@ def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, devic
 # log_pr_curves
 
 def _logged_curves(lesson, tmp_path_factory, device):
-    def call():
-        log_dir = tmp_path_factory.mktemp("log_pr_curves") / "logs"
+    def call(folder):
+        log_dir = folder / "logs"
         lesson.log_pr_curves(str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
         return log_dir
-    log_dir = run_once((lesson.log_pr_curves.key, device), call)  # one call for all the exercise's checks
+    log_dir = call_once((lesson.log_pr_curves.key, device), tmp_path_factory, "log_pr_curves", call)
     curves = read_run(read_pr_curves, log_dir, what="Reading the PR curves your code wrote to log_dir.")
     expected_tags = sorted(CLASS_NAMES)
     if sorted(curves) != expected_tags:

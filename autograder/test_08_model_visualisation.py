@@ -16,7 +16,8 @@ from torch import nn
 
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
-from watchtrain.grading import Described, LearnerCrash, exercise, expect, expect_equal, fail, printed_by_last_call, run_once
+from watchtrain.grading import (Described, LearnerCrash, call_once, exercise, expect, expect_equal, fail,
+                                printed_by_last_call, run_once)
 from watchtrain.models import DropoutNet, Net
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -61,11 +62,12 @@ def _leaf_output_shapes(model: nn.Module, batch: int, device: str) -> list[tuple
 def _net_summary(lesson, tmp_path_factory, device):
     """The one call of summarize_model on the tutorial's Net (a batch of 4, on `device`) that most
     of the exercise's checks read: (stats, path, the model after the call, what the call printed)."""
-    def call():
-        model = _model(Net, device)
-        stats, path = _summarize(lesson, tmp_path_factory.mktemp("summarize_model"), model, 4, device)
+    def call(folder):
+        model, out = _model(Net, device), folder / "summary"
+        out.mkdir()  # where the file goes, alone: the checks list this folder
+        stats, path = _summarize(lesson, out, model, 4, device)
         return stats, path, model, printed_by_last_call()
-    return run_once((lesson.summarize_model.key, "Net", device), call)
+    return call_once((lesson.summarize_model.key, "Net", device), tmp_path_factory, "summarize_model", call)
 
 
 def _summarize(lesson, folder, model, batch, device):
@@ -222,8 +224,8 @@ _LOSS_NODES = ("Loss", "LogSoftmax")
 def _draw(lesson, tmp_path_factory, device):
     """The one call of draw_autograd_graph (per device) that the exercise's checks read."""
     _require_dot()
-    return run_once((lesson.draw_autograd_graph.key, device),
-                    lambda: _drawn(lesson, tmp_path_factory.mktemp("draw_autograd_graph"), device))
+    return call_once((lesson.draw_autograd_graph.key, device), tmp_path_factory, "draw_autograd_graph",
+                     lambda folder: _drawn(lesson, folder, device))
 
 
 def _drawn(lesson, folder, device):

@@ -27,7 +27,7 @@ from watchtrain.artifacts.tensorboard import find_runs, read_histograms, read_sc
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.failure_runs import MODES, write_failure_run
 from watchtrain.grading import (NotStarted, WatchedNet, exercise, expect, expect_close, expect_equal,
-                                expect_writers_closed, fail, read_run, run_once)
+                                call_once, expect_writers_closed, fail, read_run)
 
 # train_and_instrument: the tutorial's CNN (noting how each forward pass ran), 3 epochs of 8 mini-batches, the
 # rate halved after each epoch. The validation set's last batch is smaller (20, 20, 10), so a mean of per-batch
@@ -145,18 +145,19 @@ class InstrumentedRun:
     schedulers: dict = field(default_factory=dict)  # the learning-rate schedulers the call built (the worker's facts)
 
 
-def _instrumented_run(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
+def _instrumented_run(lesson, tmp_path_factory, device: str) -> InstrumentedRun:
     """Train once per submission and device; every train_and_instrument check reads the same run (or crash)."""
-    return run_once((lesson.train_and_instrument.key, device), lambda: _train(lesson, tmp_path, device))
+    return call_once((lesson.train_and_instrument.key, device), tmp_path_factory, "train_and_instrument",
+                     lambda folder: _train(lesson, folder, device))
 
 
-def _train(lesson, tmp_path: Path, device: str) -> InstrumentedRun:
+def _train(lesson, folder: Path, device: str) -> InstrumentedRun:
     train_set, val_set = _dataset(True, TRAIN_IMAGES), _dataset(False, VAL_IMAGES)
     torch.manual_seed(9)
     model = WatchedNet()
     initial = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    log_dir = tmp_path / "instrumented"
+    log_dir = folder / "instrumented"
     returned, schedulers = lesson.train_and_instrument.inside("lr_schedulers")(
         str(log_dir), model, DataLoader(train_set, batch_size=BATCH_SIZE), DataLoader(val_set, batch_size=BATCH_SIZE),
         torch.nn.CrossEntropyLoss(), optimizer, epochs=EPOCHS, lr_decay=LR_DECAY, histogram_every=HISTOGRAM_EVERY,
@@ -206,8 +207,8 @@ def _close(found: list[float], expected: list[float], tol: float = TOL) -> bool:
 # train_and_instrument
 
 @exercise("train_and_instrument")
-def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, tmp_path, device):
-    run = _instrumented_run(lesson, tmp_path, device)
+def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, tmp_path_factory, device):
+    run = _instrumented_run(lesson, tmp_path_factory, device)
     values = _expect_every_step(_scalars(run, "lr"), "lr")
     expected = run.replay.lr
     advice = None
@@ -244,8 +245,8 @@ def _never_decayed_advice(schedulers: dict) -> str:
 
 
 @exercise("train_and_instrument")
-def test_train_and_instrument_lets_a_scheduler_on_the_optimizer_change_the_rate(lesson, tmp_path, device):
-    run = _instrumented_run(lesson, tmp_path, device)
+def test_train_and_instrument_lets_a_scheduler_on_the_optimizer_change_the_rate(lesson, tmp_path_factory, device):
+    run = _instrumented_run(lesson, tmp_path_factory, device)
     facts = run.schedulers  # seen in the worker: the schedulers the call built, and on which optimizer
     attached, names = facts.get("schedulers_on_the_optimizer", 0), facts.get("scheduler_names", "")
     steps, elsewhere = facts.get("scheduler_steps", 0), facts.get("schedulers_on_other_optimizers", 0)
@@ -277,8 +278,8 @@ def test_train_and_instrument_lets_a_scheduler_on_the_optimizer_change_the_rate(
 
 
 @exercise("train_and_instrument")
-def test_train_and_instrument_logs_global_and_per_layer_gradient_norms(lesson, tmp_path, device):
-    run = _instrumented_run(lesson, tmp_path, device)
+def test_train_and_instrument_logs_global_and_per_layer_gradient_norms(lesson, tmp_path_factory, device):
+    run = _instrumented_run(lesson, tmp_path_factory, device)
     replay = run.replay
     values = _expect_every_step(_scalars(run, "grad_norm/total"), "grad_norm/total")
     layer_values = {name: _expect_every_step(_scalars(run, f"grad_norm/{name}"), f"grad_norm/{name}")
@@ -333,8 +334,8 @@ def _diverged_advice(run: InstrumentedRun) -> str | None:
 
 
 @exercise("train_and_instrument")
-def test_train_and_instrument_logs_the_update_to_weight_ratios(lesson, tmp_path, device):
-    run = _instrumented_run(lesson, tmp_path, device)
+def test_train_and_instrument_logs_the_update_to_weight_ratios(lesson, tmp_path_factory, device):
+    run = _instrumented_run(lesson, tmp_path_factory, device)
     for name, expected in run.replay.ratios.items():
         tag = f"update_ratio/{name}"
         found = _expect_every_step(_scalars(run, tag), tag)
@@ -351,8 +352,8 @@ def test_train_and_instrument_logs_the_update_to_weight_ratios(lesson, tmp_path,
 
 
 @exercise("train_and_instrument")
-def test_train_and_instrument_draws_train_and_val_loss_on_one_chart(lesson, tmp_path, device):
-    run = _instrumented_run(lesson, tmp_path, device)
+def test_train_and_instrument_draws_train_and_val_loss_on_one_chart(lesson, tmp_path_factory, device):
+    run = _instrumented_run(lesson, tmp_path_factory, device)
     runs = read_run(find_runs, run.log_dir, what="Looking for the runs your loop wrote under log_dir.")
     for split in ("train", "val"):
         if f"loss_{split}" not in runs:
@@ -418,8 +419,8 @@ def _val_advice(values: list[float], run: InstrumentedRun) -> str | None:
 
 
 @exercise("train_and_instrument")
-def test_train_and_instrument_histograms_every_parameter_at_the_interval(lesson, tmp_path, device):
-    run = _instrumented_run(lesson, tmp_path, device)
+def test_train_and_instrument_histograms_every_parameter_at_the_interval(lesson, tmp_path_factory, device):
+    run = _instrumented_run(lesson, tmp_path_factory, device)
     expect_writers_closed(run.log_dir)
     histograms = read_run(read_histograms, run.log_dir, what="Reading the histograms your loop wrote to log_dir.")
     replay = run.replay

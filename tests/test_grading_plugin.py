@@ -234,6 +234,43 @@ def test_the_template_autograder_grades_its_example(autograde, tiny_course, sour
     assert says in " ".join(t["feedback"] for t in by_name(run).values())
 
 
+def test_checks_that_share_a_call_each_say_where_its_stray_events_went(autograde, tiny_course):
+    """call_once runs the shared call in a folder of its own, working directory included: a run
+    written to ./runs instead of log_dir is found there by every check that reads the call, not
+    only by the check that made it (the others run in working directories of their own)."""
+    (tiny_course / "course.toml").write_text(TEMPLATE_MANIFEST)
+    (tiny_course / "autograder" / "test_01_tiny.py").write_text(textwrap.dedent("""
+        from watchtrain.artifacts.tensorboard import read_scalars
+        from watchtrain.grading import call_once, exercise, read_run
+
+        def _log_dir(lesson, tmp_path_factory):
+            def call(folder):
+                lesson.log_losses(str(folder / "logs"), [1.0, 0.5])
+                return folder / "logs"
+            return call_once((lesson.log_losses.key,), tmp_path_factory, "log_losses", call)
+
+        @exercise("log_losses")
+        def test_first(lesson, tmp_path_factory):
+            read_run(read_scalars, _log_dir(lesson, tmp_path_factory), what="Reading the scalars.")
+
+        @exercise("log_losses")
+        def test_second(lesson, tmp_path_factory):
+            read_run(read_scalars, _log_dir(lesson, tmp_path_factory), what="Reading the scalars.")
+    """))
+    run = autograde(tiny_course, submission=submit(tiny_course, """
+        from torch.utils.tensorboard import SummaryWriter
+        def log_losses(log_dir, losses):
+            with SummaryWriter() as writer:  # ./runs/<date>_<host>, not log_dir
+                for step, loss in enumerate(losses):
+                    writer.add_scalar("loss", loss, step)
+    """))
+    tests = by_name(run)
+    assert set(tests) == {"test_first", "test_second"}, run.output[-3000:]
+    for name, test in tests.items():
+        assert test["status"] == "failed" and "Your events went to the working directory instead (./runs/" in \
+            test["feedback"], (name, test["feedback"])
+
+
 def test_a_report_is_written_even_when_no_test_was_collected(autograde, tiny_course):
     run = autograde(tiny_course, extra_args=["-k", "no_test_has_this_name"])
     assert run.report == {"score": 0, "max_score": 0, "lessons": []}, run.output[-2000:]

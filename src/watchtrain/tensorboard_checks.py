@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from watchtrain.artifacts.tensorboard import find_runs
 from watchtrain.grading import GradingFailure, fail, read_artifact
+from watchtrain.grading.shared_runs import working_directory_of
 
 
 def read_run(reader: Callable[[str], Any], path: str | os.PathLike[str], *, what: str) -> Any:
@@ -44,8 +45,9 @@ def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
 
 
 def _stray_runs_note(path: str | os.PathLike[str]) -> str:
-    """Where the events went when they are in the working directory instead of `path`."""
-    cwd = Path.cwd()
+    """Where the events went when they are in the working directory of the call that was to write
+    `path` (a shared call's own, or this check's) instead."""
+    cwd = working_directory_of(path)
     if Path(path).resolve().is_relative_to(cwd.resolve()):
         return ""
     stray = find_runs(cwd) if cwd.is_dir() else []

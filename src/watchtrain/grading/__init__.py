@@ -1,7 +1,7 @@
 """The check author's API: everything an autograder test file needs, from this one module.
 `autograder/TEMPLATE.py` is a commented example of a lesson's test file that uses it.
 
-    from watchtrain.grading import exercise, expect, expect_equal, expect_close, fail, read_artifact, run_once
+    from watchtrain.grading import exercise, expect, expect_equal, expect_close, fail, read_artifact, call_once
 
 Calling the learner
 - `lesson.<function>(...)` (the `lesson` fixture) runs the learner's function in the learner
@@ -18,7 +18,10 @@ Calling the learner
 - `call_explaining(lesson.<function>, ..., explain=explain)`: advice for one call, `explain(message)`
   (None: a crash it does not know); `image_layout_crash(message)` reads TensorBoard's layout refusals.
 - `run_once(key, make)` shares one expensive call (a training run) between several checks; key it
-  on `lesson.<function>.key` and the arguments that matter.
+  on `lesson.<function>.key` and the arguments that matter. `call_once(key, tmp_path_factory, name,
+  make)` does the same for a call that writes files: `make(folder)` runs in a fresh folder of its
+  own, with the working directory in `folder/cwd`. Checks that read the same call share it: every
+  call is a process of its own.
 
 Judging
 - `exercise("function")` marks a test; its points come from course.toml.
@@ -37,7 +40,7 @@ Judging
 from importlib import import_module
 
 from watchtrain.grading.checks import GradingFailure, KnownCrash, expect, expect_close, expect_equal, fail, read_artifact
-from watchtrain.grading.shared_runs import run_once
+from watchtrain.grading.shared_runs import call_once, run_once
 
 # Loaded on first use: they need torch or pytest, which the CLI's start-up must not import (every
 # `watchtrain` command imports this package through its modules: pytest alone costs it 0.2 s).
@@ -67,6 +70,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NewRuns", "NotStarted", "Printed",
-           "RecordingLoss", "WandbWatchedNet", "WatchedNet", "call_explaining", "exercise", "expect", "expect_close",
-           "expect_equal", "expect_writers_closed", "fail", "figures_left_open", "image_layout_crash",
+           "RecordingLoss", "WandbWatchedNet", "WatchedNet", "call_explaining", "call_once", "exercise", "expect",
+           "expect_close", "expect_equal", "expect_writers_closed", "fail", "figures_left_open", "image_layout_crash",
            "printed_by_last_call", "read_artifact", "read_run", "run_once"]
