@@ -39,6 +39,9 @@ def crash():
 def leave(code):
     os._exit(code)
 
+def leave_by_signal(number):
+    os.kill(os.getpid(), number)
+
 def forever():
     while True:
         pass
@@ -77,6 +80,21 @@ def own_memory():
     import ctypes
     ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: a process may always make /proc/self its own again
     return Path("/proc/self/environ").read_bytes().decode(errors="replace")
+
+def allocate(how):
+    if how == "python":
+        return len(bytearray(2**40))  # 1 TiB
+    import torch
+    return torch.empty(2**40, dtype=torch.uint8).numel()
+
+def hoard_beside_a_child():
+    import subprocess, sys, time
+    child = subprocess.Popen([sys.executable, "-c", "b = bytearray(2 * 2**30); print('held', flush=True); "
+                              "import time; time.sleep(120)"], stdout=subprocess.PIPE)
+    child.stdout.readline()
+    kept = []
+    while True:  # the call outgrows the child: the largest process of the budget, the kernel's choice
+        kept.append(bytearray(2**28))
 
 def chatter(megabytes):
     import subprocess, sys
@@ -170,6 +188,30 @@ def test_a_call_that_ends_its_process_or_never_returns_costs_that_call_only(less
     with pytest.raises(LearnerCrash, match="timed out"):
         lesson_module(lesson._worker, LESSON, timeout=2).forever()
     assert lesson.add(1, 1) == 2  # a fresh host answers the next call
+
+
+@pytest.mark.parametrize("how", ["python", "torch"])
+def test_a_call_that_cannot_get_its_memory_is_told_it_ran_out_and_what_the_limit_is(lesson, how):
+    with pytest.raises(LearnerCrash) as crash:
+        lesson.allocate(how)
+    message = str(crash.value)
+    assert "Your code ran out of memory" in message and "at most 6 GiB" in message, message
+    assert "allocate" in message.splitlines()[0], message  # the learner's own exception comes first
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the worker's memory budget (a cgroup) is made as root")
+def test_a_call_the_kernel_kills_for_memory_is_told_so_and_one_killed_otherwise_is_not(lesson):
+    from watchtrain.classroom.isolation.budget import out_of_memory_kills
+
+    if out_of_memory_kills(lesson._worker.budget) is None:
+        pytest.skip("no memory controller to make the worker's budget with")
+    with pytest.raises(LearnerCrash) as crash:
+        lesson.hoard_beside_a_child()
+    assert "the kernel killed it for running out of memory" in str(crash.value), str(crash.value)
+    assert "6 GiB together" in str(crash.value)
+    with pytest.raises(LearnerCrash) as crash:  # a SIGKILL sent by the code itself is no memory problem
+        lesson.leave_by_signal(9)
+    assert "stayed within its memory budget" in str(crash.value) and "killed it for running" not in str(crash.value)
 
 
 def test_links_and_fifos_the_call_leaves_are_removed_before_the_checker_reads(lesson, worker):

@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.grading.checks import KnownCrash, fail
-from watchtrain.grading.worker_client import LearnerWorker, MalformedAnswer, WorkerFailed
+from watchtrain.classroom.isolation.budget import WORKER_MEMORY_BYTES
+from watchtrain.grading.worker_client import DATA_BYTES, LearnerWorker, MalformedAnswer, WorkerFailed
 
 DEFAULT_CALL_TIMEOUT_S = 300.0
 
@@ -131,20 +132,21 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
         answer = load_answer(worker.call(lesson_dir, function, args, kwargs, timeout, harness))
         _note_process_facts(answer)
         worker.remove_links()
-        return _outcome(answer, function, args, kwargs)
+        return _outcome(answer, function, args, kwargs, worker.ran_out_of_memory)
     except MissingFunction:
         raise
     except SubmissionError as error:
         source = _read_text(worker.submission / lesson_dir / EXERCISE_FILE)
         raise SubmissionError("\n".join(filter(None, [str(error), missing_module_advice(str(error), source)]))) from None
     except WorkerFailed as failure:
-        raise LearnerCrash(_did_not_answer(function, str(failure)), function=function) from None
+        raise LearnerCrash(_did_not_answer(function, str(failure), worker.ran_out_of_memory()), function=function) from None
     except MalformedAnswer as error:
         raise LearnerCrash(f"{function}()'s answer did not come back in the form the grader sends it ({error}). "
                            f"Does your code change the grader's own files or processes?", function=function) from None
 
 
-def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
+def _outcome(answer: dict, function: str, args: tuple, kwargs: dict,
+             ran_out_of_memory: Callable[[], bool | None] = lambda: None) -> Any:
     global last_printed
     from watchtrain.grading.crossing import rebuild, restore_arguments
 
@@ -158,10 +160,12 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict) -> Any:
         raise MissingFunction(_text(answer, "message"))
     if status == "crash":
         types = answer.get("exception_types")
-        raise LearnerCrash(f"{_text(answer, 'headline')}\n{_text(answer, 'traceback')}",
-                           [str(t) for t in types] if isinstance(types, list) else [], function)
+        types = [str(t) for t in types] if isinstance(types, list) else []
+        headline = _text(answer, "headline")
+        message = "\n".join(filter(None, [headline, _text(answer, "traceback"), _memory_note(types, headline)]))
+        raise LearnerCrash(message, types, function)
     if status == "died":
-        raise LearnerCrash(_died(function, answer.get("exit_code")), function=function)
+        raise LearnerCrash(_died(function, answer.get("exit_code"), ran_out_of_memory()), function=function)
     if status != "returned":
         raise MalformedAnswer(f"unknown status {status[:40]!r}")
     restore_arguments(list(args), answer.get("arguments"))
@@ -294,15 +298,41 @@ def _course_libraries() -> set[str]:
         return set()
 
 
-def _died(function: str, code) -> str:
+_GROWING = ("Look for data kept at every step or batch (a list that only grows, say), or a tensor far larger than "
+            "the exercise needs.")
+
+
+def _memory_note(exception_types: list[str], headline: str) -> str:
+    """What a memory error means here, for the exceptions that say memory ran out."""
+    if "OutOfMemoryError" in exception_types or "CUDA out of memory" in headline:
+        return f"The GPU's memory ran out. {_GROWING}"
+    if "MemoryError" in exception_types or "can't allocate memory" in headline:
+        return (f"Your code ran out of memory: the grader lets each of its processes hold at most "
+                f"{DATA_BYTES >> 30} GiB (less where the machine has less free). {_GROWING}")
+    return ""
+
+
+def _killed_for_memory() -> str:
+    return (f"the kernel killed it for running out of memory (the grader lets your code's processes hold at most "
+            f"{WORKER_MEMORY_BYTES >> 30} GiB together). {_GROWING}")
+
+
+def _died(function: str, code, ran_out_of_memory: bool | None = None) -> str:
+    """Why a call's process ended without an answer. `ran_out_of_memory`: whether the kernel killed
+    one of the worker's processes for memory meanwhile (None: not known, no memory budget)."""
     code = code if isinstance(code, int) else 0
     if code >= 0:
         return (f"crashed: {function}() ended its process (the process exited (exit code {code})) before returning. "
                 f"An exercise must return; os._exit() or exit() would end a training script too.")
+    if code == -signal.SIGKILL and ran_out_of_memory:
+        return f"crashed: {function}() did not return: {_killed_for_memory()}"
+    killed = ("the process was killed (SIGKILL), most likely for running out of memory" if ran_out_of_memory is None
+              else "the process was killed (SIGKILL) though your code stayed within its memory budget: does it send "
+                   "that signal itself (os.kill)? A machine short of memory kills processes too")
     reasons = {signal.SIGSEGV: "a segmentation fault (SIGSEGV) in native code, which read or wrote memory it does "
                                "not own (ctypes with a bad address, a C extension given a wrong argument)",
                signal.SIGBUS: "a bus error (SIGBUS) in native code", signal.SIGABRT: "native code aborted (SIGABRT)",
-               signal.SIGKILL: "the process was killed (SIGKILL), most likely for running out of memory"}
+               signal.SIGKILL: killed}
     try:
         reason = reasons.get(signal.Signals(-code), f"the process was killed by {signal.Signals(-code).name}")
     except ValueError:
@@ -310,10 +340,12 @@ def _died(function: str, code) -> str:
     return f"crashed: {function}() did not return: {reason}."
 
 
-def _did_not_answer(function: str, reason: str) -> str:
+def _did_not_answer(function: str, reason: str, ran_out_of_memory: bool | None = None) -> str:
     if "did not return within" in reason:
         return (f"timed out: {reason}. Look for a loop that never ends (a `while` whose condition never "
                 f"changes), or far more work than the exercise asks for.")
+    if ran_out_of_memory:
+        return f"{reason}: {_killed_for_memory()}"
     return (f"{reason}. The process running your code was killed or crashed: look for os._exit, os.kill, "
             f"a segmentation fault in a library call, or memory use far beyond the exercise's.")
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from watchtrain.classroom.isolation.budget import remove_budget, worker_budget
+from watchtrain.classroom.isolation.budget import out_of_memory_kills, remove_budget, worker_budget
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE, in_grading_sandbox
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
@@ -61,6 +61,7 @@ class LearnerWorker:
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
         self.budget = worker_budget(os.getpid())  # its processes' cgroup, as root (isolation/budget.py)
+        self._memory_kills_before_call: int | None = None
         self._handed_over: set[str] = set()
         self._lessons: set[str] | None = None  # None: every lesson of the submission
 
@@ -125,6 +126,7 @@ class LearnerWorker:
              harness: dict | None = None) -> bytes:
         """The worker's raw answer to one call; raises WorkerFailed (and stops the host) when none comes."""
         pid, channel = self._running_host()
+        self._memory_kills_before_call = out_of_memory_kills(self.budget)
         request = _request(self._submission_seen, lesson_dir, function, args, kwargs, harness)
         try:
             channel.settimeout(timeout)
@@ -139,6 +141,14 @@ class LearnerWorker:
         except BaseException:  # the test's own time limit, or Ctrl-C: that call's host is of no further use
             self._stop_host()
             raise
+
+    def ran_out_of_memory(self) -> bool | None:
+        """Whether the kernel has killed one of the worker's processes for memory since the last
+        call began; None where that cannot be known (no budget: not root, no memory controller)."""
+        before, now = self._memory_kills_before_call, out_of_memory_kills(self.budget)
+        if before is None or now is None:
+            return None
+        return now > before
 
     def request_host(self, lessons: set[str] | None = None) -> None:
         """Ask the spawner for the host now, without waiting: it starts the host once its own

@@ -11,11 +11,13 @@ process's cgroup already hands both to its children (a delegated subtree). Elsew
 runs without one, and `watchtrain doctor` says so.
 
     join_budget(worker_budget(checker_pid))    # in the worker's first process, as root
+    out_of_memory_kills(worker_budget(checker_pid))  # the kernel's kills for memory there so far
     remove_budget(worker_budget(checker_pid))  # when the run ends: kills what is left, removes it
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -77,6 +79,21 @@ def remove_budget(name: str) -> None:
                 break
             except (ProcessLookupError, OSError, ValueError):
                 time.sleep(0.02)
+
+
+def out_of_memory_kills(name: str) -> int | None:
+    """How many processes of the budget `name` the kernel has killed for running out of memory:
+    the count cgroup v2 keeps in memory.events and v1 in memory.oom_control. 0 while the budget is
+    not made yet; None where there is none to read (not root, no memory controller)."""
+    if os.geteuid() != 0:
+        return None
+    folders = _budget_folders(name)
+    for folder, _ in folders:
+        for counts in ("memory.events", "memory.oom_control"):
+            found = re.search(r"^oom_kill (\d+)$", _read(folder / counts), re.MULTILINE)
+            if found:
+                return int(found[1])
+    return 0 if folders and not any(folder.is_dir() for folder, _ in folders) else None
 
 
 def remove_stale_budgets() -> None:
