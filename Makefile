@@ -42,8 +42,10 @@ $(VISDOM_WEB): $(STAMP)
 demo: setup
 	$(BIN)/watchtrain demo
 
-test: setup test-autograder test-project
+# The reference solutions are graded inside tests/ (tests/test_reference_and_stubs.py), beside the rest.
+test: setup test-project
 
+# The autograder alone on the reference solutions; on a machine with a GPU, its CUDA twins too.
 test-autograder: setup
 	$(BIN)/python -m pytest autograder --solutions
 

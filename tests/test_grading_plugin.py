@@ -84,7 +84,28 @@ def test_stubs_are_not_started_with_zero_points(autograde, tiny_course):
     statuses = {name: t["status"] for name, t in by_name(run).items()}
     assert statuses == {"test_add_small": "not started", "test_add_on_device[cpu]": "not started",
                         "test_add_on_device[cuda]": "skipped", "test_parse": "not started"}
-    assert "NOT STARTED" in run.output and "Traceback" not in run.output
+    assert "not started" in run.output and "Traceback" not in run.output
+
+
+def test_exercises_still_their_stubs_are_not_started_without_importing_the_file(autograde, tiny_course):
+    # The stubs are read with `ast` only: a file that fails when imported says so only once an
+    # exercise is started, and only the started one's checks call the learner's code.
+    untouched = """
+        raise RuntimeError("exercise.py was imported")
+        def add(a, b):
+            raise NotImplementedError
+        def parse(text):
+            raise NotImplementedError
+    """
+    run = autograde(tiny_course, submission=submit(tiny_course, untouched))
+    assert {name: t["status"] for name, t in by_name(run).items() if "cuda" not in name} == \
+        {"test_add_small": "not started", "test_add_on_device[cpu]": "not started", "test_parse": "not started"}
+    assert "was imported" not in run.output and run.returncode == 1
+    (tiny_course / "submission" / "01_tiny" / "exercise.py").write_text(textwrap.dedent(untouched).replace(
+        "def parse(text):\n    raise NotImplementedError", "def parse(text):\n    return {'a': 1}"))
+    tests = by_name(autograde(tiny_course, submission=tiny_course / "submission"))
+    assert tests["test_add_small"]["status"] == "not started"
+    assert tests["test_parse"]["status"] == "error" and "exercise.py was imported" in tests["test_parse"]["feedback"]
 
 
 def test_points_split_within_an_exercise_and_gpu_runs_carry_none(autograde, tiny_course):

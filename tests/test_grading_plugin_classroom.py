@@ -27,7 +27,13 @@ def test_a_test_past_its_time_limit_is_an_error_and_the_run_goes_on(autograde, t
 
 def test_results_log_has_every_test_its_phases_and_its_result(autograde, tiny_course, tmp_path):
     log = tmp_path / "results.jsonl"
-    run = autograde(tiny_course, extra_args=["--results-log", str(log)])
+    submission = submit(tiny_course, """
+        def add(a, b):
+            return a - b
+        def parse(text):
+            raise NotImplementedError
+    """)
+    run = autograde(tiny_course, submission=submission, extra_args=["--results-log", str(log)])
     events = read_results_log(log)
     collected = [event for event in events if event["event"] == COLLECTED]
     assert len(collected) == 1
@@ -35,9 +41,13 @@ def test_results_log_has_every_test_its_phases_and_its_result(autograde, tiny_co
     assert len(nodeids) == 4 and sum(test["max_points"] for test in collected[0]["tests"]) == 4
     results = {event["test"]["nodeid"]: event["test"] for event in events if event["event"] == RESULT}
     assert sorted(results) == sorted(nodeids)
-    assert {t["status"] for t in results.values()} == {"not started", "skipped"}
+    assert {nodeid.split("::")[1]: test["status"] for nodeid, test in results.items()} == {
+        "test_add_small": "failed", "test_add_on_device[cpu]": "failed", "test_add_on_device[cuda]": "skipped",
+        "test_parse": "not started"}
     phases = [(event["nodeid"], event["when"]) for event in events if event["event"] == PHASE]
-    assert (nodeids[0], "setup") in phases and (nodeids[0], "call") in phases and (nodeids[0], "teardown") in phases
+    add, parse = nodeids[0], next(nodeid for nodeid in nodeids if nodeid.endswith("test_parse"))
+    assert (add, "setup") in phases and (add, "call") in phases and (add, "teardown") in phases
+    assert not [phase for phase in phases if phase[0] == parse], "a stub's check is decided without running"
     assert json.loads(json.dumps(run.report)) == run.report
 
 

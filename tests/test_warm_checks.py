@@ -53,6 +53,7 @@ def test_a_command_line_run_keeps_its_exit_status_and_its_output(tiny_course):
     """A grading run ends without the interpreter's teardown: its status and output must survive."""
     command = [sys.executable, "-m", "pytest", "autograder/test_01_tiny.py", "-p", "no:cacheprovider"]
     env = os.environ | GRADING_ENVIRONMENT
+    write_exercise(tiny_course, "01_tiny", STUB_01.replace("raise NotImplementedError", "return 0"))  # both wrong
     failing = subprocess.run(command, cwd=tiny_course, env=env, capture_output=True, text=True, timeout=300)
     assert failing.returncode == 1
     assert "2 failed" in failing.stdout.splitlines()[-1]

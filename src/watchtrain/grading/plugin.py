@@ -28,12 +28,13 @@ from watchtrain.classroom.isolation.jail import cap_work_folder, in_grading_sand
 from watchtrain.course import Course, ManifestError, find_course_root, load_course
 from watchtrain.grading import outcomes
 from watchtrain.grading.options import add_options, chosen_submission, is_hidden_dir
-from watchtrain.grading.points import assign_points, forget_deselected, is_gpu, lesson_dir_of
+from watchtrain.grading.points import (assign_points, forget_deselected, is_gpu, lesson_dir_of, lessons_started,
+                                      set_aside_not_started)
 from watchtrain.grading.report_writers import register_report_writers
 from watchtrain.grading.results import GRADER_ERROR, NOT_STARTED, PASSED, SKIPPED, build_report
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, ResultsLog
 from watchtrain.grading.session import SESSION, GradingSession, grading_session, result_of
-from watchtrain.grading.submission import SubmissionError, lesson_module
+from watchtrain.grading.submission import SubmissionError, lesson_module, missing_reason
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import time_limit
 from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
@@ -76,13 +77,14 @@ def pytest_configure(config: pytest.Config) -> None:
     isolate_network()
     if in_grading_sandbox() and config.option.basetemp:  # a batch's run: its work folder is its alone
         cap_work_folder(Path(config.option.basetemp).resolve().parent)
-    lessons = _lessons_named(config) or [lesson.dir for lesson in course.lessons]
+    lessons = lessons_started(course, submission, _lessons_named(config))  # the others' checks call nothing
     fresh = _grades_someone_elses_work(submission, course)
     if not fresh:
         import torch  # noqa: F401
     worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
                                  tuple(learner_libraries(course, sorted(lessons))), fresh=fresh)
-    config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None)
+    config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None,
+                                           lessons)
     register_report_writers(config)
 
 
@@ -99,7 +101,9 @@ def _grades_someone_elses_work(submission: Path, course: Course) -> bool:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The worker starts its host while the tests are collected; with the command line's test
     files, it imports only what their lessons' exercise.py files import."""
-    grading_session(session.config).worker.request_host(_lessons_named(session.config))
+    grading = grading_session(session.config)
+    if grading.started:  # none: every check is decided without calling the learner's code, and no host starts
+        grading.worker.request_host(grading.started)
     if list(session.config.invocation_params.args) == sys.argv[1:]:  # `python -m pytest ...`, not pytest.main()
         atexit.register(_exit_now, session)
 
@@ -156,8 +160,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)], indirect=True)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     assign_points(config, items)
+    yield  # -k and -m deselect here
+    set_aside_not_started(config, items)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -314,9 +321,21 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     return None
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Checks decided without running (set aside as not started) are not passes: a run with nothing
+    else to run fails, as it would have had they run, rather than reading "no tests collected"."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and any(
+            result.status == NOT_STARTED for result in grading_session(session.config).set_aside):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     grading = grading_session(config)
     report = build_report(grading.course, list(grading.results.values()))
     if report.lessons:
-        missing = {result.lesson for result in grading.set_aside}
+        missing = {result.lesson for result in grading.set_aside if missing_reason(grading.submission, result.lesson)}
         write_points_table(terminalreporter, report, grading.submission, missing=missing)
+        not_run = sum(result.status == NOT_STARTED for result in grading.set_aside)
+        if not_run:
+            terminalreporter.write_line(f"{not_run} checks of exercises not started (still the stub, or no exercise.py) "
+                                        f"were not run: each reads \"not started\" (the \"deselected\" below)")

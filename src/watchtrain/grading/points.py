@@ -1,5 +1,5 @@
 """Points: each graded test's share of its exercise's points from course.toml, and the lessons a
-submission lacks, set aside as not started without running."""
+submission lacks and the exercises still their stubs, set aside as not started without running."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from watchtrain.course import Course, ManifestError
+from watchtrain.course import EXERCISE_FILE, Course, ManifestError
 from watchtrain.grading.options import is_hidden
 from watchtrain.grading.results import NOT_STARTED, SKIPPED, TestResult
 from watchtrain.grading.session import RESULT, grading_session, result_of
-from watchtrain.grading.submission import missing_reason
+from watchtrain.grading.submission import NotStarted, missing_reason
+from watchtrain.stubs import untouched
 
 
 def lesson_dir_of(path: Path) -> str:
@@ -46,12 +47,11 @@ def assign_points(config: pytest.Config, items: list[pytest.Item]) -> None:
         item.stash[RESULT] = session.results[item.nodeid] = TestResult(
             nodeid=item.nodeid, name=item.name, lesson=lesson_dir, exercise=function, max_points=share,
             hidden=is_hidden(item))
-    _set_aside_missing_lessons(config, items)
 
 
 def forget_deselected(items: list[pytest.Item]) -> None:
-    """Tests left out with -k or -m are not graded: keep them out of the points table. (Tests of a
-    lesson the submission lacks are deselected too, but set aside as "not started": they stay.)"""
+    """Tests left out with -k or -m are not graded: keep them out of the points table. (Tests set
+    aside as "not started" are deselected afterwards, by set_aside_not_started: they stay.)"""
     for item in items:
         session = grading_session(item.config)
         result = result_of(item)
@@ -80,22 +80,54 @@ def _points_of(course: Course, item: pytest.Item, lesson_dir: str, function: str
     return exercise.hidden_points
 
 
-def _set_aside_missing_lessons(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A lesson the submission lacks is not started: its tests are reported, without running them
-    (or starting their servers), so a submission of one lesson is graded as fast as that lesson."""
+def not_started(course: Course, submission: Path, lesson_dir: str) -> tuple[str | None, list[str]]:
+    """Decided from the files alone: why the submission lacks the lesson (None when it has it), and
+    which of the lesson's exercises are still their stubs (watchtrain.stubs: such a function can
+    only raise NotImplementedError)."""
+    problem = missing_reason(submission, lesson_dir)
+    if problem:
+        return problem, []
+    exercises = [exercise.function for exercise in course.lesson(lesson_dir).exercises]
+    return None, untouched(submission / lesson_dir / EXERCISE_FILE, exercises)
+
+
+def lessons_started(course: Course, submission: Path, lessons: set[str] | None) -> set[str]:
+    """Those of `lessons` (None: the course's) with an exercise that is more than its stub: the
+    lessons whose checks will call the learner's code."""
+    started = set()
+    for lesson_dir in lessons if lessons is not None else [lesson.dir for lesson in course.lessons]:
+        try:
+            missing, stubs = not_started(course, submission, lesson_dir)
+        except ManifestError:
+            continue
+        if not missing and len(stubs) < len(course.lesson(lesson_dir).exercises):
+            started.add(lesson_dir)
+    return started
+
+
+def set_aside_not_started(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A lesson the submission lacks is not started, and so is an exercise that is still its stub.
+    Their tests are reported without running them (or starting a worker or servers for them), so a
+    submission is graded as fast as what it has started."""
     session = grading_session(config)
-    missing = [item for item in items if result_of(item) is not None
-               and missing_reason(session.submission, lesson_dir_of(item.path))]
-    if not missing:
-        return
-    for item in missing:
+    found: dict[str, tuple[str | None, list[str]]] = {}
+    set_aside: dict[pytest.Item, bool] = {}
+    for item in items:
         result = result_of(item)
-        if is_gpu(item):
-            result.status, result.feedback = SKIPPED, "not submitted"
+        if result is None:
+            continue
+        if result.lesson not in found:
+            found[result.lesson] = not_started(session.course, session.submission, result.lesson)
+        missing, stubs = found[result.lesson]
+        if missing:
+            result.status, result.feedback = (SKIPPED, "not submitted") if is_gpu(item) else \
+                (NOT_STARTED, f"not started: {missing}")
+        elif result.exercise in stubs:
+            result.status, result.feedback = (SKIPPED if is_gpu(item) else NOT_STARTED), str(NotStarted(result.exercise))
         else:
-            problem = missing_reason(session.submission, result.lesson)
-            result.status, result.feedback = NOT_STARTED, f"not started: {problem}"
+            continue
         session.set_aside.append(result)
-    config.hook.pytest_deselected(items=missing)
-    set_aside = set(missing)
-    items[:] = [item for item in items if item not in set_aside]
+        set_aside[item] = True
+    if set_aside:
+        config.hook.pytest_deselected(items=list(set_aside))
+        items[:] = [item for item in items if item not in set_aside]

@@ -18,8 +18,9 @@ class GradingSession:
     submission: Path  # the folder graded, shaped like lessons/
     worker: LearnerWorker
     log: ResultsLog | None  # --results-log, for `watchtrain grade`
+    started: set[str]  # the lessons graded whose checks call the learner's code (points.lessons_started)
     results: dict[str, TestResult] = field(default_factory=dict)  # every graded test, by node id
-    set_aside: list[TestResult] = field(default_factory=list)  # decided without running (lessons not submitted)
+    set_aside: list[TestResult] = field(default_factory=list)  # decided without running (not submitted, stubs)
     unloadable: dict[str, tuple[str, str]] = field(default_factory=dict)  # lesson -> (first test, its error)
 
 
