@@ -338,4 +338,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         not_run = sum(result.status == NOT_STARTED for result in grading.set_aside)
         if not_run:
             terminalreporter.write_line(f"{not_run} checks of exercises not started (still the stub, or no exercise.py) "
-                                        f"were not run: each reads \"not started\" (the \"deselected\" below)")
+                                        f"were not run: each reads \"not started\" (pytest counts them, and their GPU twins, as deselected)")
