@@ -36,6 +36,7 @@ def test_the_shipped_stubs_are_untouched_and_the_solutions_are_not(lesson):
     ("NotImplementedError = ValueError\n" + STUB, False),                   # raises something else
     (STUB.replace('raise NotImplementedError("write f")', "print(x)\n    raise NotImplementedError"), False),
     ("def f(x:\n", False),                                                   # a syntax error: it must run
+    (STUB + "\nx = " + "-" * 1_000_000 + "1\n", False),                     # too deep for the parser (MemoryError)
 ])
 def test_only_a_function_that_can_only_raise_not_implemented_is_untouched(tmp_path, source, is_stub):
     path = tmp_path / "exercise.py"
