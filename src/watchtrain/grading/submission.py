@@ -19,9 +19,9 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from watchtrain.classroom.isolation.budget import WORKER_MEMORY_BYTES
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.grading.checks import KnownCrash, fail
-from watchtrain.classroom.isolation.budget import WORKER_MEMORY_BYTES
 from watchtrain.grading.worker_client import DATA_BYTES, LearnerWorker, MalformedAnswer, WorkerFailed
 
 DEFAULT_CALL_TIMEOUT_S = 300.0
@@ -146,7 +146,7 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
 
 
 def _outcome(answer: dict, function: str, args: tuple, kwargs: dict,
-             ran_out_of_memory: Callable[[], bool | None] = lambda: None) -> Any:
+             ran_out_of_memory: Callable[[], bool | None]) -> Any:
     global last_printed
     from watchtrain.grading.crossing import rebuild, restore_arguments
 
@@ -317,7 +317,7 @@ def _killed_for_memory() -> str:
             f"{WORKER_MEMORY_BYTES >> 30} GiB together). {_GROWING}")
 
 
-def _died(function: str, code, ran_out_of_memory: bool | None = None) -> str:
+def _died(function: str, code, ran_out_of_memory: bool | None) -> str:
     """Why a call's process ended without an answer. `ran_out_of_memory`: whether the kernel killed
     one of the worker's processes for memory meanwhile (None: not known, no memory budget)."""
     code = code if isinstance(code, int) else 0
@@ -340,7 +340,7 @@ def _died(function: str, code, ran_out_of_memory: bool | None = None) -> str:
     return f"crashed: {function}() did not return: {reason}."
 
 
-def _did_not_answer(function: str, reason: str, ran_out_of_memory: bool | None = None) -> str:
+def _did_not_answer(function: str, reason: str, ran_out_of_memory: bool | None) -> str:
     if "did not return within" in reason:
         return (f"timed out: {reason}. Look for a loop that never ends (a `while` whose condition never "
                 f"changes), or far more work than the exercise asks for.")
