@@ -21,13 +21,14 @@ setup: $(STAMP) system-deps $(VISDOM_WEB)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# uv (pinned in constraints.txt) installs the same pins as pip would, but downloads and unpacks in
-	@# parallel: about 1 minute for a fresh .venv where pip took 3 to 4. Where uv cannot be installed, pip
+	@# parallel, and compiles the bytecode as pip does (without it, every process that imports torch compiles
+	@# it again): about 1 minute for a fresh .venv where pip took 3 to 4. Where uv cannot be installed, pip
 	@# does all of it. visdom 0.2.4's sdist imports pkg_resources at build time: it needs "setuptools<81"
 	@# in .venv and --no-build-isolation (see constraints.txt).
 	@$(PIP) install -q -c constraints.txt uv 2>/dev/null \
 	  || echo "note: uv could not be installed; pip installs the course instead (a few minutes more)"
 	@set -e; if $(BIN)/python -m uv --version >/dev/null 2>&1; \
-	  then install="$(BIN)/python -m uv pip install -q --python $(BIN)/python"; else install="$(PIP) install -q"; fi; \
+	  then install="$(BIN)/python -m uv pip install -q --compile-bytecode --python $(BIN)/python"; else install="$(PIP) install -q"; fi; \
 	  echo "installing the course into $(VENV) with: $${install%% -q*}"; \
 	  $$install -c constraints.txt "setuptools<81" wheel; \
 	  if [ "$(TORCH)" = cpu ]; then $$install -c constraints.txt --index-url $(TORCH_CPU_INDEX) torch torchvision \
