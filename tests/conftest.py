@@ -2,9 +2,10 @@
 
 `autograde(course_root, **options)`: `pytest autograder` run inside this test's process with
 pytester, as `watchtrain.grading.runner.run_autograder` runs it in a fresh one (same arguments,
-same AutograderRun back). A fresh process pays the import of torch and the checker's first
-optimizer step, 5 to 8 s on 2 cores; here they are paid once, which is what makes the plugin's
-many small tests cheap. Tests of what only a separate process shows (exit codes, time limits)
+same AutograderRun back; a submission is graded as this process's own work unless
+own_work=False). A fresh process pays the import of torch and the checker's first optimizer step,
+5 to 8 s on 2 cores; here they are paid once, which is what makes the plugin's many small tests
+cheap. Tests of what only a separate process shows (exit codes, time limits)
 use run_autograder.
 """
 import importlib
@@ -62,6 +63,10 @@ def autograde(_checker_libraries, pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # as run_autograder's environment says
 
     def run(course_root, **options) -> runner.AutograderRun:
+        # This process holds no one's secrets: a submission is graded as its own work (--own-work), its
+        # worker forked from here. A fresh worker would import torch again in every run; the runs that
+        # need one (an instructor grading someone else's folder) pass own_work=False.
+        options.setdefault("own_work", True)
         report_path = pytester.path / "report.json"
         report_path.unlink(missing_ok=True)
         result = pytester.runpytest_inprocess(*runner.pytest_arguments(course_root, report_path, **options))

@@ -58,7 +58,8 @@ def test_a_hidden_test_catches_code_fitted_to_the_public_tests(autograde, tmp_pa
     (tmp_path / LESSON / "exercise.py").write_text(fitted)
     public = autograde(COURSE_ROOT, submission=tmp_path, lessons=[LESSON])
     assert public.report["score"] == public.report["max_score"], "the public tests should not notice"
-    graded = autograde(COURSE_ROOT, submission=tmp_path, lessons=[LESSON], hidden=True)
+    # The instructor's run: someone else's folder, so the worker is a fresh interpreter.
+    graded = autograde(COURSE_ROOT, submission=tmp_path, lessons=[LESSON], hidden=True, own_work=False)
     caught = [t for t in graded.report["lessons"][0]["tests"] if t["hidden"] and t["status"] == "failed"]
     assert [t["exercise"] for t in caught] == ["log_batch_losses"]
     assert "len(epoch_losses[0])" in caught[0]["feedback"]

@@ -62,6 +62,21 @@ def test_the_check_cell_grades_the_last_run_of_each_exercise_cell():
     assert namespace["area"](1) == pytest.approx(3.14159, abs=1e-5)
 
 
+def test_the_check_cell_grades_the_cells_as_the_learners_own_work(tmp_path, monkeypatch):
+    """The cells are written to a scratch folder, which is the learner's own work: its worker is
+    forked (--own-work), not a fresh interpreter that imports torch a second time."""
+    import watchtrain.lesson_check as lesson_check
+    from watchtrain.grading.runner import AutograderRun, pytest_arguments
+
+    asked = {}
+    monkeypatch.setattr(lesson_check, "run_autograder",
+                        lambda root, **options: asked.update(options) or AutograderRun(0, {}, ""))
+    with pytest.raises(lesson_check.CheckError):  # the empty report: nothing was graded
+        lesson_check.check_lesson(COURSE, COURSE.lesson(LESSONS[0]), submission=tmp_path)
+    assert asked["submission"] == tmp_path and asked["own_work"] is True
+    assert "--own-work" in pytest_arguments(COURSE_ROOT, tmp_path / "report.json", submission=tmp_path, own_work=True)
+
+
 def test_snippets_that_cannot_run_where_they_stand_stay_text():
     readme = "\n".join([
         "# Title", "```python", "import math", "radius = 2.0", "```",

@@ -410,5 +410,6 @@ def test_the_plugin_starts_a_fresh_worker_only_for_someone_elses_work(tmp_path, 
     assert _grades_someone_elses_work(tmp_path, course)
     assert not _grades_someone_elses_work(course.root / "lessons", course)
     assert not _grades_someone_elses_work(course.root / "solutions", course)
+    assert not _grades_someone_elses_work(tmp_path, course, own_work=True)  # --own-work: a notebook's cells
     monkeypatch.setenv("WATCHTRAIN_SANDBOX", "0123")  # a batch's run: started with a scrubbed environment
     assert not _grades_someone_elses_work(tmp_path, course)

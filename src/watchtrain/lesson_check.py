@@ -63,15 +63,17 @@ class LessonCheck:
 
 def check_lesson(course: Course, lesson: Lesson, *, submission: Path | None = None, solutions: bool = False,
                  runner: Callable[[list[str]], AutograderRun] | None = None) -> LessonCheck:
-    """Grade one lesson of `submission` (a folder shaped like lessons/; default lessons/). `runner`
-    grades lessons/ in another way than a fresh interpreter (`watch`'s WarmChecks.run)."""
+    """Grade one lesson of the learner's own `submission` (a folder shaped like lessons/, such as the
+    one a notebook's check writes its cells to; default lessons/). `runner` grades lessons/ in
+    another way than a fresh interpreter (`watch`'s WarmChecks.run)."""
     tests = course.files(lesson).tests
     if not tests.is_file():
         raise CheckError(f"lesson {lesson.number} has no autograder tests yet ({tests} is missing)")
     if runner is not None and submission is None and not solutions:
         run = runner([lesson.dir])
     else:
-        run = run_autograder(course.root, submission=submission, solutions=solutions, lessons=[lesson.dir])
+        run = run_autograder(course.root, submission=submission, solutions=solutions, lessons=[lesson.dir],
+                             own_work=True)
     graded = [lesson_report for lesson_report in run.report.get("lessons", []) if lesson_report["dir"] == lesson.dir]
     if not graded:
         raise CheckError(f"the autograder could not grade lesson {lesson.number} (pytest exit code "

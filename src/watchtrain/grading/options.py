@@ -16,6 +16,10 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("watchtrain", "Watch It Train autograder")
     group.addoption("--submission", metavar="DIR", help="grade this folder (shaped like lessons/) instead of lessons/")
     group.addoption("--solutions", action="store_true", help="grade the reference solutions in solutions/")
+    group.addoption("--own-work", action="store_true",
+                    help="the --submission folder is the work of whoever runs this (a notebook's cells, say): the "
+                         "learner worker is forked from this process, as for lessons/, not started as a fresh "
+                         "interpreter, which keeps the grader's environment from someone else's code")
     group.addoption("--report-json", metavar="PATH", help="also write the points report as JSON to PATH")
     group.addoption("--report-gradescope", metavar="PATH", help="also write Gradescope's results.json to PATH")
     group.addoption("--report-junit", metavar="PATH", help="also write the points report as JUnit XML to PATH")

@@ -78,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if in_grading_sandbox() and config.option.basetemp:  # a batch's run: its work folder is its alone
         cap_work_folder(Path(config.option.basetemp).resolve().parent)
     lessons = lessons_started(course, submission, _lessons_named(config))  # the others' checks call nothing
-    fresh = _grades_someone_elses_work(submission, course)
+    fresh = _grades_someone_elses_work(submission, course, own_work=config.getoption("--own-work"))
     if not fresh:
         import torch  # noqa: F401
     worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
@@ -88,12 +88,13 @@ def pytest_configure(config: pytest.Config) -> None:
     register_report_writers(config)
 
 
-def _grades_someone_elses_work(submission: Path, course: Course) -> bool:
+def _grades_someone_elses_work(submission: Path, course: Course, *, own_work: bool = False) -> bool:
     """Whether this process's memory may hold what the submission must not read: true when an
     instructor runs `pytest autograder --submission DIR` with their own environment. False for a
     run in a grading sandbox (`watchtrain grade`, Gradescope), which starts with a scrubbed
-    environment, and for the learner's own lessons/ or the course's solutions/."""
-    if in_grading_sandbox():
+    environment, and for the learner's own lessons/ or the course's solutions/ (`--own-work` says
+    so of another folder: a notebook's check grades its cells from a scratch folder)."""
+    if own_work or in_grading_sandbox():
         return False
     return submission.resolve() not in {(course.root / "lessons").resolve(), (course.root / "solutions").resolve()}
 

@@ -42,21 +42,22 @@ def autograder_targets(autograder: Path, lessons: list[str] | None, *, hidden: b
 
 
 def run_autograder(course_root: Path, *, submission: Path | None = None, solutions: bool = False,
-                   lessons: list[str] | None = None, hidden: bool = False, extra_args: list[str] | None = None,
-                   timeout: float | None = None) -> AutograderRun:
+                   lessons: list[str] | None = None, hidden: bool = False, own_work: bool = False,
+                   extra_args: list[str] | None = None, timeout: float | None = None) -> AutograderRun:
     """`pytest autograder` for the given lessons (dirs; all when None) on one submission; with
-    `hidden`, the instructor's hidden tests too (all of autograder/ is collected then)."""
+    `hidden`, the instructor's hidden tests too (all of autograder/ is collected then). `own_work`:
+    the submission is the work of whoever runs this (see --own-work)."""
     with tempfile.TemporaryDirectory(prefix="watchtrain-report-") as scratch:
         report_path = Path(scratch) / "report.json"
         arguments = pytest_arguments(course_root, report_path, submission=submission, solutions=solutions,
-                                     lessons=lessons, hidden=hidden, extra_args=extra_args)
+                                     lessons=lessons, hidden=hidden, own_work=own_work, extra_args=extra_args)
         completed = subprocess.run([sys.executable, "-m", "pytest", *arguments], cwd=course_root,
                                    env=os.environ | GRADING_ENVIRONMENT, capture_output=True, text=True, timeout=timeout)
         return AutograderRun(completed.returncode, read_report(report_path), completed.stdout + completed.stderr)
 
 
 def pytest_arguments(course_root: Path, report_path: Path, *, submission: Path | None = None, solutions: bool = False,
-                     lessons: list[str] | None = None, hidden: bool = False,
+                     lessons: list[str] | None = None, hidden: bool = False, own_work: bool = False,
                      extra_args: list[str] | None = None) -> list[str]:
     """pytest's arguments for a grading run that writes its JSON points report to `report_path`."""
     targets = [str(path) for path in autograder_targets(course_root / "autograder", lessons, hidden=hidden)]
@@ -67,6 +68,8 @@ def pytest_arguments(course_root: Path, report_path: Path, *, submission: Path |
         arguments.append("--solutions")
     elif submission is not None:
         arguments += ["--submission", str(submission)]
+        if own_work:
+            arguments.append("--own-work")
     return arguments
 
 
