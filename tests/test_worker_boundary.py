@@ -413,3 +413,36 @@ def test_the_plugin_starts_a_fresh_worker_only_for_someone_elses_work(tmp_path, 
     assert not _grades_someone_elses_work(tmp_path, course, own_work=True)  # --own-work: a notebook's cells
     monkeypatch.setenv("WATCHTRAIN_SANDBOX", "0123")  # a batch's run: started with a scrubbed environment
     assert not _grades_someone_elses_work(tmp_path, course)
+
+
+def test_an_instructors_pytest_autograder_keeps_their_environment_from_the_submission(tmp_path, monkeypatch):
+    """The plugin end to end, in a process started with a secret in its environment: `--submission
+    DIR` starts a fresh worker, which cannot read the secret back; `--own-work` (a notebook's cells,
+    the runner's own) forks the worker, which can, and the check fails."""
+    from watchtrain.grading.runner import run_autograder
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "course.toml").write_text('[course]\ntitle = "Boundary"\n[[lessons]]\ndir = "01_boundary"\n'
+                                          'title = "Boundary"\n[[lessons.exercises]]\nfunction = "own_memory"\n'
+                                          'points = 1\nhint = "none"\n')
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "autograder").mkdir()
+    (tmp_path / "autograder" / "conftest.py").write_text((root / "autograder" / "conftest.py").read_text())
+    (tmp_path / "autograder" / "test_01_boundary.py").write_text(textwrap.dedent("""
+        import os
+        from watchtrain.grading import exercise, expect
+
+        @exercise("own_memory")
+        def test_the_graders_environment_stays_out(lesson):
+            expect(os.environ["WATCHTRAIN_FAKE_SECRET"] not in lesson.own_memory(), "the grader's secret is out of reach")
+    """))
+    submission = tmp_path / "someone" / "01_boundary"
+    submission.mkdir(parents=True)
+    (submission / "exercise.py").write_text(textwrap.dedent(EXERCISE))
+    (tmp_path / "lessons" / "01_boundary").mkdir(parents=True)
+    monkeypatch.setenv("WATCHTRAIN_FAKE_SECRET", "watchtrain-fake-secret-51c9")  # in the checker's first environment
+    statuses = {}
+    for own_work in (False, True):
+        run = run_autograder(tmp_path, submission=submission.parent, own_work=own_work, timeout=300)
+        statuses[own_work] = [test["status"] for test in run.report.get("lessons", [{}])[0].get("tests", [])] or run.output[-3000:]
+    assert statuses == {False: ["passed"], True: ["failed"]}, statuses
