@@ -195,6 +195,13 @@ def test_missing_submission_folder_is_a_usage_error(tiny_course):
     assert "does not exist" in completed.stderr
 
 
+def test_own_work_without_a_submission_folder_is_a_usage_error(tiny_course):
+    completed = subprocess.run([sys.executable, "-m", "pytest", "autograder", "--own-work"],
+                               cwd=tiny_course, capture_output=True, text=True)
+    assert completed.returncode == 4
+    assert "give it with --submission DIR" in completed.stderr and "Traceback" not in completed.stderr
+
+
 def test_unmarked_autograder_test_is_rejected(autograde, tiny_course):
     (tiny_course / "autograder" / "test_01_tiny.py").write_text(TESTS + "\ndef test_free(lesson):\n    pass\n")
     run = autograde(tiny_course)

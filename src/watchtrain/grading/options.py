@@ -41,6 +41,9 @@ def chosen_submission(config: pytest.Config, course: Course) -> Path:
     chosen, solutions = config.getoption("--submission"), config.getoption("--solutions")
     if chosen and solutions:
         raise pytest.UsageError("choose one: --submission DIR or --solutions, not both")
+    if config.getoption("--own-work") and not chosen:
+        raise pytest.UsageError("--own-work says whose work the --submission DIR folder is; "
+                                "give it with --submission DIR (lessons/ and solutions/ are yours already)")
     root = Path(chosen).resolve() if chosen else course.root / ("solutions" if solutions else "lessons")
     if not root.is_dir():
         raise pytest.UsageError(f"the submission folder {root} does not exist; "
