@@ -5,8 +5,7 @@ pytester, as `watchtrain.grading.runner.run_autograder` runs it in a fresh one (
 same AutograderRun back; a submission is graded as this process's own work unless
 own_work=False). A fresh process pays the import of torch and the checker's first optimizer step,
 5 to 8 s on 2 cores; here they are paid once, which is what makes the plugin's many small tests
-cheap. Tests of what only a separate process shows (exit codes, time limits)
-use run_autograder.
+cheap. Tests of what only a separate process shows (exit codes, time limits) use run_autograder.
 """
 import importlib
 import json
