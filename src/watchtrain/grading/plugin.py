@@ -72,8 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # forked below, inherits this); then what was imported is frozen, left out of later ones.
     gc.disable()
     # Before any test is collected: the worker is forked from a process that holds no test and no
-    # result. Both sides need torch: imported first, it is imported once (a fork shares it), and the
-    # spawner imports the rest of what its lessons use while this process collects the checks.
+    # result. Both sides need torch and its first optimizer step (which imports torch._dynamo, 2 s):
+    # done first, each is done once (a fork shares it), and the spawner imports the rest of what its
+    # lessons use while this process collects the checks.
     isolate_network()
     if in_grading_sandbox() and config.option.basetemp:  # a batch's run: its work folder is its alone
         cap_work_folder(Path(config.option.basetemp).resolve().parent)
@@ -81,6 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
     fresh = _grades_someone_elses_work(submission, course, own_work=config.getoption("--own-work"))
     if not fresh:
         import torch  # noqa: F401
+        if lessons:
+            from watchtrain.classroom.isolation.warm_up import warm_up
+
+            warm_up()  # a no-op in a run forked from a zygote, which has done it
     worker = LearnerWorker.start(submission, _data_folder(course), lambda: config._tmp_path_factory.getbasetemp(),
                                  tuple(learner_libraries(course, sorted(lessons))), fresh=fresh)
     config.stash[SESSION] = GradingSession(course, submission, worker, ResultsLog(Path(log_path)) if log_path else None,
