@@ -6,8 +6,12 @@ that no longer exists, fails before grading. Then each mutant is graded the way 
 submission (a sandboxed run forked from a zygote, the checker apart from the learner worker), on the
 checks it names: each must get the status and the feedback its mutant.toml expects. The mutants of
 different lessons share submissions, one mutant per lesson in each, as in a class where every
-student gets a different lesson wrong. The whole
-autograder on whole submissions (reference, stubs, bad submissions) is tests/test_full_class_batch.py.
+student gets a different lesson wrong.
+
+The same class holds two whole submissions graded on the whole autograder, with the limits an
+instructor would use: the reference solutions must score full points and the untouched stubs 0,
+"not started". (The bad submissions are tests/test_batch_grading.py's; the command line, its CSV and
+its reports are shown there and in tests/test_attacks.py.)
 """
 import ast
 import shutil
@@ -64,32 +68,44 @@ def selection(bundle: list[Mutant]) -> str:
                        for m in bundle)
 
 
+WHOLE_SUBMISSIONS = {"reference": COURSE / "solutions", "stubs": COURSE / "lessons"}
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict[str, tuple[Outcome, dict | None]]:
+def graded(tmp_path_factory) -> tuple[dict[str, tuple[Outcome, dict | None]], dict[str, Outcome]]:
     """Every mutant graded on the checks it names: a submission of one mutant per lesson at a time,
     two submissions at a time, each run forked from one zygote. By mutant id: the outcome of its
-    submission, and its lesson's part of the report."""
+    submission, and its lesson's part of the report. Then the whole submissions' outcomes, by name
+    (graded first: they take the longest)."""
     course, root = load_course(COURSE), tmp_path_factory.mktemp("mutants")
     zygote = start_zygote(root / "zygote")
 
-    def grade(numbered: tuple[int, list[Mutant]]) -> dict[str, tuple[Outcome, dict | None]]:
+    def grade(folder: Path, options: GradingOptions) -> Outcome:
+        try:
+            return grade_folder(course, folder / "submission", folder / "grading", options, zygote=zygote)
+        finally:
+            shutil.rmtree(folder / "grading", ignore_errors=True)
+
+    def grade_whole(name: str) -> Outcome:
+        folder = root / "work" / name
+        shutil.copytree(WHOLE_SUBMISSIONS[name], folder / "submission", ignore=shutil.ignore_patterns("__pycache__"))
+        return grade(folder, GradingOptions())
+
+    def grade_bundle(numbered: tuple[int, list[Mutant]]) -> dict[str, tuple[Outcome, dict | None]]:
         number, bundle = numbered
         folder = root / "work" / f"submission_{number:02d}"
         for mutant in bundle:
             mutant.materialise(COURSE / "solutions", folder / "submission")
-        try:
-            outcome = grade_folder(course, folder / "submission", folder / "grading",
-                                   GradingOptions(lessons=tuple(m.lesson for m in bundle), select=selection(bundle)),
-                                   zygote=zygote)
-        finally:
-            shutil.rmtree(folder / "grading", ignore_errors=True)
+        outcome = grade(folder, GradingOptions(lessons=tuple(m.lesson for m in bundle), select=selection(bundle)))
         lessons = {lesson["dir"]: lesson for lesson in outcome.report["lessons"]}
         return {m.id: (outcome, lessons.get(m.lesson)) for m in bundle}
 
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            return {mutant_id: result for results in pool.map(grade, enumerate(bundles(MUTANTS)))
-                    for mutant_id, result in results.items()}
+            whole = {name: pool.submit(grade_whole, name) for name in WHOLE_SUBMISSIONS}
+            by_mutant = {mutant_id: result for results in pool.map(grade_bundle, enumerate(bundles(MUTANTS)))
+                         for mutant_id, result in results.items()}
+            return by_mutant, {name: future.result() for name, future in whole.items()}
     finally:
         zygote.close()
 
@@ -97,8 +113,21 @@ def graded(tmp_path_factory) -> dict[str, tuple[Outcome, dict | None]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
 def test_every_mutant_is_caught_with_its_feedback(graded, mutant):
-    outcome, lesson = graded[mutant.id]
+    outcome, lesson = graded[0][mutant.id]
     assert outcome.status == GRADED, (outcome.status, outcome.notes, outcome.output[-3000:])
     assert lesson is not None and lesson["earned"] < lesson["possible"], (mutant.id, lesson)
     unmet = unmet_expectations(mutant, lesson["tests"])
     assert not unmet, f"{mutant.id}:\n" + "\n".join(unmet)
+
+
+@pytest.mark.slow
+def test_the_reference_scores_full_points_and_the_stubs_zero_not_started(graded):
+    reference, stubs = graded[1]["reference"], graded[1]["stubs"]
+    assert reference.status == GRADED, (reference.notes, reference.output[-3000:])
+    assert reference.report["score"] == reference.report["max_score"] == load_course(COURSE).points
+    statuses = {test["status"] for lesson in reference.report["lessons"] for test in lesson["tests"]
+                if not (test["status"] == "skipped" and test["name"].endswith("[cuda]"))}
+    assert statuses == {"passed"}, statuses
+    assert stubs.status == GRADED and stubs.report["score"] == 0, (stubs.status, stubs.notes)
+    statuses = {test["status"] for lesson in stubs.report["lessons"] for test in lesson["tests"]}
+    assert "not started" in statuses and statuses <= {"not started", "skipped"}, statuses

@@ -1,8 +1,8 @@
 """The two fixed points of the grader: the reference solutions score 100%, the stubs score 0.
 
 Here both on the learner's path: `pytest autograder --solutions` (every check, its GPU twins too
-where a GPU is visible) and `pytest autograder` on the untouched lessons/. The whole-class batch
-(tests/test_full_class_batch.py) shows the same through the sandboxed batch grader, with its report.
+where a GPU is visible) and `pytest autograder` on the untouched lessons/. The class that
+tests/test_mutants.py grades shows the same through the sandboxed batch grader.
 """
 from pathlib import Path
 
