@@ -50,22 +50,29 @@ def test_the_onnx_lessons_bring_the_exporter_even_from_a_handout_without_solutio
         assert {"torch.onnx", "onnxscript"} <= set(imported_libraries([files.exercise, files.tests])), lesson
 
 
-def in_forks_of_one_torch_process(body: str, cases: list) -> list:
-    """Run `body` (Python that sees `case` and prints `answer: JSON`) once for each case, each in a
-    fork of one process that has imported torch and warm_up.py, as a zygote or a spawner has: one
-    import of torch for all the cases, and no case sees what another warmed up."""
-    script = "\n".join([
-        "import json, os, sys, traceback, warnings", "warnings.filterwarnings('ignore')",
-        f"sys.path.insert(0, {str(WARM_UP)!r})", "import torch, warm_up",
-        "for case in json.loads(sys.argv[1]):", "    pid = os.fork()", "    if pid == 0:", "        try:",
-        textwrap.indent(body, " " * 12), "        except BaseException:", "            traceback.print_exc()",
-        "        finally:", "            sys.stdout.flush()", "            sys.stderr.flush()", "            os._exit(0)",
-        "    os.waitpid(pid, 0)"])
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(cases)], capture_output=True, text=True, check=True)
+def in_forks_of_one_torch_process(bodies: dict[str, tuple[str, list]]) -> dict[str, list]:
+    """Run each body (Python that sees `case` and prints `answer: JSON`) once for each of its cases,
+    each in a fork of one process that has imported torch and warm_up.py, as a zygote or a spawner
+    has: one import of torch for every body and case, and no case sees what another warmed up.
+    By body name: the answers, in the order of its cases."""
+    script = ["import json, os, sys, traceback, warnings", "warnings.filterwarnings('ignore')",
+              f"sys.path.insert(0, {str(WARM_UP)!r})", "import torch, warm_up"]
+    for name, (body, _) in bodies.items():
+        script += [f"def {name}(case):", textwrap.indent(body, " " * 4)]
+    script += ["for name, case in json.loads(sys.argv[1]):", "    pid = os.fork()", "    if pid == 0:",
+               "        try:", "            globals()[name](case)", "        except BaseException:",
+               "            traceback.print_exc()", "        finally:", "            sys.stdout.flush()",
+               "            sys.stderr.flush()", "            os._exit(0)", "    os.waitpid(pid, 0)"]
+    cases = [(name, case) for name, (_, its_cases) in bodies.items() for case in its_cases]
+    done = subprocess.run([sys.executable, "-c", "\n".join(script), json.dumps(cases)], capture_output=True,
+                          text=True, check=True)
     answers = [json.loads(line.removeprefix("answer: ")) for line in done.stdout.splitlines()
                if line.startswith("answer: ")]
     assert len(answers) == len(cases), done.stdout[-2000:] + done.stderr[-2000:]
-    return answers
+    found: dict[str, list] = {name: [] for name in bodies}
+    for (name, _), answer in zip(cases, answers):
+        found[name].append(answer)
+    return found
 
 
 WARM_UP_CASES = [
@@ -75,11 +82,9 @@ WARM_UP_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def warmed_up() -> list:
-    """For each case's libraries: what warm_up warmed up, which optional libraries it imported, and
-    which faster twins are in place afterwards."""
-    body = textwrap.dedent("""\
+# For each case's libraries: what warm_up warmed up, which optional libraries it imported, and which
+# faster twins are in place afterwards.
+WARMED_UP = textwrap.dedent("""\
         warm_up.warm_up(case)
         modules = sys.modules
         crc = getattr(modules.get('tensorboard.compat.tensorflow_stub.pywrap_tensorflow'), 'crc32c', None)
@@ -91,29 +96,35 @@ def warmed_up() -> list:
         print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up),
                           [name for name in ('wandb', 'matplotlib.pyplot', 'onnxscript') if name in modules],
                           [name for name, done in twins if done]]))""")
-    return in_forks_of_one_torch_process(body, [libraries for libraries, _, _ in WARM_UP_CASES])
 
 
 @pytest.mark.parametrize("case", range(len(WARM_UP_CASES)), ids=[str(c[0]) for c in WARM_UP_CASES])
-def test_warm_up_warms_only_the_libraries_named(warmed_up, case):
+def test_warm_up_warms_only_the_libraries_named(answered, case):
     """A lesson without W&B, matplotlib or ONNX never pays for warming them up (seconds each); the
     faster twins are in place where their library is named (a release that renames what they
     replace shows here, not as a slower grader)."""
     libraries, steps, swapped = WARM_UP_CASES[case]
-    done, imported, faster = warmed_up[case]
+    done, imported, faster = answered["warmed_up"][case]
     assert done == steps
     assert imported == ([] if "torch.onnx" not in libraries else ["onnxscript"])
     assert faster == swapped
 
 
-def test_warm_up_leaves_nothing_that_breaks_a_fork():
+def test_warm_up_leaves_nothing_that_breaks_a_fork(answered):
     """Zygotes and spawners warm up, then fork the processes that run learners' code. Where a GPU
     is visible, a backward pass starts autograd's device threads, and PyTorch then refuses backward
     in every process forked afterwards: the optimizer step is warmed up with gradients set by hand.
     A thread left running could hold a lock at the instant of a fork, which the child would then
     wait for forever (tqdm's monitor, which the ONNX exporter's progress bars start). And asking
     the CUDA driver how many GPUs there are initialises it, after which no fork can use CUDA."""
-    body = textwrap.dedent("""\
+    [(done, passes, driver_asked, threads)] = answered["fork_safety"]
+    assert {"training", "tensorboard", "figure", "onnx"} <= set(done), done
+    assert passes == 0
+    assert driver_asked == 0, "torch.cuda.is_available() asked the CUDA driver, which initialises it"
+    assert threads == ["MainThread"]
+
+
+FORK_SAFETY = textwrap.dedent("""\
         from torch.autograd.variable import Variable
         class Engine:  # counts the passes into autograd's engine
             calls = 0
@@ -130,19 +141,17 @@ def test_warm_up_leaves_nothing_that_breaks_a_fork():
         import threading
         print('answer:', json.dumps([sorted(sys._watchtrain_warmed_up), Engine.calls, len(asked),
                                      [thread.name for thread in threading.enumerate()]]))""")
-    libraries = ["torch.utils.tensorboard", "matplotlib.pyplot", "torch.onnx"]
-    [(done, passes, driver_asked, threads)] = in_forks_of_one_torch_process(body, [libraries])
-    assert {"training", "tensorboard", "figure", "onnx"} <= set(done), done
-    assert passes == 0
-    assert driver_asked == 0, "torch.cuda.is_available() asked the CUDA driver, which initialises it"
-    assert threads == ["MainThread"]
 
 
-def test_the_exporters_kept_function_list_exports_the_same_bytes():
+def test_the_exporters_kept_function_list_exports_the_same_bytes(answered):
     """What the ONNX exporter keeps (warm_up: the torchlib functions and their signatures) changes
     nothing it writes: a model exported twice with them kept is byte for byte the model exported
     without them."""
-    body = textwrap.dedent("""\
+    kept, rebuilt = answered["exports"]
+    assert kept == rebuilt and len(set(kept)) == 1, (kept, rebuilt)
+
+
+EXPORTS = textwrap.dedent("""\
         import hashlib, tempfile
         if case == 'rebuilt':
             warm_up._keep_torchlib_functions = lambda: None
@@ -158,5 +167,12 @@ def test_the_exporters_kept_function_list_exports_the_same_bytes():
                               verbose=False)
             digests.append(hashlib.sha256(open(path, 'rb').read()).hexdigest())
         print('answer:', json.dumps(digests))""")
-    kept, rebuilt = in_forks_of_one_torch_process(body, ["kept", "rebuilt"])
-    assert kept == rebuilt and len(set(kept)) == 1, (kept, rebuilt)
+
+
+@pytest.fixture(scope="module")
+def answered() -> dict[str, list]:
+    """Every body above, for its cases, in forks of one process."""
+    return in_forks_of_one_torch_process({
+        "warmed_up": (WARMED_UP, [libraries for libraries, _, _ in WARM_UP_CASES]),
+        "fork_safety": (FORK_SAFETY, [["torch.utils.tensorboard", "matplotlib.pyplot", "torch.onnx"]]),
+        "exports": (EXPORTS, ["kept", "rebuilt"])})
