@@ -58,7 +58,7 @@ test-autograder: setup
 	$(BIN)/python -m pytest autograder --solutions
 
 test-project: setup
-	$(BIN)/python -m pytest tests -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder
 
 data: setup
 	$(BIN)/watchtrain data build-mini

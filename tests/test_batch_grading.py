@@ -240,18 +240,22 @@ def test_a_submission_past_its_time_limit_reads_timeout(tmp_path):
 def test_a_batchs_first_submission_is_not_timed_while_the_zygote_starts(tmp_path):
     """The zygote starts with a batch's first run, and imports torch & co. first (seconds; more on a
     busy machine). That wait is the batch's: a submission's time limit starts when its run can. Here
-    the zygote takes 15 s more (a module that sleeps), as long as the submission's whole limit."""
-    from watchtrain.classroom.isolation.forking import PRELOAD, Zygote
+    the zygote takes 15 s more (a module that sleeps), as long as the submission's whole limit. It
+    preloads what a batch of this lesson preloads (watchtrain.classroom.batch)."""
+    from watchtrain.classroom.isolation.forking import Zygote, preload_for
     from watchtrain.classroom.isolation.sandbox import Sandbox
     from watchtrain.classroom.supervisor import GRADED, grade_folder
+    from watchtrain.library_imports import lesson_libraries
 
     (tmp_path / "slow").mkdir()
     (tmp_path / "slow" / "slow_start.py").write_text("import time\n\ntime.sleep(15)\n")
     sandbox = Sandbox.create(tmp_path / "zygote")
-    zygote = Zygote(sandbox.environment([tmp_path / "slow"], {}), sandbox.tmp, (*PRELOAD, "slow_start"))
+    course = load_course(COURSE)
+    preload = preload_for(lesson_libraries(course, [LESSON]))
+    zygote = Zygote(sandbox.environment([tmp_path / "slow"], {}), sandbox.tmp, (*preload, "slow_start"))
     write_exercise(tmp_path / "submission", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
     try:
-        outcome = grade_folder(load_course(COURSE), tmp_path / "submission", tmp_path / "work",
+        outcome = grade_folder(course, tmp_path / "submission", tmp_path / "work",
                                GradingOptions(lessons=(LESSON,), limits=Limits(submission_timeout=15)), zygote=zygote)
     finally:
         zygote.close()
