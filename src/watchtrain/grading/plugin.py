@@ -190,7 +190,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if lessons:
         from watchtrain.classroom.isolation.warm_up import tensorboard_crc_in_c, warm_up
 
-        warm_up()  # the checks' own first optimizer step, while the host starts
+        warm_up()  # the checks' first optimizer step: taken before the fork, unless the worker is a fresh interpreter
         tensorboard_crc_in_c()  # for TensorBoard's loader, which the readers use: it checks every record again
         try:  # its imports, too, before any test's clock starts
             grading.worker.prepare(lessons)
