@@ -19,18 +19,24 @@ export PYTHONDONTWRITEBYTECODE := 1
 setup: $(STAMP) system-deps $(VISDOM_WEB)
 
 $(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# uv (pinned in constraints.txt) installs the same pins as pip would, but downloads and unpacks in
-	@# parallel, and compiles the bytecode as pip does (without it, every process that imports torch compiles
-	@# it again): a fresh clone's make setup took 80 s where pip took 200 s. Where uv cannot be installed, pip
-	@# does all of it. visdom 0.2.4's sdist imports pkg_resources at build time: it needs "setuptools<81"
-	@# in .venv and --no-build-isolation (see constraints.txt).
-	@$(PIP) install -q -c constraints.txt uv 2>/dev/null \
+	@# The venv starts without pip (ensurepip alone took 6 s). uv, pinned in constraints.txt, goes in
+	@# with this machine's pip (`pip --python`, pip 22.3 and later) and then installs the rest, pip
+	@# included. Where that fails, the venv gets its own pip (ensurepip), which installs uv, or else
+	@# the course itself (a few minutes more).
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	@$(PYTHON) -m pip --disable-pip-version-check --python $(BIN)/python install -q -c constraints.txt uv >/dev/null 2>&1 \
+	  || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \
+	       $(PIP) install -q -c constraints.txt uv 2>/dev/null; } \
 	  || echo "note: uv could not be installed; pip installs the course instead (a few minutes more)"
+	@# uv installs the same pins as pip would, but downloads and unpacks in parallel, and compiles the
+	@# bytecode as pip does (without it, every process that imports torch compiles it again): a fresh
+	@# clone's make setup took 80 s where pip took 200 s. visdom 0.2.4's sdist imports pkg_resources at
+	@# build time: it needs "setuptools<81" in .venv and --no-build-isolation (see constraints.txt).
 	@set -e; if $(BIN)/python -m uv --version >/dev/null 2>&1; \
-	  then install="$(BIN)/python -m uv pip install -q --compile-bytecode --python $(BIN)/python"; else install="$(PIP) install -q"; fi; \
+	  then install="$(BIN)/python -m uv pip install -q --compile-bytecode --python $(BIN)/python"; \
+	  else $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; install="$(PIP) install -q"; fi; \
 	  echo "installing the course into $(VENV) with: $${install%% -q*}"; \
-	  $$install -c constraints.txt "setuptools<81" wheel; \
+	  $$install -c constraints.txt "setuptools<81" wheel pip; \
 	  if [ "$(TORCH)" = cpu ]; then $$install -c constraints.txt --index-url $(TORCH_CPU_INDEX) torch torchvision \
 	    || echo "note: PyTorch's CPU index ($(TORCH_CPU_INDEX)) is out of reach; installing the default build"; fi; \
 	  $$install -c constraints.txt --no-build-isolation -e ".[all,dev,notebooks]" visdom

@@ -115,17 +115,23 @@ def install_assets(static: Path | None = None, *, force: bool = False, npm: str 
     report(f"installing {len(wanted)} Visdom web files from {len(packages)} npm packages into {static}")
     with tempfile.TemporaryDirectory(prefix="watchtrain-visdom-npm-") as scratch:
         tarballs = _npm_pack(npm, packages, Path(scratch))
-        for asset in wanted:
-            _write(static / asset.target, _member(tarballs[asset.package], asset))
+        for package in packages:
+            assets = [asset for asset in wanted if asset.package == package]
+            for asset, payload in zip(assets, _members(tarballs[package], assets)):
+                _write(static / asset.target, payload)
     _mark_built(static)
     return len(wanted)
 
 
 def _npm_pack(npm: str, packages: list[str], workdir: Path) -> dict[str, Path]:
-    """Download each package's tarball into `workdir` with `npm pack`; {spec: tarball}."""
+    """Download each package's tarball into `workdir` with `npm pack`; {spec: tarball}.
+
+    --prefer-offline: a tarball already in npm's cache is taken from there (npm still checks its
+    integrity) instead of asking the registry about every package again; the versions are exact.
+    """
     try:
-        result = subprocess.run([npm, "pack", "--loglevel=error", *packages], cwd=workdir,
-                                capture_output=True, text=True, check=False, timeout=600)
+        result = subprocess.run([npm, "pack", "--json", "--prefer-offline", "--loglevel=error", *packages],
+                                cwd=workdir, capture_output=True, text=True, check=False, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise AssetError(f"`npm pack` could not run: {err}") from None
     if result.returncode != 0:
@@ -133,30 +139,31 @@ def _npm_pack(npm: str, packages: list[str], workdir: Path) -> dict[str, Path]:
         raise AssetError(f"`npm pack` failed (exit code {result.returncode}): "
                          f"{' / '.join(lines[-3:]) or 'no message'}. Is the npm registry reachable "
                          f"(proxy settings: `npm config get registry`)?")
-    tarballs = {_spec_of(path): path for path in workdir.glob("*.tgz")}
-    missing = [package for package in packages if package not in tarballs]
+    try:
+        packed = {entry["id"]: workdir / entry["filename"] for entry in json.loads(result.stdout)}
+    except (ValueError, TypeError, KeyError):
+        raise AssetError(f"`npm pack --json` printed what is not its list of packages: {result.stdout[:200]!r}") from None
+    missing = [package for package in packages if package not in packed or not packed[package].is_file()]
     if missing:
         raise AssetError(f"`npm pack` did not deliver {', '.join(missing)}")
-    return tarballs
+    return packed
 
 
-def _spec_of(tarball: Path) -> str:
-    """name@version from the package.json inside a tarball."""
-    with tarfile.open(tarball) as archive:
-        for member in archive.getmembers():
-            if member.name.count("/") == 1 and member.name.endswith("/package.json"):
-                meta = json.load(archive.extractfile(member))
-                return f"{meta['name']}@{meta['version']}"
-    raise AssetError(f"{tarball.name} from npm has no package.json")
-
-
-def _member(tarball: Path, asset: Asset) -> bytes:
-    # Packages put their files under one top folder, usually `package/`, but not always.
-    with tarfile.open(tarball) as archive:
-        for member in archive.getmembers():
-            if member.isfile() and member.name.split("/", 1)[-1] == asset.source:
-                return archive.extractfile(member).read()
-    raise AssetError(f"the npm package {asset.package} has no file {asset.source}")
+def _members(tarball: Path, assets: list[Asset]) -> list[bytes]:
+    """The files `assets` name, read from one package's tarball in a single pass (mathjax's holds
+    thousands of files). Packages put their files under one top folder, usually `package/`, but not
+    always."""
+    wanted = {asset.source for asset in assets}
+    found: dict[str, bytes] = {}
+    with tarfile.open(tarball, mode="r|gz") as archive:
+        for member in archive:
+            source = member.name.split("/", 1)[-1]
+            if member.isfile() and source in wanted and source not in found:
+                found[source] = archive.extractfile(member).read()
+    missing = [asset.source for asset in assets if asset.source not in found]
+    if missing:
+        raise AssetError(f"the npm package {assets[0].package} has no file {', '.join(missing)}")
+    return [found[asset.source] for asset in assets]
 
 
 def _write(path: Path, payload: bytes) -> None:
