@@ -270,10 +270,10 @@ def bench_logging(pairs: int) -> dict | None:
     from torch.utils.data import ConcatDataset, DataLoader, Subset
 
     from watchtrain.data import fashion_mnist, normalize_transform
-    from watchtrain.grading.submission import _import
     from watchtrain.models import Net
+    from watchtrain.reference import load_reference
 
-    module = _import((ROOT / "solutions" / lesson.dir / "exercise.py").resolve())
+    module = load_reference(ROOT / "solutions", lesson.dir)
     defaults = inspect.signature(module.train_and_log).parameters
     log_every, figure_every = defaults["log_every"].default, defaults["figure_every"].default
     real_writer, real_figure = module.SummaryWriter, module.plot_classes_preds
@@ -368,6 +368,11 @@ def met(name: str, value: float) -> bool:
     return value <= target if op == "<=" else value >= target
 
 
+def write_report(report: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
@@ -395,9 +400,16 @@ def main() -> int:
               "repeat": args.repeat, "logging_pairs": args.pairs, "results": {}}
     print(f"Benchmarking on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
           f"load average {report['machine']['load_average_at_start']}, {args.repeat} runs each")
+    failed = []
     for name in wanted:
         print(f"  {name} ...", flush=True)
-        result = measures[name]()
+        try:
+            result = measures[name]()
+        except Exception as err:  # one broken measure must not cost the others their figures
+            failed.append(name)
+            report.setdefault("failed", {})[name] = f"{type(err).__name__}: {err}"
+            print(f"    FAILED, not measured: {type(err).__name__}: {err}", flush=True)
+            continue
         if result is None:
             print("    (not available in this checkout)")
             continue
@@ -408,14 +420,16 @@ def main() -> int:
               f"target {result['target']}: {'met' if result['met'] else 'MISSED'}", flush=True)
         if "detail" in result:
             print(f"    {result['detail']}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_report(report, args.out)  # after every measure: an interrupted bench keeps what it measured
+    write_report(report, args.out)
     print(f"\n{'measure':<11} {'median':>10}  target")
     for name, result in report["results"].items():
         print(f"{name:<11} {result['median']:>8.2f} {result['unit']:<16} {result['target']}  "
               f"{'met' if result['met'] else 'MISSED'}")
+    for name in failed:
+        print(f"{name:<11} {'failed':>10}  (see above)")
     print(f"written to {args.out}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
