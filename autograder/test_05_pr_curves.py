@@ -214,6 +214,14 @@ def _logged_curves(lesson, tmp_path_factory, device):
             advice = f"{len(curves)} of the {len(CLASS_NAMES)} classes have a curve: loop over all ten, k = 0 to 9."
         fail("There must be one PR curve per class, tagged with the class name.", expected=expected_tags,
              found=sorted(curves) or "no PR curves at all", advice=advice)
+    single_steps = {tag: events[0].step for tag, events in curves.items() if len(events) == 1}
+    if len(single_steps) == len(curves) and len(set(single_steps.values())) > 1:
+        at_index = all(step == CLASS_NAMES.index(tag) for tag, step in single_steps.items())
+        fail("Every PR curve must be at step 0.", expected={tag: 0 for tag in CLASS_NAMES},
+             found={tag: single_steps[tag] for tag in CLASS_NAMES},
+             advice=("Each curve is at its class's index: global_step=k gives every class a step of its "
+                     "own. The curves are one picture of one network, so write them all at global_step=0."
+                     if at_index else "The curves are at different steps: write every one at global_step=0."))
     for tag, events in curves.items():
         steps = [event.step for event in events]
         advice = f"Log each class's curve at step 0: global_step=0, not {steps[0]}." if len(steps) == 1 else (
