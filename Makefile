@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VISDOM_WEB := $(VENV)/.visdom-web
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# .venv starts without pip (see $(STAMP)); the fallbacks give it one first.
+ENSURE_PIP := $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null
 # `make setup TORCH=cpu` (on a fresh clone, or after `rm -rf .venv`): PyTorch's CPU-only build from
 # PyTorch's own index, without the CUDA libraries. The default is the build constraints.txt pins from
 # PyPI, with CUDA on Linux, which CI installs. Where the CPU index is out of reach, the default is used.
@@ -25,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@# the course itself (a few minutes more).
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	@$(PYTHON) -m pip --disable-pip-version-check --python $(BIN)/python install -q -c constraints.txt uv >/dev/null 2>&1 \
-	  || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \
+	  || { $(ENSURE_PIP); \
 	       $(PIP) install -q -c constraints.txt uv 2>/dev/null; } \
 	  || echo "note: uv could not be installed; pip installs the course instead (a few minutes more)"
 	@# uv installs the same pins as pip would, but downloads and unpacks in parallel, and compiles the
@@ -34,7 +36,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@# build time: it needs "setuptools<81" in .venv and --no-build-isolation (see constraints.txt).
 	@set -e; if $(BIN)/python -m uv --version >/dev/null 2>&1; \
 	  then install="$(BIN)/python -m uv pip install -q --compile-bytecode --python $(BIN)/python"; \
-	  else $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; install="$(PIP) install -q"; fi; \
+	  else $(ENSURE_PIP); install="$(PIP) install -q"; fi; \
 	  echo "installing the course into $(VENV) with: $${install%% -q*}"; \
 	  $$install -c constraints.txt "setuptools<81" wheel pip; \
 	  if [ "$(TORCH)" = cpu ]; then $$install -c constraints.txt --index-url $(TORCH_CPU_INDEX) torch torchvision \
