@@ -33,7 +33,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 # tests started last and ran alone. A file not named here keeps its place after these.
 LONGEST_FIRST = ("test_mutants.py", "test_notebooks.py", "test_attacks.py", "test_batch_grading.py", "test_cli.py",
                  "test_worker_boundary.py", "test_zygote.py", "test_library_imports.py", "test_demo_browser.py",
-                 "test_reference_and_stubs.py", "test_warm_checks.py", "test_visdom_server.py", "test_grading_plugin.py",
+                 "test_warm_checks.py", "test_visdom_server.py", "test_grading_plugin.py",
                  "test_handout.py")
 
 
