@@ -21,8 +21,8 @@ from torch import nn
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (Described, GradingFailure, LearnerCrash, exercise, expect, expect_close, expect_equal,
-                                fail, run_once)
+from watchtrain.grading import (FLOAT32_TOL, Described, GradingFailure, LearnerCrash, exercise, expect, expect_close,
+                                expect_equal, fail, run_once)
 from watchtrain.servers.ports import free_port
 
 # show_samples: 10 images, 4 per row -> a grid of 3 rows; Visdom pads each image by 2 pixels.
@@ -439,7 +439,8 @@ def test_plot_live_loss_appends_every_point_in_order(lesson, visdom_server):
                  advice=_points_advice(line.x, line.y, LOSSES))
     expect_close(line.x, list(range(len(LOSSES))), "The x values (steps 0, 1, 2, ...), in the order appended",
                  tol=0)
-    expect_close(line.y, LOSSES, "The y values (the losses), in the order appended", tol=1e-9)
+    # A point sent as a float32 tensor (2.3 -> 2.2999999523) draws the same curve: float32's precision is enough.
+    expect_close(line.y, LOSSES, "The y values (the losses), in the order appended", tol=FLOAT32_TOL)
     record = _raw_windows(visdom_server, env).get(window.title, {})
     expect(_was_grown(record), "The points must be sent one request at a time, as a training loop knows only its "
            "latest loss: the window was opened by its first point and then grown.",

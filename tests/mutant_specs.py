@@ -1,7 +1,10 @@
-"""Mutants: realistic wrong submissions that prove each autograder check can fail.
+"""Mutants: realistic wrong submissions that prove each autograder check can fail; and alternatives:
+right submissions written another way, which prove the checks accept what the contract allows.
 
 `tests/mutants/<lesson dir>/<name>/mutant.toml` describes one as edits to the reference solution
 (or ships a whole `exercise.py` beside it) plus the feedback the autograder must give.
+`tests/alternatives/<lesson dir>/<name>/mutant.toml` has the same edits and, instead of feedback,
+`checks = [...]`: the checks that must pass it.
 """
 from __future__ import annotations
 
@@ -64,17 +67,32 @@ def _spec(path: Path) -> dict:
 
 
 def find_mutants(mutants_root: Path) -> list[Mutant]:
-    mutants = []
-    for spec_path in sorted(mutants_root.glob(f"*/*/{MUTANT_FILE}")):
-        spec = _spec(spec_path.parent)
-        expectations = tuple(Expectation(e["test"], e.get("status", "failed"), e["feedback"])
-                             for e in spec.get("expect", ()))
-        if not expectations:
+    def expectations(spec: dict, spec_path: Path) -> tuple[Expectation, ...]:
+        found = tuple(Expectation(e["test"], e.get("status", "failed"), e["feedback"]) for e in spec.get("expect", ()))
+        if not found:
             raise MutantError(f"{spec_path} names no [[expect]]: a mutant must say which feedback it triggers")
-        mutants.append(Mutant(lesson=spec_path.parent.parent.name, name=spec_path.parent.name,
-                              path=spec_path.parent, description=spec.get("description", ""),
-                              expectations=expectations))
-    return mutants
+        return found
+
+    return _find(mutants_root, expectations)
+
+
+def find_alternatives(alternatives_root: Path) -> list[Mutant]:
+    """Right submissions that differ from the reference: each expects "passed" of every check it names."""
+    def expectations(spec: dict, spec_path: Path) -> tuple[Expectation, ...]:
+        if not spec.get("checks"):
+            raise MutantError(f"{spec_path} names no checks: an alternative must say which checks it passes")
+        return tuple(Expectation(test, "passed", "") for test in spec["checks"])
+
+    return _find(alternatives_root, expectations)
+
+
+def _find(root: Path, expectations) -> list[Mutant]:
+    found = []
+    for spec_path in sorted(root.glob(f"*/*/{MUTANT_FILE}")):
+        spec = _spec(spec_path.parent)
+        found.append(Mutant(lesson=spec_path.parent.parent.name, name=spec_path.parent.name, path=spec_path.parent,
+                            description=spec.get("description", ""), expectations=expectations(spec, spec_path)))
+    return found
 
 
 def unmet_expectations(mutant: Mutant, tests: list[dict]) -> list[str]:
@@ -87,6 +105,18 @@ def unmet_expectations(mutant: Mutant, tests: list[dict]) -> list[str]:
             unmet.append(f"{expected.test} should be {expected.status!r} with feedback containing "
                          f"{expected.feedback!r}; got {[(r['status'], r['feedback']) for r in results]!r}")
     return unmet
+
+
+def not_passed(alternative: Mutant, tests: list[dict]) -> list[str]:
+    """The checks an alternative names that did not pass it: every run of each (its [cpu] and [cuda]
+    twins) must pass or be skipped, and at least one must pass."""
+    problems = []
+    for expected in alternative.expectations:
+        results = [t for t in tests if t["name"] == expected.test or t["name"].startswith(expected.test + "[")]
+        if not any(r["status"] == "passed" for r in results) or any(r["status"] not in ("passed", "skipped")
+                                                                   for r in results):
+            problems.append(f"{expected.test} should pass; got {[(r['status'], r['feedback']) for r in results]!r}")
+    return problems
 
 
 def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path) -> list[str]:

@@ -8,6 +8,10 @@ checks it names: each must get the status and the feedback its mutant.toml expec
 different lessons share submissions, one mutant per lesson in each, as in a class where every
 student gets a different lesson wrong.
 
+The alternatives (tests/alternatives/: right submissions written another way than the reference, a
+float32 accuracy or the classic exporter, say) ride in the same class, graded on the checks each
+names: all of them must pass it.
+
 The same class holds two whole submissions graded on the whole autograder, with the limits an
 instructor would use: the reference solutions must score full points and the untouched stubs 0,
 "not started". (The bad submissions are tests/test_batch_grading.py's; the command line, its CSV and
@@ -21,13 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from mutant_specs import Mutant, find_mutants, unmet_expectations
+from mutant_specs import Mutant, find_alternatives, find_mutants, not_passed, unmet_expectations
 from watchtrain.classroom.isolation.sandbox import start_zygote
 from watchtrain.classroom.supervisor import GRADED, GradingOptions, Outcome, grade_folder
 from watchtrain.course import load_course
 
 COURSE = Path(__file__).resolve().parents[1]
 MUTANTS = find_mutants(COURSE / "tests" / "mutants")
+ALTERNATIVES = find_alternatives(COURSE / "tests" / "alternatives")
 
 
 def test_every_lesson_with_an_autograder_has_at_least_four_mutants():
@@ -41,7 +46,11 @@ def _test_names(lesson: str) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_a_mutant_and_an_alternative_never_share_a_name():
+    assert not {m.id for m in MUTANTS} & {a.id for a in ALTERNATIVES}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS + ALTERNATIVES, ids=[m.id for m in MUTANTS + ALTERNATIVES])
 def test_mutant_applies_and_names_tests_that_exist(mutant):
     source = mutant.source(COURSE / "solutions")  # raises MutantError when an edit no longer applies
     assert source != (COURSE / "solutions" / mutant.lesson / "exercise.py").read_text(encoding="utf-8"), \
@@ -103,7 +112,7 @@ def graded(tmp_path_factory) -> tuple[dict[str, tuple[Outcome, dict | None]], di
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             whole = {name: pool.submit(grade_whole, name) for name in WHOLE_SUBMISSIONS}
-            by_mutant = {mutant_id: result for results in pool.map(grade_bundle, enumerate(bundles(MUTANTS)))
+            by_mutant = {mutant_id: result for results in pool.map(grade_bundle, enumerate(bundles(MUTANTS + ALTERNATIVES)))
                          for mutant_id, result in results.items()}
             return by_mutant, {name: future.result() for name, future in whole.items()}
     finally:
@@ -118,6 +127,15 @@ def test_every_mutant_is_caught_with_its_feedback(graded, mutant):
     assert lesson is not None and lesson["earned"] < lesson["possible"], (mutant.id, lesson)
     unmet = unmet_expectations(mutant, lesson["tests"])
     assert not unmet, f"{mutant.id}:\n" + "\n".join(unmet)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=[a.id for a in ALTERNATIVES])
+def test_every_alternative_passes_the_checks_it_names(graded, alternative):
+    outcome, lesson = graded[0][alternative.id]
+    assert outcome.status == GRADED, (outcome.status, outcome.notes, outcome.output[-3000:])
+    problems = not_passed(alternative, lesson["tests"] if lesson else [])
+    assert not problems, f"{alternative.id}:\n" + "\n".join(problems)
 
 
 @pytest.mark.slow

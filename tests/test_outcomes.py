@@ -29,6 +29,14 @@ def test_a_failed_check_says_what_expected_found_and_the_hint():
     assert feedback == "add(1, 2)\n  expected: 3\n  found:    -1\n  Add, do not subtract.\n" + "Hint: " + HINT
 
 
+def test_numbers_that_differ_past_the_digits_shown_are_shown_with_every_digit():
+    """Six significant digits, unless expected and found would then read the same: a float32
+    rounding (2.3 sent as 2.2999999523) must not read "expected 2.3, found 2.3"."""
+    assert GradingFailure("y", expected=0.123456789, found=0.2).render() == "y\n  expected: 0.123457\n  found:    0.2"
+    assert GradingFailure("y", expected=[1.0, 2.3], found=[1.0, 2.299999952316284]).render() == \
+        "y\n  expected: [1.0, 2.3]\n  found:    [1.0, 2.299999952316284]"
+
+
 def test_an_untouched_stub_is_not_started_without_a_hint():
     status, feedback = outcome(NotStarted("add"))
     assert status == NOT_STARTED and "Hint" not in feedback and "add() still raises NotImplementedError" in feedback

@@ -9,6 +9,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 _MAX_SHOWN = 8
+# For expect_close: a value that went through float32 (a tensor, then .item()) is right to about 6e-8
+# relative. Where float32's rounding is not the lesson, accept it: 0.5699999928 is the accuracy 0.57.
+FLOAT32_TOL = 1e-6
 
 
 class GradingFailure(AssertionError):
@@ -21,8 +24,11 @@ class GradingFailure(AssertionError):
     def render(self) -> str:
         lines = [self.what]
         if self.expected is not None or self.found is not None:
-            lines.append(f"  expected: {_show(self.expected)}")
-            lines.append(f"  found:    {_show(self.found)}")
+            expected, found = _show(self.expected), _show(self.found)
+            if expected == found:  # they differ past the digits shown (2.3 and float32's 2.2999999523): show them all
+                expected, found = _show(self.expected, every_digit=True), _show(self.found, every_digit=True)
+            lines.append(f"  expected: {expected}")
+            lines.append(f"  found:    {found}")
         if self.advice:
             lines.append(f"  {self.advice}")
         return "\n".join(lines)
@@ -97,12 +103,12 @@ def _first_difference(found: Sequence, expected: Sequence, same) -> int | None:
     return None if len(found) == len(expected) else min(len(found), len(expected))
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, every_digit: bool = False) -> str:
     if _is_sequence(value) and len(value) > _MAX_SHOWN:
-        head = ", ".join(_show(v) for v in list(value)[:_MAX_SHOWN])
+        head = ", ".join(_show(v, every_digit) for v in list(value)[:_MAX_SHOWN])
         return f"[{head}, ... ({len(value)} in all)]"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value) if every_digit else f"{value:.6g}"
     if _is_sequence(value):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
+        return "[" + ", ".join(_show(v, every_digit) for v in value) + "]"
     return repr(value)
