@@ -669,7 +669,7 @@ def test_train_and_log_running_loss_values(lesson, tmp_path_factory, device):
                  advice=_value_advice(values, expected, losses))
     expect(not run.summed_with_graph, "The running loss adds up the loss tensors themselves, with autograd on. The "
            "numbers come out the same, but each sum keeps the autograd graph of every loss in it, so memory grows "
-           f"with every mini-batch until the sum is reset (or for ever, on a long run).",
+           "with every mini-batch until the sum is reset (or for ever, on a long run).",
            expected="a Python float: the sum of each loss's number", found="a tensor carrying the losses' graphs",
            advice="Add the loss's value, not the tensor: Tensor.item() gives the number.")
 

@@ -417,7 +417,7 @@ def _expect_onnx_saved(run, model: nn.Module, images: torch.Tensor, scratch: Pat
         fail("model.onnx is not among the files saved with the run.", expected="model.onnx",
              found=sorted(saved) or "no saved files", advice=advice)
     policy = saved["model.onnx"].policy
-    advice = f"wandb.save(path, base_path=wandb.run.dir, policy='now') marks it complete at once."
+    advice = "wandb.save(path, base_path=wandb.run.dir, policy='now') marks it complete at once."
     if policy == "live":
         advice = f"policy='live' is wandb.save's default, for files that keep changing: {advice}"
     expect(policy == "now", "model.onnx should be saved with the run at once, complete (policy 'now').",
