@@ -26,6 +26,13 @@ class _LossTensor(Tensor):
     """The loss as returned to the learner's loop: an ordinary tensor that notices one thing, being
     summed with its graph; every operation runs and returns exactly as on a plain tensor."""
 
+    # Libraries that know a tensor by its type's name (W&B's wandb.log wants "torch." and "Tensor" in
+    # it) must take this one for the torch tensor it is: the learner's code runs as with the plain loss.
+    __module__ = "torch"
+
+    def __reduce_ex__(self, protocol):  # saved or sent, it is the plain tensor it stands for
+        return self.as_subclass(Tensor).__reduce_ex__(protocol)
+
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         if func in _SUMS and torch.is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
