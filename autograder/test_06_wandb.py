@@ -34,6 +34,13 @@ from watchtrain.grading import (Described, GradingFailure, LearnerCrash, NewRuns
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
+# The W&B walkthrough reads its settings as attributes (config.epochs) of wandb.config; make and
+# train are handed a plain dict too, which has none.
+CRASH_ADVICE = {
+    "'dict' object has no attribute": "config can be a plain dict, which has no attributes: read each setting as "
+                                      "config[\"epochs\"]. A W&B run's config answers that way too, so the same "
+                                      "code serves model_pipeline.",
+}
 
 # make: odd sizes, so that a hard-coded value cannot pass by chance.
 MAKE_CONFIG = {"kernels": [3, 5], "classes": 7, "slice": 40, "batch_size": 12, "learning_rate": 0.0025}
