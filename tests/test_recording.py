@@ -35,6 +35,13 @@ def test_wandb_takes_the_loss_for_a_torch_tensor():
     assert is_pytorch_tensor_typename(get_full_typename(loss))
 
 
+def test_printed_or_formatted_the_loss_reads_as_the_plain_loss():
+    """print(f"loss {loss:.3f}") works on a plain 0-d tensor, and must on this one."""
+    _, loss = recorded_loss()
+    assert f"{loss:.3f}" == "2.500"
+    assert repr(loss) == str(loss) == "tensor(2.5000, grad_fn=<MseLossBackward0>)"
+
+
 def test_saved_or_pickled_the_loss_is_a_plain_tensor():
     _, loss = recorded_loss()
     assert type(pickle.loads(pickle.dumps(loss))) is torch.Tensor

@@ -30,8 +30,23 @@ class _LossTensor(Tensor):
     # it) must take this one for the torch tensor it is: the learner's code runs as with the plain loss.
     __module__ = "torch"
 
-    def __reduce_ex__(self, protocol):  # saved or sent, it is the plain tensor it stands for
-        return self.as_subclass(Tensor).__reduce_ex__(protocol)
+    # Printed, formatted (f"{loss:.3f}", which torch allows a plain 0-d tensor only), saved or sent, it
+    # is the plain tensor it stands for.
+    def __repr__(self, **kwargs) -> str:
+        return self._as_plain(Tensor.__repr__, **kwargs)
+
+    def __format__(self, spec: str) -> str:
+        return self._as_plain(Tensor.__format__, spec)
+
+    def __reduce_ex__(self, protocol):
+        return self._as_plain(Tensor.__reduce_ex__, protocol)
+
+    def _as_plain(self, method, *args, **kwargs):
+        self.__class__ = Tensor
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.__class__ = _LossTensor
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -54,7 +69,9 @@ class RecordingLoss(nn.Module):
     def forward(self, *args, **kwargs) -> Tensor:
         value = self.loss(*args, **kwargs)
         self.values.append(float(value.detach()))
-        return value.as_subclass(_LossTensor) if value.requires_grad else value
+        if value.requires_grad:
+            value.__class__ = _LossTensor  # the same tensor, its graph untouched (loss.grad_fn is the loss's own)
+        return value
 
     # Across the worker boundary (the criterion runs in the learner worker; the checks read `values`).
     def worker_record(self) -> dict:
