@@ -40,7 +40,7 @@ def course_copy(tmp_path) -> Path:
     """What `dev check` reads of the course, copied: every lesson's files and the README."""
     root = tmp_path / "course"
     ignore = shutil.ignore_patterns("__pycache__", "runs", ".ipynb_checkpoints")
-    for part in ("lessons", "solutions", "autograder", "tests/mutants", "src/watchtrain/demos"):
+    for part in ("lessons", "solutions", "autograder", "tests/mutants", "tests/alternatives", "src/watchtrain/demos"):
         shutil.copytree(COURSE_ROOT / part, root / part, ignore=ignore)
     for part in ("course.toml", "README.md"):
         shutil.copy(COURSE_ROOT / part, root / part)
@@ -118,8 +118,24 @@ def test_too_few_mutants_and_edits_that_no_longer_apply_are_reported(course_copy
     status, out = dev_check(course_copy, monkeypatch, capsys)
     assert status == 1
     assert f"tests/mutants/{FIRST.dir}/ holds 3 mutant(s), fewer than 4: add 1 more" in out
-    stale = [line for line in out.splitlines() if "old text occurs 0 times" in line]
+    stale = [line for line in out.splitlines() if "old text occurs 0 times" in line and "tests/mutants/" in line]
     assert [line.split(f"tests/mutants/{FIRST.dir}/")[1].split("/")[0] for line in stale] == list(kept[1:]), out
+
+
+def test_an_alternative_naming_a_renamed_check_or_stale_code_is_reported(course_copy, monkeypatch, capsys):
+    """A check an alternative names was renamed, and the reference was reworded under its edit."""
+    files = LessonFiles(course_copy, FIRST.dir)
+    tests = files.tests.read_text(encoding="utf-8")
+    old = "test_log_batch_losses_closes_the_writer"
+    files.tests.write_text(tests.replace(f"def {old}(", "def test_log_batch_losses_closes_its_writer("))
+    solution = files.solution.read_text(encoding="utf-8")
+    files.solution.write_text(solution.replace("batches_per_epoch = len(epoch_losses[0])",
+                                               "per_epoch = len(epoch_losses[0])"))
+    status, out = dev_check(course_copy, monkeypatch, capsys)
+    spec = f"tests/alternatives/{FIRST.dir}/counter_and_close_by_hand/mutant.toml"
+    assert status == 1
+    assert f"{spec} names the check {old}, which autograder/test_{FIRST.dir}.py does not define" in out
+    assert f"{spec}: an [[edit]]'s old text occurs 0 times" in out
 
 
 def test_a_stub_and_solution_that_no_longer_mirror_each_other_are_reported(course_copy, monkeypatch, capsys):

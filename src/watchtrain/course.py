@@ -141,6 +141,12 @@ class LessonFiles:
         return self.root / "tests" / "mutants" / self.dir
 
     @property
+    def alternatives(self) -> Path:
+        """tests/alternatives/<dir>/ (optional): one folder per right submission written otherwise than
+        the reference, each with a mutant.toml that names the checks it must pass."""
+        return self.root / "tests" / "alternatives" / self.dir
+
+    @property
     def demo_module(self) -> str:
         """The module `watchtrain demo` runs for this lesson."""
         return demo_module(self.dir)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchtrain.course import (LESSON_DIR_PATTERN, MANIFEST_NAME, MUTANT_FILE, README_FILE, Course, Lesson,
-                               LessonFiles, lesson_dirs_on_disk)
+                               lesson_dirs_on_disk)
 
 MIN_MUTANTS = 4  # tests/test_mutants.py: every lesson with an autograder has at least four
 MIN_HINT_RUNGS = 3  # concept, API, a worked example on other data (and the code)
@@ -109,6 +109,7 @@ class _LessonCheck:
         yield from self.tests(tests)
         yield from self.hidden_tests()
         yield from self.mutants(tests)
+        yield from self.alternatives(tests)
         yield from self.demo()
         yield from self.notebook(stub)
 
@@ -242,12 +243,42 @@ class _LessonCheck:
                 yield (f"{name} expects the test {expected['test']}, which "
                        f"{self.name(self.files.tests)} does not define",
                        "name one of its tests (was it renamed?)")
+        yield from self.edits(name, spec, data, solution)
+
+    def alternatives(self, tests: ast.Module | None) -> Iterator[tuple[str, str]]:
+        """Optional: right submissions written otherwise, each naming the checks that must pass it."""
+        folder = self.files.alternatives
+        if not folder.is_dir():
+            return
+        test_names = {name for name in functions(tests) if name.startswith("test_")} if tests else None
+        solution = self.files.solution.read_text(encoding="utf-8") if self.files.solution.is_file() else None
+        for alternative in sorted(path for path in folder.iterdir()
+                                  if path.is_dir() and not path.name.startswith((".", "_"))):
+            spec = alternative / MUTANT_FILE
+            name = self.files.relative(spec)
+            try:
+                data = tomllib.loads(spec.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+                yield f"{name} cannot be read ({err})", MISSING_FIXES["alternative"]
+                continue
+            checks = data.get("checks")
+            if not isinstance(checks, list) or not checks or not all(isinstance(check, str) for check in checks):
+                yield f"{name} names no checks", MISSING_FIXES["alternative"]
+            elif test_names is not None:
+                for check in checks:
+                    if check not in test_names:
+                        yield (f"{name} names the check {check}, which {self.name(self.files.tests)} does not "
+                               f"define", "name one of its tests (was it renamed?)")
+            yield from self.edits(name, spec, data, solution)
+
+    def edits(self, name: str, spec: Path, data: dict, solution: str | None) -> Iterator[tuple[str, str]]:
+        """A mutant's or an alternative's [[edit]]s, each quoting the reference once."""
         if (spec.parent / self.files.exercise.name).is_file():
-            return  # a whole wrong exercise.py, shipped beside the mutant.toml
+            return  # a whole exercise.py, shipped beside the mutant.toml
         edits = data.get("edit")
         if not isinstance(edits, list) or not edits:
             yield (f"{name} has no [[edit]] (and no {self.files.exercise.name} beside it)",
-                   "give the edits (old = ..., new = ...) that turn the reference solution into this mistake")
+                   "give the edits (old = ..., new = ...) that turn the reference solution into this submission")
             return
         for edit in edits:
             old = edit.get("old") if isinstance(edit, dict) else None
@@ -303,6 +334,8 @@ MISSING_FIXES = {
              f"@exercise(\"<function>\"), for every exercise",
     "hidden_tests": "write the hidden tests of the exercises with hidden_points, each marked @exercise(\"<function>\")",
     "mutants": f"add at least {MIN_MUTANTS} realistic wrong submissions, one folder each with a {MUTANT_FILE}",
+    "alternative": f"an alternative is a folder with a {MUTANT_FILE}: [[edit]]s (old, new) that rewrite the reference "
+                   f"another right way, and checks = [\"test_...\"], the checks that must pass it",
     "mutant": f"each mutant is a folder with a {MUTANT_FILE}: [[edit]]s (old, new) that turn the reference into a "
               f"realistic mistake, and [[expect]] with the test that must catch it and words of its feedback",
     "demo": "write run(solution, out) -> str, which runs the reference on the bundled data; without it "
