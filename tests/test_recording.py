@@ -28,6 +28,14 @@ def test_the_loss_is_recorded_and_a_sum_with_its_graph_is_noticed():
     assert criterion.worker_record()["summed_with_graph"]
 
 
+def test_the_recorder_reads_as_the_loss_it_wraps():
+    """criterion.reduction, as on the nn.CrossEntropyLoss the exercise promises (a validation loop
+    that weighs each batch's mean by its size may ask)."""
+    criterion = RecordingLoss(nn.CrossEntropyLoss(label_smoothing=0.1))
+    assert (criterion.reduction, criterion.label_smoothing, criterion.ignore_index) == ("mean", 0.1, -100)
+    assert isinstance(criterion.loss, nn.CrossEntropyLoss) and criterion.values == []
+
+
 def test_wandb_takes_the_loss_for_a_torch_tensor():
     """wandb.log({"loss": loss}) with the tensor itself, as the W&B walkthrough writes it: W&B
     knows a tensor by its type's name, and a name it does not know is sent to JSON, which fails."""

@@ -66,6 +66,16 @@ class RecordingLoss(nn.Module):
         self.values: list[float] = []
         self.summed_with_graph = False
 
+    def __getattr__(self, name: str):
+        """What the wrapped loss has (criterion.reduction, .weight, .label_smoothing) reads as on it:
+        the learner's code meets the loss it was promised."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "loss":
+                raise
+            return getattr(super().__getattr__("loss"), name)
+
     def forward(self, *args, **kwargs) -> Tensor:
         value = self.loss(*args, **kwargs)
         self.values.append(float(value.detach()))
