@@ -33,6 +33,7 @@ from watchtrain.course import load_course
 COURSE = Path(__file__).resolve().parents[1]
 MUTANTS = find_mutants(COURSE / "tests" / "mutants")
 ALTERNATIVES = find_alternatives(COURSE / "tests" / "alternatives")
+GRADED_ON_THEIR_CHECKS = MUTANTS + ALTERNATIVES
 
 
 def test_every_lesson_with_an_autograder_has_at_least_four_mutants():
@@ -50,7 +51,7 @@ def test_a_mutant_and_an_alternative_never_share_a_name():
     assert not {m.id for m in MUTANTS} & {a.id for a in ALTERNATIVES}
 
 
-@pytest.mark.parametrize("mutant", MUTANTS + ALTERNATIVES, ids=[m.id for m in MUTANTS + ALTERNATIVES])
+@pytest.mark.parametrize("mutant", GRADED_ON_THEIR_CHECKS, ids=[m.id for m in GRADED_ON_THEIR_CHECKS])
 def test_mutant_applies_and_names_tests_that_exist(mutant):
     source = mutant.source(COURSE / "solutions")  # raises MutantError when an edit no longer applies
     assert source != (COURSE / "solutions" / mutant.lesson / "exercise.py").read_text(encoding="utf-8"), \
@@ -112,7 +113,8 @@ def graded(tmp_path_factory) -> tuple[dict[str, tuple[Outcome, dict | None]], di
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             whole = {name: pool.submit(grade_whole, name) for name in WHOLE_SUBMISSIONS}
-            by_mutant = {mutant_id: result for results in pool.map(grade_bundle, enumerate(bundles(MUTANTS + ALTERNATIVES)))
+            rows = enumerate(bundles(GRADED_ON_THEIR_CHECKS))
+            by_mutant = {mutant_id: result for results in pool.map(grade_bundle, rows)
                          for mutant_id, result in results.items()}
             return by_mutant, {name: future.result() for name, future in whole.items()}
     finally:

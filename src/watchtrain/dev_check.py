@@ -209,27 +209,58 @@ class _LessonCheck:
         if not folder.is_dir():
             yield f"{self.name(folder)} is missing", MISSING_FIXES["mutants"]
             return
-        test_names = {name for name in functions(tests) if name.startswith("test_")} if tests else None
-        solution = self.files.solution.read_text(encoding="utf-8") if self.files.solution.is_file() else None
+        test_names, solution = self.references(tests)
         count = 0
-        for mutant in sorted(path for path in folder.iterdir()
-                             if path.is_dir() and not path.name.startswith((".", "_"))):
-            spec = mutant / MUTANT_FILE
-            if not spec.is_file():
-                yield f"{self.files.relative(mutant)}/ has no {MUTANT_FILE}", MISSING_FIXES["mutant"]
-                continue
+        for spec in (yield from self.specs(folder, MISSING_FIXES["mutant"])):
             count += 1
             yield from self.mutant(spec, test_names, solution)
         if count < MIN_MUTANTS:
             yield (f"{self.name(folder)} holds {count} mutant(s), fewer than {MIN_MUTANTS}",
                    f"add {MIN_MUTANTS - count} more: {MISSING_FIXES['mutant']}")
 
+    def alternatives(self, tests: ast.Module | None) -> Iterator[tuple[str, str]]:
+        """Optional: right submissions written otherwise, each naming the checks that must pass it."""
+        folder = self.files.alternatives
+        if not folder.is_dir():
+            return
+        test_names, solution = self.references(tests)
+        for spec in (yield from self.specs(folder, MISSING_FIXES["alternative"])):
+            yield from self.alternative(spec, test_names, solution)
+
+    def references(self, tests: ast.Module | None) -> tuple[set[str] | None, str | None]:
+        """What a mutant or an alternative is checked against: the test names, the reference's text."""
+        test_names = {name for name in functions(tests) if name.startswith("test_")} if tests else None
+        solution = self.files.solution.read_text(encoding="utf-8") if self.files.solution.is_file() else None
+        return test_names, solution
+
+    def specs(self, folder: Path, fix: str) -> Iterator[tuple[str, str]]:
+        """The mutant.toml of each submission folder in `folder`; a folder without one is reported."""
+        found = []
+        for submission in sorted(path for path in folder.iterdir()
+                                 if path.is_dir() and not path.name.startswith((".", "_"))):
+            if (submission / MUTANT_FILE).is_file():
+                found.append(submission / MUTANT_FILE)
+            else:
+                yield f"{self.files.relative(submission)}/ has no {MUTANT_FILE}", fix
+        return found
+
+    def spec_data(self, spec: Path) -> Iterator[tuple[str, str]]:
+        """The spec's TOML (the generator's return value), or None after saying why it cannot be read."""
+        try:
+            return tomllib.loads(spec.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            yield f"{self.files.relative(spec)} is not valid TOML ({err})", "fix it"
+            return None
+
+    def unknown_test(self, name: str, named: str) -> tuple[str, str]:
+        """`named`: how the spec names a test, "expects the test X" or "names the check X"."""
+        return (f"{name} {named}, which {self.name(self.files.tests)} does not define",
+                "name one of its tests (was it renamed?)")
+
     def mutant(self, spec: Path, test_names: set[str] | None, solution: str | None) -> Iterator[tuple[str, str]]:
         name = self.files.relative(spec)
-        try:
-            data = tomllib.loads(spec.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            yield f"{name} is not valid TOML ({err})", "fix it"
+        data = yield from self.spec_data(spec)
+        if data is None:
             return
         expectations = data.get("expect")
         if not isinstance(expectations, list) or not expectations:
@@ -240,36 +271,20 @@ class _LessonCheck:
                 yield (f"{name}: an [[expect]] lacks test or feedback",
                        "give both: the test that fails, and words of its feedback")
             elif test_names is not None and expected["test"] not in test_names:
-                yield (f"{name} expects the test {expected['test']}, which "
-                       f"{self.name(self.files.tests)} does not define",
-                       "name one of its tests (was it renamed?)")
+                yield self.unknown_test(name, f"expects the test {expected['test']}")
         yield from self.edits(name, spec, data, solution)
 
-    def alternatives(self, tests: ast.Module | None) -> Iterator[tuple[str, str]]:
-        """Optional: right submissions written otherwise, each naming the checks that must pass it."""
-        folder = self.files.alternatives
-        if not folder.is_dir():
+    def alternative(self, spec: Path, test_names: set[str] | None, solution: str | None) -> Iterator[tuple[str, str]]:
+        name = self.files.relative(spec)
+        data = yield from self.spec_data(spec)
+        if data is None:
             return
-        test_names = {name for name in functions(tests) if name.startswith("test_")} if tests else None
-        solution = self.files.solution.read_text(encoding="utf-8") if self.files.solution.is_file() else None
-        for alternative in sorted(path for path in folder.iterdir()
-                                  if path.is_dir() and not path.name.startswith((".", "_"))):
-            spec = alternative / MUTANT_FILE
-            name = self.files.relative(spec)
-            try:
-                data = tomllib.loads(spec.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-                yield f"{name} cannot be read ({err})", MISSING_FIXES["alternative"]
-                continue
-            checks = data.get("checks")
-            if not isinstance(checks, list) or not checks or not all(isinstance(check, str) for check in checks):
-                yield f"{name} names no checks", MISSING_FIXES["alternative"]
-            elif test_names is not None:
-                for check in checks:
-                    if check not in test_names:
-                        yield (f"{name} names the check {check}, which {self.name(self.files.tests)} does not "
-                               f"define", "name one of its tests (was it renamed?)")
-            yield from self.edits(name, spec, data, solution)
+        checks = data.get("checks")
+        if not isinstance(checks, list) or not checks or not all(isinstance(check, str) for check in checks):
+            yield f"{name} names no checks", MISSING_FIXES["alternative"]
+        elif test_names is not None:
+            yield from (self.unknown_test(name, f"names the check {check}") for check in checks if check not in test_names)
+        yield from self.edits(name, spec, data, solution)
 
     def edits(self, name: str, spec: Path, data: dict, solution: str | None) -> Iterator[tuple[str, str]]:
         """A mutant's or an alternative's [[edit]]s, each quoting the reference once."""
