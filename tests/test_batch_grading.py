@@ -32,6 +32,9 @@ BAD = COURSE / "tests" / "bad_submissions"
 BAD_NAMES = sorted(path.parent.name for path in BAD.glob("*/mutant.toml"))
 TEST_TIMEOUT, SUBMISSION_TIMEOUT = 10, 90
 SAME = [f"same-{index}" for index in range(1, 6)]
+# A student's folder named in Korean by a zip made on Windows and unpacked with `unzip`: CP949
+# bytes, not UTF-8, which Python reads with lone surrogates. Its row reads as the name it is.
+CP949_NAME, CP949_ROW = os.fsdecode("홍길동".encode("cp949")), "홍길동"
 FULL_POINTS = 10
 
 
@@ -111,6 +114,7 @@ def batch(tmp_path_factory) -> Batch:
     (submissions / "symlinked" / LESSON).mkdir(parents=True)
     (submissions / "symlinked" / LESSON / "exercise.py").symlink_to(COURSE / "solutions" / LESSON / "exercise.py")
     write_exercise(submissions / "reference", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
+    write_exercise(submissions / CP949_NAME, (COURSE / "solutions" / LESSON / "exercise.py").read_text())
     for name in SAME:
         write_exercise(submissions / name, small_submission())
     before = tree_digest(COURSE / "autograder"), tree_digest(COURSE / "solutions")
@@ -125,7 +129,7 @@ def batch(tmp_path_factory) -> Batch:
 
 
 def test_every_submission_gets_one_row_with_a_clear_status(batch):
-    expected = {*BAD_NAMES, "empty", "traversal.zip", "symlinked", "reference", *SAME}
+    expected = {*BAD_NAMES, "empty", "traversal.zip", "symlinked", "reference", CP949_ROW, *SAME}
     assert set(batch.rows) == expected
     assert {row["status"] for row in batch.rows.values()} <= {"graded", "crashed", "timeout", "empty", "invalid"}
     assert "grader-error" not in batch.completed.stdout
@@ -160,6 +164,24 @@ def test_zip_with_path_traversal_is_refused_whole(batch):
 def test_symlinked_exercise_is_refused(batch):
     row = batch.rows["symlinked"]
     assert (row["status"], float(row["score"])) == ("invalid", 0) and "symbolic link" in row["notes"]
+
+
+def test_a_korean_folder_name_from_a_windows_zip_is_graded_under_that_name(batch):
+    row = batch.rows[CP949_ROW]
+    assert (row["status"], float(row["score"])) == ("graded", FULL_POINTS), row
+    assert CP949_ROW in batch.completed.stdout
+    folder = batch.out / "submissions" / batch.report(CP949_ROW)["submission"]["folder"]
+    assert (folder / "junit.xml").is_file() and (folder / "results.json").is_file()
+
+
+def test_a_fork_bomb_is_named_as_such_and_the_next_calls_still_start(batch):
+    """As root, the worker's processes share one budget (256 at once). The fork bomb's call runs
+    past the time limit; its feedback names the limit its code kept hitting, and the calls of the
+    next exercise start in a new worker, whatever the bomb left (its score, 7, says they passed)."""
+    if "[on ] memory and process budget of its own" not in batch.completed.stdout + batch.completed.stderr:
+        pytest.skip("no process budget here (not root, or no cgroup controllers): nothing limits the bomb")
+    for test in batch.tests("fork_bomb", "log_train_and_test"):
+        assert "the most it may have at once (256)" in test["feedback"], test
 
 
 def test_controls_next_to_bad_submissions_are_unharmed(batch):

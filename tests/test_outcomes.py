@@ -1,4 +1,6 @@
 """Unit tests of grading/outcomes.py: how each kind of failed test becomes a status and feedback."""
+import os
+
 import pytest
 
 from watchtrain.course import load_course
@@ -90,3 +92,21 @@ def test_printed_output_is_kept_and_library_logs_dropped_and_a_stub_shows_nothin
     sections = [("Captured stdout call", "epoch 1"), ("Captured log call", "wandb: syncing")]
     assert sections_for_learner(sections, FAILED) == [("Captured stdout call", "epoch 1")]
     assert sections_for_learner(sections, NOT_STARTED) == []
+
+
+def test_a_name_that_is_not_utf8_reaches_the_feedback_as_its_bytes():
+    """A file the learner's code named with bytes that are not UTF-8 is read back with lone
+    surrogates, which junit.xml, a CSV or a terminal cannot hold: the feedback shows the bytes."""
+    name = os.fsdecode(b"events.out.tfevents.\xfe\xff")
+    status, feedback = outcome(GradingFailure(f"The event file is damaged.\n  path: {name}"))
+    assert status == FAILED and r"path: events.out.tfevents.\xfe\xff" in feedback
+    assert outcome(GradingFailure("The runs", expected=["a"], found=[name, "a"]))[1].encode("utf-8")
+    assert outcome(LearnerCrash("ValueError: bad \ud800 text", function="add"))[1].encode("utf-8")
+
+
+def test_a_timeout_whose_cause_is_known_says_it_instead_of_the_usual_guess():
+    limit = TimeLimitExceeded(10)
+    limit.advice = "Your code started processes until it had the most it may have at once (256)."
+    status, feedback = outcome(limit)
+    assert status == ERROR and "(256)" in feedback and "a loop that never ends" not in feedback
+    assert "a loop that never ends" in outcome(TimeLimitExceeded(10))[1]

@@ -157,11 +157,12 @@ def _finished_report(destination: Path) -> dict | None:
 
 
 def folder_names(names: list[str]) -> dict[str, str]:
-    """A safe, unique folder name for each submission name."""
+    """A safe, unique folder name for each submission name: letters of any script (a Korean name
+    stays Korean), digits, '.', '_' and '-'."""
     taken: set[str] = set()
     folders = {}
     for name in names:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
+        base = re.sub(r"[^\w.-]+", "_", name).strip("._") or "submission"
         folder, counter = base, 1
         while folder in taken:
             counter += 1

@@ -7,13 +7,14 @@ is left behind, so an edited autograder changes nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchtrain.classroom.zips import ZipRejected, safe_extract
 from watchtrain.course import EXERCISE_FILE, Course
-from watchtrain.grading.results import SubmissionStatus
+from watchtrain.grading.results import SubmissionStatus, writable_text
 
 OK = "ok"  # staged, to be graded
 EMPTY, INVALID = SubmissionStatus.EMPTY, SubmissionStatus.INVALID
@@ -49,10 +50,34 @@ def find_submissions(path: Path, course: Course) -> list[SubmissionEntry]:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: give a folder of submissions, or one submission")
     if is_one_submission(path, course):
-        return [SubmissionEntry(path.name, path)]
-    return [SubmissionEntry(child.name, child) for child in sorted(path.iterdir())
-            if not child.name.startswith(".") and child.name not in _SKIPPED_DIRS
-            and (child.is_dir() or child.suffix.lower() == ".zip")]
+        return [SubmissionEntry(readable_name(path.name), path)]
+    children = [child for child in sorted(path.iterdir()) if not child.name.startswith(".")
+                and child.name not in _SKIPPED_DIRS and (child.is_dir() or child.suffix.lower() == ".zip")]
+    entries, names = [], set()
+    for child in children:
+        name, number = readable_name(child.name), 1
+        while name in names:  # two folders never share a row
+            number += 1
+            name = f"{readable_name(child.name)} ({number})"
+        names.add(name)
+        entries.append(SubmissionEntry(name, child))
+    return entries
+
+
+def readable_name(name: str) -> str:
+    """A folder's name as the class table shows it. A name that is not UTF-8 is most likely a
+    Korean one from a zip made on Windows and unpacked with `unzip` (CP949 bytes): read as such,
+    or else shown as its bytes (\\xff)."""
+    raw = os.fsencode(name)
+    try:
+        raw.decode("utf-8")
+        return name
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp949")
+    except UnicodeDecodeError:
+        return writable_text(name)
 
 
 def stage(entry: SubmissionEntry, course: Course, scratch: Path) -> Staged:

@@ -13,7 +13,7 @@ import pytest
 
 from watchtrain.course import Course
 from watchtrain.grading.checks import GradingFailure
-from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, Status
+from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED, Status, writable_text
 from watchtrain.grading.submission import LearnerCrash, MissingFunction, NotStarted, SubmissionError
 from watchtrain.grading.time_limit import TimeLimitExceeded
 
@@ -23,6 +23,11 @@ GRADER_ERROR_PREFIX = "internal error in the autograder"
 def classify(excinfo: pytest.ExceptionInfo | None, when: str, exercise: str, hint: str) -> tuple[Status, str]:
     """The status and feedback of a test that failed in phase `when` (setup, call, teardown), for
     the exercise `exercise`, whose first hint rung (with how to climb further) is `hint`."""
+    status, feedback = _classify(excinfo, when, exercise, hint)
+    return status, writable_text(feedback)
+
+
+def _classify(excinfo: pytest.ExceptionInfo | None, when: str, exercise: str, hint: str) -> tuple[Status, str]:
     if excinfo is None:
         return FAILED, "failed"
     if excinfo.errisinstance(NotStarted):
@@ -37,7 +42,7 @@ def classify(excinfo: pytest.ExceptionInfo | None, when: str, exercise: str, hin
     if excinfo.errisinstance((LearnerCrash, SubmissionError)):
         return ERROR, feedback
     if excinfo.errisinstance(TimeLimitExceeded):
-        return ERROR, timeout_feedback(exercise, when, excinfo.value.seconds)
+        return ERROR, timeout_feedback(exercise, when, excinfo.value.seconds, excinfo.value.advice)
     return GRADER_ERROR, f"{GRADER_ERROR_PREFIX}: {excinfo.typename}: {excinfo.value}"
 
 
@@ -47,7 +52,9 @@ def makes_lesson_unloadable(excinfo: pytest.ExceptionInfo | None) -> bool:
             and not excinfo.errisinstance(MissingFunction))
 
 
-def timeout_feedback(function: str, when: str, seconds: float) -> str:
+def timeout_feedback(function: str, when: str, seconds: float, advice: str = "") -> str:
+    if advice:
+        return f"timed out: {function}() did not finish within the time limit of {seconds:g} s per test. {advice}"
     if when == "setup":
         return (f"timed out: preparing this check (which imports your exercise.py) ran past the time limit of "
                 f"{seconds:g} s per test. Does code at the top level of exercise.py, outside any function, run forever?")

@@ -36,6 +36,17 @@ PASSED, FAILED, ERROR, NOT_STARTED, SKIPPED, GRADER_ERROR = (
     Status.PASSED, Status.FAILED, Status.ERROR, Status.NOT_STARTED, Status.SKIPPED, Status.GRADER_ERROR)
 
 
+def writable_text(text: str) -> str:
+    """`text` as valid Unicode, which every report format can hold. A name made of bytes that are
+    not UTF-8 (a file the learner's code named so, a Korean folder name from a zip made on Windows,
+    in CP949) reaches Python as lone surrogates, and writing those to junit.xml, a CSV or a terminal
+    raises: they are shown as the bytes they stand for, \\xff."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte (decoded from UTF-16, say)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class TestResult:
     nodeid: str

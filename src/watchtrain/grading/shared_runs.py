@@ -5,8 +5,9 @@
                         lambda folder: _log(lesson, folder / "logs"))
 
 `make()` runs once per key for the whole grading session; what it raised (a crash, a failed
-check) is kept too and raised again for every check that reads it, so each check of a broken run
-reports the same cause without paying for the run again.
+check, the test's time limit) is kept too and raised again for every check that reads it, so each
+check of a broken run reports the same cause without paying for the run again: a loop that never
+ends costs one time limit, not one per check.
 
 `call_once` is `run_once` for a call that writes files: `make(folder)` gets a fresh folder of its
 own and runs with the working directory in `folder/cwd`, as a test's own call runs in its tmp_path's
@@ -19,6 +20,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Hashable
 
+from watchtrain.grading.time_limit import TimeLimitExceeded
+
 _OUTCOMES: dict[Hashable, Any] = {}
 _WORKING_DIRECTORIES: dict[Path, Path] = {}  # a call_once folder -> the working directory its call ran in
 
@@ -27,10 +30,10 @@ def run_once(key: Hashable, make: Callable[[], Any]) -> Any:
     if key not in _OUTCOMES:
         try:
             _OUTCOMES[key] = make()
-        except Exception as error:  # a crash or a failure is the same for every check of this run
-            _OUTCOMES[key] = error
+        except (Exception, TimeLimitExceeded) as error:  # a crash, a failure or a call past the time
+            _OUTCOMES[key] = error  # limit is the same for every check of this run: not paid for again
     outcome = _OUTCOMES[key]
-    if isinstance(outcome, Exception):
+    if isinstance(outcome, (Exception, TimeLimitExceeded)):
         raise outcome
     return outcome
 

@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from watchtrain.classroom.isolation.budget import WORKER_MEMORY_BYTES
+from watchtrain.classroom.isolation.jail import MAX_PROCESSES
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.grading.checks import KnownCrash, fail
+from watchtrain.grading.time_limit import TimeLimitExceeded
 from watchtrain.grading.worker_client import DATA_BYTES, LearnerWorker, MalformedAnswer, WorkerFailed
 
 DEFAULT_CALL_TIMEOUT_S = 300.0
@@ -132,21 +134,24 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
         answer = load_answer(worker.call(lesson_dir, function, args, kwargs, timeout, harness))
         _note_process_facts(answer)
         worker.remove_links()
-        return _outcome(answer, function, args, kwargs, worker.ran_out_of_memory)
+        return _outcome(answer, function, args, kwargs, worker)
     except MissingFunction:
+        raise
+    except TimeLimitExceeded as limit:  # the test's own limit, in the middle of the call
+        if worker.hit_process_limit():
+            limit.advice = TOO_MANY_PROCESSES
         raise
     except SubmissionError as error:
         source = _read_text(worker.submission / lesson_dir / EXERCISE_FILE)
         raise SubmissionError("\n".join(filter(None, [str(error), missing_module_advice(str(error), source)]))) from None
     except WorkerFailed as failure:
-        raise LearnerCrash(_did_not_answer(function, str(failure), worker.ran_out_of_memory()), function=function) from None
+        raise LearnerCrash(_did_not_answer(function, str(failure), worker), function=function) from None
     except MalformedAnswer as error:
         raise LearnerCrash(f"{function}()'s answer did not come back in the form the grader sends it ({error}). "
                            f"Does your code change the grader's own files or processes?", function=function) from None
 
 
-def _outcome(answer: dict, function: str, args: tuple, kwargs: dict,
-             ran_out_of_memory: Callable[[], bool | None]) -> Any:
+def _outcome(answer: dict, function: str, args: tuple, kwargs: dict, worker: LearnerWorker) -> Any:
     global last_printed
     from watchtrain.grading.crossing import rebuild, restore_arguments
 
@@ -162,10 +167,11 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict,
         types = answer.get("exception_types")
         types = [str(t) for t in types] if isinstance(types, list) else []
         headline = _text(answer, "headline")
-        message = "\n".join(filter(None, [headline, _text(answer, "traceback"), _memory_note(types, headline)]))
+        processes = TOO_MANY_PROCESSES if worker.hit_process_limit() else ""
+        message = "\n".join(filter(None, [headline, _text(answer, "traceback"), _memory_note(types, headline), processes]))
         raise LearnerCrash(message, types, function)
     if status == "died":
-        raise LearnerCrash(_died(function, answer.get("exit_code"), ran_out_of_memory()), function=function)
+        raise LearnerCrash(_died(function, answer.get("exit_code"), worker.ran_out_of_memory()), function=function)
     if status != "returned":
         raise MalformedAnswer(f"unknown status {status[:40]!r}")
     restore_arguments(list(args), answer.get("arguments"))
@@ -340,11 +346,18 @@ def _died(function: str, code, ran_out_of_memory: bool | None) -> str:
     return f"crashed: {function}() did not return: {reason}."
 
 
-def _did_not_answer(function: str, reason: str, ran_out_of_memory: bool | None) -> str:
+TOO_MANY_PROCESSES = (f"Your code started processes until it had the most it may have at once ({MAX_PROCESSES}), "
+                      f"and then tried to start more. Look for a loop that starts processes (os.fork, subprocess, "
+                      f"multiprocessing) without end, or processes that are never waited for.")
+
+
+def _did_not_answer(function: str, reason: str, worker: LearnerWorker) -> str:
+    if worker.hit_process_limit():
+        return f"{reason}. {TOO_MANY_PROCESSES}"
     if "did not return within" in reason:
         return (f"timed out: {reason}. Look for a loop that never ends (a `while` whose condition never "
                 f"changes), or far more work than the exercise asks for.")
-    if ran_out_of_memory:
+    if worker.ran_out_of_memory():
         return f"{reason}: {_killed_for_memory()}"
     return (f"{reason}. The process running your code was killed or crashed: look for os._exit, os.kill, "
             f"a segmentation fault in a library call, or memory use far beyond the exercise's.")

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from watchtrain.classroom.isolation.budget import out_of_memory_kills, remove_budget, worker_budget
+from watchtrain.classroom.isolation.budget import out_of_memory_kills, refused_forks, remove_budget, worker_budget
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE, in_grading_sandbox
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
@@ -61,7 +61,8 @@ class LearnerWorker:
         self.layers: dict | None = None
         self.uid = WORKER_UID_BASE + os.getpid() % 100_000  # used only when the checker is root
         self.budget = worker_budget(os.getpid())  # its processes' cgroup, as root (isolation/budget.py)
-        self._memory_kills_before_call: int | None = None
+        self._counts_before_call: tuple[int | None, int | None] = (None, None)  # the budget's, see _budget_counts
+        self._counts_at_stop: tuple[int | None, int | None] | None = None  # read before a stopped host's budget went
         self._handed_over: set[str] = set()
         self._lessons: set[str] | None = None  # None: every lesson of the submission
 
@@ -126,7 +127,7 @@ class LearnerWorker:
              harness: dict | None = None) -> bytes:
         """The worker's raw answer to one call; raises WorkerFailed (and stops the host) when none comes."""
         pid, channel = self._running_host()
-        self._memory_kills_before_call = out_of_memory_kills(self.budget)
+        self._counts_before_call, self._counts_at_stop = self._budget_counts(), None
         request = _request(self._submission_seen, lesson_dir, function, args, kwargs, harness)
         try:
             channel.settimeout(timeout)
@@ -145,7 +146,20 @@ class LearnerWorker:
     def ran_out_of_memory(self) -> bool | None:
         """Whether the kernel has killed one of the worker's processes for memory since the last
         call began; None where that cannot be known (no budget: not root, no memory controller)."""
-        before, now = self._memory_kills_before_call, out_of_memory_kills(self.budget)
+        return self._grew_since_call(0)
+
+    def hit_process_limit(self) -> bool | None:
+        """Whether the worker's processes, since the last call began, tried to start more than their
+        budget allows at once (MAX_PROCESSES), and were refused; None where that cannot be known."""
+        return self._grew_since_call(1)
+
+    def _budget_counts(self) -> tuple[int | None, int | None]:
+        """The budget's kills for memory and its refused forks so far."""
+        return out_of_memory_kills(self.budget), refused_forks(self.budget)
+
+    def _grew_since_call(self, which: int) -> bool | None:
+        before = self._counts_before_call[which]
+        now = (self._counts_at_stop or self._budget_counts())[which]
         if before is None or now is None:
             return None
         return now > before
@@ -239,6 +253,10 @@ class LearnerWorker:
         self._host = None
         channel.close()
         _kill(pid)
+        # What the host's processes left in its budget dies too, so that the next host can start (a
+        # fork bomb's would hold every process the budget allows); its counts are read first.
+        self._counts_at_stop = self._budget_counts()
+        remove_budget(self.budget)
 
     def close(self) -> None:
         self._stop_host()

@@ -333,12 +333,10 @@ def _kill_leftovers(call_pid: int) -> None:
     """Every process a call started dies with the call. As PID 1 of the jail, every other process
     in /proc is the learner's; unjailed, the call's process group is all we can reach."""
     if os.getpid() == 1:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != 1:
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
+        try:  # all at once: a process listed in /proc and killed one by one could fork meanwhile
+            os.kill(-1, signal.SIGKILL)
+        except OSError:  # none left
+            pass
     else:
         try:
             os.killpg(call_pid, signal.SIGKILL)

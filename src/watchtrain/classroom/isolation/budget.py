@@ -12,6 +12,7 @@ runs without one, and `watchtrain doctor` says so.
 
     join_budget(worker_budget(checker_pid))    # in the worker's first process, as root
     out_of_memory_kills(worker_budget(checker_pid))  # the kernel's kills for memory there so far
+    refused_forks(worker_budget(checker_pid))  # the forks refused there for want of processes so far
     remove_budget(worker_budget(checker_pid))  # when the run ends: kills what is left, removes it
 """
 from __future__ import annotations
@@ -93,6 +94,20 @@ def out_of_memory_kills(name: str) -> int | None:
             found = re.search(r"^oom_kill (\d+)$", _read(folder / counts), re.MULTILINE)
             if found:
                 return int(found[1])
+    return 0 if folders and not any(folder.is_dir() for folder, _ in folders) else None
+
+
+def refused_forks(name: str) -> int | None:
+    """How many times a process of the budget `name` could not start another because the budget
+    held MAX_PROCESSES already (pids.events, cgroup v1 and v2). 0 while the budget is not made
+    yet; None where there is none to read."""
+    if os.geteuid() != 0:
+        return None
+    folders = _budget_folders(name)
+    for folder, _ in folders:
+        found = re.search(r"^max (\d+)$", _read(folder / "pids.events"), re.MULTILINE)
+        if found:
+            return int(found[1])
     return 0 if folders and not any(folder.is_dir() for folder, _ in folders) else None
 
 
