@@ -71,7 +71,9 @@ def test_one_missing_function_does_not_stop_the_lesson():
 
 @pytest.mark.parametrize("when, says", [("setup", "top level of exercise.py"), ("call", "add() did not finish")])
 def test_a_time_limit_names_the_phase(when, says):
-    status, feedback = outcome(TimeLimitExceeded(5), when=when)
+    limit = TimeLimitExceeded(5)
+    limit.in_learner_call = True  # submission._call says so when the time ran out in the learner's call
+    status, feedback = outcome(limit, when=when)
     assert status == ERROR and says in feedback and "5 s" in feedback
 
 
@@ -109,4 +111,14 @@ def test_a_timeout_whose_cause_is_known_says_it_instead_of_the_usual_guess():
     limit.advice = "Your code started processes until it had the most it may have at once (256)."
     status, feedback = outcome(limit)
     assert status == ERROR and "(256)" in feedback and "a loop that never ends" not in feedback
-    assert "a loop that never ends" in outcome(TimeLimitExceeded(10))[1]
+    plain = TimeLimitExceeded(10)
+    plain.in_learner_call = True
+    assert "a loop that never ends" in outcome(plain)[1]
+
+
+def test_a_timeout_after_the_learners_call_returned_is_not_blamed_on_it():
+    limit = TimeLimitExceeded(10)
+    status, feedback = outcome(limit)
+    assert status == ERROR and "after your code had returned" in feedback and "did not finish" not in feedback
+    limit.in_learner_call = True
+    assert "add() did not finish within the time limit" in outcome(limit)[1]

@@ -337,3 +337,30 @@ def test_artifact_error_survives_pickling_for_batch_grading():
     error = ArtifactError("The event file is truncated.", "runs/x", "re-run it")
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.path, copy.fix) == (str(error), Path("runs/x"), "re-run it")
+
+
+def test_a_run_of_more_event_files_than_a_writer_per_batch_makes_is_refused_at_once(tmp_path):
+    """TensorBoard's reader lists a run's directory again for each event file it moves on to: 20,000
+    files took it minutes, and the check timed out. Past MAX_EVENT_FILES the reader says why instead."""
+    from watchtrain.artifacts.tensorboard.runs import MAX_EVENT_FILES
+
+    data = write_scalars(tmp_path).read_bytes()
+    for number in range(MAX_EVENT_FILES - 1):
+        (tmp_path / f"events.out.tfevents.{number}.copy").write_bytes(data)
+    assert len(read_scalars(tmp_path)) == 1  # MAX_EVENT_FILES files, each with the same points
+    (tmp_path / "events.out.tfevents.one.more").write_bytes(data)
+    with pytest.raises(ArtifactError) as caught:
+        read_scalars(tmp_path)
+    assert f"{MAX_EVENT_FILES + 1} event files" in str(caught.value) and "one SummaryWriter" in str(caught.value)
+
+
+def test_folders_nested_past_the_limit_are_the_learners_problem_not_a_recursion_error(tmp_path):
+    from watchtrain.artifacts.folders import MAX_FOLDER_DEPTH
+
+    write_scalars(tmp_path / "run")
+    deepest = tmp_path.joinpath(*["d"] * MAX_FOLDER_DEPTH)
+    deepest.mkdir(parents=True)
+    assert find_runs(tmp_path) == ["run"]
+    (deepest / "d").mkdir()
+    with pytest.raises(ArtifactError, match=f"more than {MAX_FOLDER_DEPTH} levels deep"):
+        find_runs(tmp_path)

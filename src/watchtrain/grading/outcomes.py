@@ -42,7 +42,8 @@ def _classify(excinfo: pytest.ExceptionInfo | None, when: str, exercise: str, hi
     if excinfo.errisinstance((LearnerCrash, SubmissionError)):
         return ERROR, feedback
     if excinfo.errisinstance(TimeLimitExceeded):
-        return ERROR, timeout_feedback(exercise, when, excinfo.value.seconds, excinfo.value.advice)
+        limit = excinfo.value
+        return ERROR, timeout_feedback(exercise, when, limit.seconds, limit.advice, limit.in_learner_call)
     return GRADER_ERROR, f"{GRADER_ERROR_PREFIX}: {excinfo.typename}: {excinfo.value}"
 
 
@@ -52,9 +53,13 @@ def makes_lesson_unloadable(excinfo: pytest.ExceptionInfo | None) -> bool:
             and not excinfo.errisinstance(MissingFunction))
 
 
-def timeout_feedback(function: str, when: str, seconds: float, advice: str = "") -> str:
+def timeout_feedback(function: str, when: str, seconds: float, advice: str = "", in_learner_call: bool = True) -> str:
     if advice:
         return f"timed out: {function}() did not finish within the time limit of {seconds:g} s per test. {advice}"
+    if when == "call" and not in_learner_call:
+        return (f"timed out: the time limit of {seconds:g} s per test ran out while the grader read and checked "
+                f"what {function}() left behind, after your code had returned. The grader reads every file your "
+                f"code wrote where the exercise says to write: thousands of files there would take it that long.")
     if when == "setup":
         return (f"timed out: preparing this check (which imports your exercise.py) ran past the time limit of "
                 f"{seconds:g} s per test. Does code at the top level of exercise.py, outside any function, run forever?")

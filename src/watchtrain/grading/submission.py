@@ -138,6 +138,7 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
     except MissingFunction:
         raise
     except TimeLimitExceeded as limit:  # the test's own limit, in the middle of the call
+        limit.in_learner_call = True
         if worker.hit_process_limit():
             limit.advice = TOO_MANY_PROCESSES
         raise

@@ -19,6 +19,7 @@ class TimeLimitExceeded(BaseException):
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.advice = ""  # what the evidence says the code did, where it singles out a cause (submission.py)
+        self.in_learner_call = False  # the time ran out while the learner's code ran, not the checker's own
         super().__init__(f"ran past the time limit of {seconds:g} s per test")
 
 

@@ -282,15 +282,18 @@ def _copy_exercises(submission: Path, copy: Path) -> None:
 
 def _tree(folder: str):
     """Every entry below `folder`, links not followed; its type comes with the directory listing,
-    so a walk costs no system call per file."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        yield entry
-        if entry.is_dir(follow_symlinks=False):
-            yield from _tree(entry.path)
+    so a walk costs no system call per file. Without recursion: a learner's folders may nest
+    thousands of levels deep (as deep as a path can reach)."""
+    folders = [folder]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            yield entry
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
 
 
 def _unsafe(entry: os.DirEntry, workspace: Path) -> bool:

@@ -13,6 +13,7 @@ from tensorboard.plugins.projector import metadata as projector_metadata
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.folders import walk
 from watchtrain.artifacts.tensorboard.runs import existing_directory
 
 _EMBEDDING_FIX = "call writer.add_embedding(...) again and close the writer; do not move or edit the files it writes"
@@ -41,7 +42,7 @@ def read_projector(log_root: str | os.PathLike[str]) -> list[ProjectorEmbedding]
     """Every embedding of every projector config under log_root, in config order."""
     root = existing_directory(log_root)
     config_name = projector_metadata.PROJECTOR_FILENAME
-    configs = sorted(Path(directory) / config_name for directory, _, files in os.walk(root) if config_name in files)
+    configs = sorted(directory / config_name for directory, files in walk(root) if config_name in files)
     return [_read_embedding(root, config_path, embedding)
             for config_path in configs for embedding in _parse_config(config_path).embeddings]
 

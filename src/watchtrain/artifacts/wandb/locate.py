@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 from pathlib import Path
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.folders import walk
 
 RUN_FILE_GLOB = "run-*.wandb"
 # Offline runs live in offline-run-*, online ones in run-*; `latest-run`, a link to one of them,
@@ -22,8 +24,10 @@ def find_runs(root: str | os.PathLike[str]) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise ArtifactError("Expected a folder holding W&B runs, but it does not exist.", root, INIT_FIX)
-    found = {path.resolve(): path for pattern in RUN_DIR_GLOBS for path in root.rglob(f"{pattern}/{RUN_FILE_GLOB}")}
-    return sorted(found.values(), key=lambda path: (path.parent.name.split("-")[-2:], str(path)))
+    found = [folder / name for folder, files in walk(root)
+             if folder != root and any(fnmatch(folder.name, pattern) for pattern in RUN_DIR_GLOBS)
+             for name in files if fnmatch(name, RUN_FILE_GLOB)]
+    return sorted(found, key=lambda path: (path.parent.name.split("-")[-2:], str(path)))
 
 
 def run_file(path: str | os.PathLike[str]) -> Path:

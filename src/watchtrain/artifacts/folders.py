@@ -1,0 +1,33 @@
+"""Walking the folders a learner's code wrote: without recursion, links never followed.
+
+Python's own walks (os.walk, Path.rglob in 3.11) recurse once per level, so a folder made inside
+itself in a loop, a few thousand levels deep, raised RecursionError inside the grader. Here such a
+tree is the learner's: an ArtifactError that says how deep it goes.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from watchtrain.artifacts.errors import ArtifactError
+
+MAX_FOLDER_DEPTH = 100  # a W&B run's files sit 4 levels below its folder, a projector's 3
+
+
+def walk(root: str | os.PathLike[str]) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, names of the files in it) for `root` and every folder below it, parents first."""
+    root = Path(root)
+    stack = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        if depth > MAX_FOLDER_DEPTH:
+            raise ArtifactError(f"Folders nest more than {MAX_FOLDER_DEPTH} levels deep under {root}: a folder "
+                                f"made inside the one before it, in a loop?", folder,
+                                "make each folder once, directly where the exercise says to write")
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        yield folder, [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
+        stack.extend((Path(entry.path), depth + 1) for entry in reversed(entries) if entry.is_dir(follow_symlinks=False))
