@@ -72,8 +72,10 @@ def attacked(tmp_path_factory):
     (submissions / "stub" / LESSON).mkdir(parents=True)
     (submissions / "stub" / LESSON / "exercise.py").write_bytes((COURSE / "lessons" / LESSON / "exercise.py").read_bytes())
     before = course_digest()
+    # The grader's default time limit per test: hogs_memory's call, which touches 6 GiB on one core,
+    # took 21 s on an idle machine and past 30 s in a busy test run, and its report is the evidence.
     command = [sys.executable, "-m", "watchtrain.cli", "grade", str(submissions), "--out", str(out),
-               "--lessons", LESSON, "--test-timeout", "30", "--submission-timeout", "200", "--jobs", "2"]
+               "--lessons", LESSON, "--test-timeout", "60", "--submission-timeout", "200", "--jobs", "2"]
     started = time.monotonic()
     completed = subprocess.run(command, cwd=COURSE, capture_output=True, text=True, timeout=900,
                                env=secret_environment(tmp_path_factory.mktemp("instructor-home")))
