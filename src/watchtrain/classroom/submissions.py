@@ -55,10 +55,11 @@ def find_submissions(path: Path, course: Course) -> list[SubmissionEntry]:
                 and child.name not in _SKIPPED_DIRS and (child.is_dir() or child.suffix.lower() == ".zip")]
     entries, names = [], set()
     for child in children:
-        name, number = readable_name(child.name), 1
+        name = base = readable_name(child.name)
+        number = 1
         while name in names:  # two folders never share a row
             number += 1
-            name = f"{readable_name(child.name)} ({number})"
+            name = f"{base} ({number})"
         names.add(name)
         entries.append(SubmissionEntry(name, child))
     return entries

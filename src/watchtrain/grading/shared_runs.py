@@ -23,6 +23,7 @@ from typing import Any, Callable, Hashable
 from watchtrain.grading.time_limit import TimeLimitExceeded
 
 _OUTCOMES: dict[Hashable, Any] = {}
+_KEPT = (Exception, TimeLimitExceeded)  # a crash, a failed check or a call past the time limit
 _WORKING_DIRECTORIES: dict[Path, Path] = {}  # a call_once folder -> the working directory its call ran in
 
 
@@ -30,10 +31,10 @@ def run_once(key: Hashable, make: Callable[[], Any]) -> Any:
     if key not in _OUTCOMES:
         try:
             _OUTCOMES[key] = make()
-        except (Exception, TimeLimitExceeded) as error:  # a crash, a failure or a call past the time
-            _OUTCOMES[key] = error  # limit is the same for every check of this run: not paid for again
+        except _KEPT as error:  # the same for every check of this run: not paid for again
+            _OUTCOMES[key] = error
     outcome = _OUTCOMES[key]
-    if isinstance(outcome, (Exception, TimeLimitExceeded)):
+    if isinstance(outcome, _KEPT):
         raise outcome
     return outcome
 

@@ -86,28 +86,26 @@ def out_of_memory_kills(name: str) -> int | None:
     """How many processes of the budget `name` the kernel has killed for running out of memory:
     the count cgroup v2 keeps in memory.events and v1 in memory.oom_control. 0 while the budget is
     not made yet; None where there is none to read (not root, no memory controller)."""
-    if os.geteuid() != 0:
-        return None
-    folders = _budget_folders(name)
-    for folder, _ in folders:
-        for counts in ("memory.events", "memory.oom_control"):
-            found = re.search(r"^oom_kill (\d+)$", _read(folder / counts), re.MULTILINE)
-            if found:
-                return int(found[1])
-    return 0 if folders and not any(folder.is_dir() for folder, _ in folders) else None
+    return _count(name, ("memory.events", "memory.oom_control"), "oom_kill")
 
 
 def refused_forks(name: str) -> int | None:
     """How many times a process of the budget `name` could not start another because the budget
     held MAX_PROCESSES already (pids.events, cgroup v1 and v2). 0 while the budget is not made
     yet; None where there is none to read."""
+    return _count(name, ("pids.events",), "max")
+
+
+def _count(name: str, files: tuple[str, ...], key: str) -> int | None:
+    """The `key N` line of the first of `files` in the budget's folders that has one."""
     if os.geteuid() != 0:
         return None
     folders = _budget_folders(name)
     for folder, _ in folders:
-        found = re.search(r"^max (\d+)$", _read(folder / "pids.events"), re.MULTILINE)
-        if found:
-            return int(found[1])
+        for counts in files:
+            found = re.search(rf"^{key} (\d+)$", _read(folder / counts), re.MULTILINE)
+            if found:
+                return int(found[1])
     return 0 if folders and not any(folder.is_dir() for folder, _ in folders) else None
 
 
