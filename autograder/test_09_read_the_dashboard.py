@@ -60,6 +60,8 @@ class Replay:
     total_norm: list[float] = field(default_factory=list)
     layer_norms: dict[str, list[float]] = field(default_factory=dict)
     ratios: dict[str, list[float]] = field(default_factory=dict)
+    ratios_to_after: dict[str, list[float]] = field(default_factory=dict)  # divided by the weight after the step
+    summed_norms: list[float] = field(default_factory=list)  # every parameter's gradient norm, added up
     lr_times_gradient: dict[str, list[float]] = field(default_factory=dict)  # what plain SGD's ratio would be
     train_losses: list[float] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
@@ -90,7 +92,7 @@ def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorD
     named = dict(model.named_parameters())
     layers = [name for name in named if name.endswith("weight")]
     replay = Replay(layer_norms={name: [] for name in layers}, ratios={name: [] for name in layers},
-                    lr_times_gradient={name: [] for name in layers})
+                    ratios_to_after={name: [] for name in layers}, lr_times_gradient={name: [] for name in layers})
 
     def decay_rate():
         for group in optimizer.param_groups:
@@ -110,11 +112,14 @@ def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorD
             norms = {name: parameter.grad.norm().item() for name, parameter in named.items()}
             replay.lr.append(rate)
             replay.total_norm.append(math.sqrt(sum(norm ** 2 for norm in norms.values())))
+            replay.summed_norms.append(sum(norms.values()))
             previous = {name: parameter.detach().clone() for name, parameter in named.items()}
             optimizer.step()
             for name in layers:
                 replay.layer_norms[name].append(norms[name])
-                replay.ratios[name].append(((named[name].detach() - previous[name]).norm() / previous[name].norm()).item())
+                step_size = (named[name].detach() - previous[name]).norm()
+                replay.ratios[name].append((step_size / previous[name].norm()).item())
+                replay.ratios_to_after[name].append((step_size / named[name].detach().norm()).item())
                 replay.lr_times_gradient[name].append(rate * norms[name] / previous[name].norm().item())
             replay.train_losses.append(loss.item())
             if step % HISTOGRAM_EVERY == 0:
@@ -305,6 +310,9 @@ def _norm_advice(values: list[float], replay: Replay) -> str | None:
     weights_only = [math.sqrt(sum(norms[step] ** 2 for norms in replay.layer_norms.values())) for step in range(STEPS)]
     if _close(values, weights_only):
         return "Only the weights' gradients are counted: the global norm takes every parameter's gradient, biases too."
+    if _close(values, replay.summed_norms):
+        return ("This is the sum of the parameters' gradient norms. The global norm is the norm of all the gradients "
+                "as one vector: the square root of the sum of their squared norms.")
     return None
 
 
@@ -343,6 +351,9 @@ def test_train_and_instrument_logs_the_update_to_weight_ratios(lesson, tmp_path_
         if found and all(value == 0 for value in found):
             advice = ("Every ratio is 0: the copy of the weights taken before the step changed with them. "
                       "weight.detach() shares the weight's memory; weight.detach().clone() copies it.")
+        elif _close(found, run.replay.ratios_to_after[name]):
+            advice = ("The step is divided by the size of the weight after the step: divide it by the size of the "
+                      "weight before it, the copy taken just before optimizer.step().")
         elif _close(found, run.replay.lr_times_gradient[name], 1e-3):
             advice = ("That is lr x |gradient| / |weight|, the step plain SGD would take. This optimizer uses "
                       "momentum, so measure the step itself: the weights after optimizer.step() minus a copy "
