@@ -74,9 +74,12 @@ def _answer(request: dict) -> dict:
         with _screen_captured(printed), _harness(request, args, facts):
             value = function(*args, **kwargs)
     except NotImplementedError as error:
-        if _raised_in(error, path):
+        if not _raised_in(error, path):  # by a library
+            return _crash(error, request["function"], path)
+        raiser = traceback.extract_tb(error.__traceback__)[-1].name
+        if raiser == request["function"]:  # its stub's `raise NotImplementedError`, maybe under a decorator
             return {"status": "not_started", "function": request["function"]}
-        return _crash(error, request["function"], path)
+        return _crash(error, request["function"], path, waits_for=raiser)  # another function, still its stub
     except (Exception, SystemExit) as error:
         return _crash(error, request["function"], path)
     from watchtrain.worker.describe import Describer
@@ -196,9 +199,12 @@ def _raised_in(error: BaseException, path: Path) -> bool:
     return bool(frames) and Path(frames[-1].filename).resolve() == path.resolve()
 
 
-def _crash(error: BaseException, function: str, path: Path) -> dict:
+def _crash(error: BaseException, function: str, path: Path, waits_for: str | None = None) -> dict:
     if isinstance(error, SystemExit):
         headline = f"{function}() called sys.exit({error.code!r}); an exercise must return, not exit."
+    elif waits_for:
+        headline = (f"{function}() calls {waits_for}(), which still raises NotImplementedError, so {function}() "
+                    f"cannot finish. Write {waits_for}() first: {function}() depends on it.")
     else:
         headline = f"{function}() raised {type(error).__name__}: {error}"
     return {"status": "crash", "headline": headline[:5000], "traceback": learner_traceback(error, path),
