@@ -489,9 +489,12 @@ def finished_demo(tmp_path) -> Path:
     with SummaryWriter(out / "tutorial_cnn") as writer:
         for step in range(5):
             writer.add_scalar("training loss", 1.0 / (step + 1), step)
-    envs = out / "07_visdom" / "visdom"
+    envs = out / "07_visdom"
     envs.mkdir(parents=True)
-    (envs / "demo.json").write_text(json.dumps({"jsons": {}, "reload": {}}))
+    # As the lesson's demo leaves them: its env with a window, and the empty `main` that the server saves too.
+    window = {"id": "window_1", "type": "text", "content": "hello", "title": "labels"}
+    (envs / "watch_it_train.json").write_text(json.dumps({"jsons": {"window_1": window}, "reload": {}}))
+    (envs / "main.json").write_text(json.dumps({"jsons": {}, "reload": {}}))
     value = helper.make_tensor_value_info
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "tiny",
                               [value("x", TensorProto.FLOAT, [1, 4])], [value("y", TensorProto.FLOAT, [1, 4])])
@@ -512,7 +515,7 @@ def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c_or_hang_up(f
             output.wait_for(name)
             urls[name] = output.seen[-1].split()[1]
         assert all(url.startswith("http://127.0.0.1:") for url in urls.values()), urls
-        assert urls["Visdom"].endswith("/env/demo"), "the Visdom URL must open the saved env, not the empty main"
+        assert urls["Visdom"].endswith("/env/watch_it_train"), "the Visdom URL must open the saved env, not the empty main"
         with urllib.request.urlopen(urls["TensorBoard"] + "/data/runs", timeout=10) as response:
             assert json.load(response) == ["tutorial_cnn"]
         for name in ("Visdom", "Netron"):

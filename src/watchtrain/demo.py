@@ -117,15 +117,17 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
 
 
 def saved_visdom_env(out: Path) -> Path | None:
-    """The first Visdom env saved under `out`: a `<env>.json` with "jsons" and "reload"."""
+    """The first Visdom env saved under `out` (a `<env>.json` with "jsons" and "reload") that holds a
+    window. The server saves its own empty `main` env beside the lesson's, and names sort it first."""
+    saved = []
     for candidate in sorted(out.rglob("*.json")):
         try:
             data = json.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(data, dict) and {"jsons", "reload"} <= data.keys():
-            return candidate
-    return None
+            saved.append((not data["jsons"], candidate))
+    return min(saved)[1] if saved else None
 
 
 def _start_visdom(env_path: Path, port: int | None):
