@@ -22,7 +22,7 @@ from typing import IO
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
-from watchtrain.servers.processes import ready_or_stopped, stop_process
+from watchtrain.servers.processes import lives_for_this_process, ready_or_stopped, stop_process
 
 # Netron's page refuses to show any model once its build is this old ("Please update to the newest version").
 STALE_AFTER_DAYS = 180
@@ -86,7 +86,7 @@ def start_netron(model_path: str | Path, port: int | None = None, *, timeout: fl
     log = tempfile.TemporaryFile(prefix="watchtrain-netron-")
     command = [sys.executable, "-m", _SERVER_MODULE, str(model_path), "--host", LOCALHOST, "--port", str(port)]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               env=lives_for_this_process(), start_new_session=True)
     server = NetronServer(model_path=model_path, port=port, process=process, log=log)
     return ready_or_stopped(server, lambda: wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running),
                             lambda: _failure_message(server, timeout))

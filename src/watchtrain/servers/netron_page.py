@@ -20,6 +20,8 @@ import time
 import netron
 import netron.server
 
+from watchtrain.servers.processes import exit_when_orphaned
+
 DEVELOPMENT_VERSION = "0.0.0"
 _VERSION_META = re.compile(rb'<meta name="version" content="[^"]*">')
 
@@ -40,5 +42,6 @@ class OfflinePageHandler(netron.server._HTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    exit_when_orphaned()  # no Netron outlives the process that started it
     netron.server._HTTPRequestHandler = OfflinePageHandler
     netron.main()

@@ -1,12 +1,16 @@
-"""Ending a server's process: politely first, then for sure."""
+"""Ending a server's process: politely first, then for sure; and by itself, once its starter is gone."""
 from __future__ import annotations
 
+import os
 import subprocess
+import threading
+import time
 from typing import Callable, Protocol, TypeVar
 
 from watchtrain.servers.errors import ServerError
 
 STOP_WAIT_S = 5.0
+PARENT_ENV = "WATCHTRAIN_SERVER_PARENT"  # the pid a server lives for (see exit_when_orphaned)
 
 
 class _Stoppable(Protocol):
@@ -26,6 +30,26 @@ def stop_process(process: subprocess.Popen, wait_s: float = STOP_WAIT_S) -> None
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def lives_for_this_process() -> dict[str, str]:
+    """The environment for a server process that is to end when this one is gone (see exit_when_orphaned)."""
+    return {**os.environ, PARENT_ENV: str(os.getpid())}
+
+
+def exit_when_orphaned() -> None:
+    """In a server process started with `lives_for_this_process()`: end it once the process that
+    started it is gone, however that one ended (SIGKILL, a closed notebook kernel, a crashed test
+    run), so that no server outlives its user and keeps its port. Runs in a daemon thread."""
+    parent = os.environ.get(PARENT_ENV)
+    if parent:
+        threading.Thread(target=_exit_when_parent_changes, args=(int(parent),), daemon=True).start()
+
+
+def _exit_when_parent_changes(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def ready_or_stopped(server: ServerT, ready: Callable[[], bool], failure_message: Callable[[], str]) -> ServerT:

@@ -23,9 +23,12 @@ from pathlib import Path
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
-from watchtrain.servers.processes import ready_or_stopped, stop_process
+from watchtrain.servers.processes import lives_for_this_process, ready_or_stopped, stop_process
 
 DEFAULT_PORT = 6006  # TensorBoard's own default
+# `python -m tensorboard.main`, which also ends once the process that started it is gone.
+_SERVER_CODE = ("from watchtrain.servers.processes import exit_when_orphaned; exit_when_orphaned(); "
+                "from tensorboard.main import run_main; run_main()")
 
 
 @dataclass
@@ -102,11 +105,11 @@ def start_tensorboard(logdir: str | os.PathLike, port: int | None = None, *, tim
         raise ServerError(f"port {port} on {LOCALHOST} is already taken (another TensorBoard?). Stop it, "
                           f"choose another port, or leave the port out to get a free one.")
     handle, log_name = tempfile.mkstemp(prefix="watchtrain-tensorboard-", suffix=".log")
-    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", LOCALHOST,
+    command = [sys.executable, "-c", _SERVER_CODE, "--logdir", str(logdir), "--host", LOCALHOST,
                "--port", str(port), "--reload_interval", str(reload_interval)]
     with os.fdopen(handle, "wb") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   env=lives_for_this_process(), start_new_session=True)
     server = TensorBoardServer(port=port, logdir=logdir, log_path=Path(log_name), process=process)
     return ready_or_stopped(
         server, lambda: wait_for_port(port, LOCALHOST, timeout=timeout, alive=server.running)

@@ -17,21 +17,18 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchtrain.servers.errors import ServerError
 from watchtrain.servers.ports import LOCALHOST, free_port, port_is_free, wait_for_port
-from watchtrain.servers.processes import ready_or_stopped, stop_process
+from watchtrain.servers.processes import exit_when_orphaned, lives_for_this_process, ready_or_stopped, stop_process
 
 DEFAULT_PORT = 8097  # Visdom's own default
 ALL_INTERFACES = "0.0.0.0"
 LOG_NAME = "visdom-server.log"
 INSTALL_VISDOM = 'pip install "setuptools<81" wheel && pip install --no-build-isolation visdom==0.2.4'
 _SERVER_CODE = "from watchtrain.servers.visdom import serve; serve()"
-_PARENT_ENV = "WATCHTRAIN_SERVER_PARENT"  # the pid the server lives for (see serve)
 
 
 @dataclass
@@ -118,7 +115,7 @@ def start_visdom(env_path: str | os.PathLike | None = None, port: int | None = N
                "-logging_level", "WARNING"]
     if not all_interfaces:
         command.append("-bind_local")
-    environment = {**os.environ, _PARENT_ENV: str(os.getpid())}
+    environment = lives_for_this_process()
     # Its own session: a Ctrl-C meant for us (the CLI) does not hit the server before we stop it.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -159,9 +156,7 @@ def serve() -> None:
     The server also ends when the process that started it is gone (a killed test run, a closed
     notebook kernel), so no server outlives its user.
     """
-    parent = os.environ.get(_PARENT_ENV)
-    if parent:
-        threading.Thread(target=_exit_when_orphaned, args=(int(parent),), daemon=True).start()
+    exit_when_orphaned()
     # The server never touches a tensor, but `import visdom` imports torch when it can: seconds saved.
     sys.modules["torch"] = None
     import tornado.web
@@ -177,8 +172,3 @@ def serve() -> None:
     app.tornado_settings["static_handler_class"] = StaticFiles
     run_server.main()
 
-
-def _exit_when_orphaned(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
