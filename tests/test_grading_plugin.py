@@ -177,6 +177,24 @@ def test_syntax_error_names_file_and_line(autograde, tiny_course):
     assert "syntax error on line 2" in feedback and run.report["score"] == 0
 
 
+def test_a_helper_module_beside_the_exercise_is_named_and_a_missing_library_is_not_blamed_on_it(autograde,
+                                                                                                   tiny_course):
+    """Only exercise.py is graded: a learner's own module beside it is not there when it is imported."""
+    submission = submit(tiny_course, """
+        from helpers import plus
+        def add(a, b):
+            return plus(a, b)
+        def parse(text):
+            return {"a": 1}
+    """)
+    (submission / "01_tiny" / "helpers.py").write_text("def plus(a, b):\n    return a + b\n")
+    feedback = by_name(autograde(tiny_course, submission=submission))["test_add_small"]["feedback"]
+    assert "Your helpers.py sits beside exercise.py, but only exercise.py is graded" in feedback, feedback
+    (submission / "01_tiny" / "helpers.py").unlink()
+    feedback = by_name(autograde(tiny_course, submission=submission))["test_add_small"]["feedback"]
+    assert "`helpers` is not one of the course's libraries" in feedback and "sits beside" not in feedback, feedback
+
+
 def test_renamed_function_is_named_in_the_feedback(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add_numbers(a, b):

@@ -143,8 +143,9 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
             limit.advice = TOO_MANY_PROCESSES
         raise
     except SubmissionError as error:
-        source = _read_text(worker.submission / lesson_dir / EXERCISE_FILE)
-        raise SubmissionError("\n".join(filter(None, [str(error), missing_module_advice(str(error), source)]))) from None
+        folder = worker.submission / lesson_dir
+        advice = missing_module_advice(str(error), _read_text(folder / EXERCISE_FILE), folder)
+        raise SubmissionError("\n".join(filter(None, [str(error), advice]))) from None
     except WorkerFailed as failure:
         raise LearnerCrash(_did_not_answer(function, str(failure), worker), function=function) from None
     except MalformedAnswer as error:
@@ -269,12 +270,17 @@ _TUTORIAL_GFILE_HACK = ("This is the classic tutorial's `tf.io.gfile = tb.compat
                         "TensorFlow for it.")
 
 
-def missing_module_advice(message: str, source: str) -> str:
-    """What to do when importing exercise.py (whose text is `source`) failed on a module that is not there."""
+def missing_module_advice(message: str, source: str, folder: Path | None = None) -> str:
+    """What to do when importing exercise.py (whose text is `source`, in `folder`) failed on a module
+    that is not there."""
     found = _MISSING_MODULE.search(message)
     if not found or "ModuleNotFoundError" not in message:
         return ""
     module = found.group(1).split(".")[0]
+    beside = [name for name in (f"{module}.py", module) if folder is not None and (folder / name).exists()]
+    if beside:
+        return (f"Your {beside[0]} sits beside {EXERCISE_FILE}, but only {EXERCISE_FILE} is graded: each lesson is "
+                f"one file. Move what you need from {beside[0]} into {EXERCISE_FILE}, and remove the import.")
     if module == "tensorflow" and "gfile" in source:
         return _TUTORIAL_GFILE_HACK
     if module.lower().replace("_", "-") in _course_libraries():
