@@ -195,6 +195,21 @@ def test_a_helper_module_beside_the_exercise_is_named_and_a_missing_library_is_n
     assert "`helpers` is not one of the course's libraries" in feedback and "sits beside" not in feedback, feedback
 
 
+def test_a_failing_try_left_at_the_top_level_is_told_to_move_under_main(autograde, tiny_course):
+    submission = submit(tiny_course, """
+        def add(a, b):
+            return a + b
+        def parse(text):
+            return {"a": 1}
+        print(add(1, 2))
+        input("press Enter to finish")
+    """)
+    feedback = by_name(autograde(tiny_course, submission=submission))["test_add_small"]["feedback"]
+    assert "EOFError" in feedback and 'in <module>: input("press Enter to finish")' in feedback, feedback
+    assert 'the grader imports it before every check. Keep your own tries under `if __name__ == "__main__":`' \
+        in feedback, feedback
+
+
 def test_renamed_function_is_named_in_the_feedback(autograde, tiny_course):
     submission = submit(tiny_course, """
         def add_numbers(a, b):

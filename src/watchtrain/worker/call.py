@@ -190,8 +190,19 @@ def _import(path: Path):
                          f"    {(error.text or '').rstrip()}\n    {' ' * max((error.offset or 1) - 1, 0)}^") from None
     except (Exception, SystemExit) as error:
         raise Submission(f"importing {path.parent.name}/{EXERCISE_FILE} failed: {type(error).__name__}: {error}\n"
-                         f"{learner_traceback(error, path)}") from None
+                         f"{learner_traceback(error, path)}{_top_level_advice(error, path)}") from None
     return module
+
+
+def _top_level_advice(error: BaseException, path: Path) -> str:
+    """When the import failed in a statement of the file's own top level that runs code (a call, say,
+    not an import or a definition): what that means."""
+    own = [frame for frame in traceback.extract_tb(error.__traceback__) if Path(frame.filename).resolve() == path.resolve()]
+    line = (own[0].line or "").strip() if own and own[0].name == "<module>" else ""
+    if not line or line.startswith(("import ", "from ", "def ", "class ", "@")):
+        return ""
+    return (f"\n  That line is at the top level of {EXERCISE_FILE}, so it runs whenever the file is imported, and the "
+            f"grader imports it before every check. Keep your own tries under `if __name__ == \"__main__\":`.")
 
 
 def _raised_in(error: BaseException, path: Path) -> bool:
