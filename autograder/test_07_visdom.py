@@ -534,9 +534,10 @@ def test_plot_learning_curves_one_request_gives_its_id(lesson, visdom_server):
 # monitor_training
 
 @functools.lru_cache(maxsize=None)
-def _reference_run(device, zero_grad=True, momentum=0.0):
-    """The run the docstring describes (or, to recognise them, one of the usual departures from it),
-    recomputed once per device: (loss per step, accuracy per epoch, accuracy on each epoch's last batch)."""
+def _reference_run(device, zero_grad=True, momentum=0.0, batch_stride=BATCH_SIZE):
+    """The run the docstring describes (or, to recognise them, one of the usual departures from it:
+    `batch_stride` 1 starts batch k at image k), recomputed once per device: (loss per step, accuracy
+    per epoch, accuracy on each epoch's last batch)."""
     images, labels = _fashion_batch()
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(SIDE * SIDE, 10)).to(device)
@@ -545,7 +546,7 @@ def _reference_run(device, zero_grad=True, momentum=0.0):
     losses, accuracies, last_batch = [], [], []
     for _ in range(EPOCHS):
         for batch in range(BATCHES):
-            window = slice(batch * BATCH_SIZE, (batch + 1) * BATCH_SIZE)
+            window = slice(batch * batch_stride, batch * batch_stride + BATCH_SIZE)
             loss = nn.functional.cross_entropy(model(images[window]), labels[window])
             if zero_grad:
                 optimizer.zero_grad()
@@ -591,6 +592,8 @@ def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
             {"zero_grad": False},
         "These are the losses of SGD with momentum: the recipe is plain SGD, lr=0.1, without momentum.":
             {"momentum": 0.9},
+        "The batches overlap: batch k starts at image k, so each shares all but one image with the one before. "
+        "Batch k is images[k * batch_size:(k + 1) * batch_size].": {"batch_stride": 1},
     }
     for advice, change in departures.items():
         if _same(found, _reference_run(device, **change)[0]):
@@ -601,7 +604,9 @@ def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
                 "mean cross-entropy) are not the recipe's. `watchtrain hint 07` goes through it.")
     first = next((k for k, (a, b) in enumerate(zip(found, expected)) if not _same([a], [b])), None)
     return (f"The first loss matches, so the model starts from the right weights; loss {first} is the first to "
-            f"differ, so the updates are not the recipe's. `watchtrain hint 07` goes through it.")
+            f"differ, so from there on the training departs from the recipe: its updates (plain SGD at lr=0.1, the "
+            f"gradients zeroed before each backward) or its batches (batch k is images k * batch_size to "
+            f"(k + 1) * batch_size, in order). `watchtrain hint 07` goes through it.")
 
 
 @exercise("monitor_training")
