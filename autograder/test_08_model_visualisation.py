@@ -248,9 +248,12 @@ def _graph_advice(missing: list[str], extra: list[str], drawn: set[str], outputs
         return (f"The graph holds only the tensor{shown}, with no backward node: that tensor carries no autograd "
                 f"history. Its forward pass ran under torch.no_grad() or torch.inference_mode(), or it was detached "
                 f"(.detach(), .data): run model(images) with autograd on, and draw that output as it is.")
-    if extra and (any(marker in name for name in extra for marker in _LOSS_NODES) or "()" in outputs):
+    if extra and any(marker in name for name in extra for marker in _LOSS_NODES):
         return (f"The graph goes on past the model's output, through {', '.join(extra)}: that is a loss (a single "
                 f"number, shape ()). Draw the model's raw class scores, model(images), without a loss.")
+    if extra and "()" in outputs:
+        return (f"The graph goes on past the model's output, through {', '.join(extra)}, to a single number (shape "
+                f"()) computed from it. Draw the model's raw class scores, model(images), as they are.")
     if extra:
         return (f"The graph holds nodes that model(images) does not make ({', '.join(extra)}): it was drawn for "
                 f"something computed from the output. Draw model(images) itself.")
