@@ -283,6 +283,11 @@ def _probabilities_behind_the_curves(lesson, device, reference: torch.Tensor) ->
     return probs if close else reference
 
 
+_YES_OR_NO = ("The scores are only 0 or 1 (a yes/no prediction: the predicted class, or a probability above a "
+              "cut-off), so the curve has two points, not one per threshold. Pass the probability itself, "
+              "probs[:, k]: the curve is drawn by moving the cut-off.")
+
+
 def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray, logits: np.ndarray) -> str | None:
     """Which usual mistake gives exactly the logged curve, if one does (computed the way add_pr_curve would)."""
     predicted = probs.argmax(axis=1)
@@ -295,6 +300,8 @@ def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray,
          predicted == k, logits[:, k]),
         ("The softmax ran over the batch (dim=0): use F.softmax(logits, dim=1).", labels == k,
          _batchwise_softmax_over_images(torch.from_numpy(logits)).numpy()[:, k]),
+        (_YES_OR_NO, labels == k, (predicted == k).astype(np.float32)),
+        (_YES_OR_NO, labels == k, (probs[:, k] > 0.5).astype(np.float32)),
     )
     for advice, truth, scores in mistakes:
         if _same(found, compute_curve(truth, scores, num_thresholds=NUM_THRESHOLDS)):
