@@ -176,6 +176,10 @@ def _title_advice(found: str, index: int, plotted: Plotted) -> str | None:
         if found.count("\n") != 1:
             return ("The title has two lines, '<guess>, <confidence>%' and '(label: <truth>)', joined by a newline "
                     "(\\n) in one string.")
+        number = re.fullmatch(r".+, (-?\d+(?:\.\d+)?)", found.split("\n")[0])
+        if number and math.isclose(float(number[1]), plotted.probs[index, pred].item(), abs_tol=0.006):
+            return (f"The confidence is shown as a fraction, {number[1]}: show it as a percentage with one decimal "
+                    f"and a % sign, f'{{confidence * 100:.1f}}%'.")
         return "Write each line exactly as the docstring does: '<guess>, <confidence>%', then '(label: <truth>)'."
     guess, percent_text, truth = parsed["guess"], parsed["percent"], parsed["truth"]
     if guess != CLASS_NAMES[pred]:
