@@ -197,12 +197,18 @@ def _import(path: Path):
 def _top_level_advice(error: BaseException, path: Path) -> str:
     """When the import failed in a statement of the file's own top level that runs code (a call, say,
     not an import or a definition): what that means."""
-    own = [frame for frame in traceback.extract_tb(error.__traceback__) if Path(frame.filename).resolve() == path.resolve()]
+    own = _frames_in(error, path)
     line = (own[0].line or "").strip() if own and own[0].name == "<module>" else ""
     if not line or line.startswith(("import ", "from ", "def ", "class ", "@")):
         return ""
     return (f"\n  That line is at the top level of {EXERCISE_FILE}, so it runs whenever the file is imported, and the "
             f"grader imports it before every check. Keep your own tries under `if __name__ == \"__main__\":`.")
+
+
+def _frames_in(error: BaseException, path: Path) -> list[traceback.FrameSummary]:
+    """The frames of the error's traceback that are lines of the learner's file, outermost first."""
+    return [frame for frame in traceback.extract_tb(error.__traceback__)
+            if Path(frame.filename).resolve() == path.resolve()]
 
 
 def _raised_in(error: BaseException, path: Path) -> bool:
