@@ -138,6 +138,7 @@ def _chosen_indices(images, what: str) -> list[int]:
     index_of = _index_of_image()
     indices = []
     for row, image in enumerate(images):
+        image = torch.as_tensor(image) if isinstance(image, np.ndarray) else image  # the form is judged apart
         key = image.detach().cpu().contiguous().numpy().tobytes() if image.dtype == torch.uint8 else None
         if key not in index_of:
             if image.dtype != torch.uint8:
@@ -170,6 +171,40 @@ def _expect_distinct_and_random(indices: list[int], what: str) -> None:
                   "torch.randperm(len(data)), and keep the first n.")
 
 
+def _rows_and_classes(chosen, names: str, *, tensors: bool = False) -> tuple:
+    """The two things select_n_random returned, rows first, or a failure that says what came back
+    instead. With `tensors`, both must be tensors (the contract's form); the other checks judge the
+    choice whatever array type carries it."""
+    if isinstance(chosen, list) and len(chosen) == 2 and tensors:
+        fail(f"select_n_random returns a list of two; the contract asks for a tuple {names}.",
+             expected=f"tuple {names}", found="list",
+             advice="A return statement with a comma, return rows, classes, returns a tuple.")
+    expect(isinstance(chosen, (tuple, list)) and len(chosen) == 2, f"select_n_random must return a pair {names}.",
+           expected=names, found=_form(chosen),
+           advice=(f"select_n_random returned None: end it with `return` and the pair {names}." if chosen is None
+                   else None))
+    rows, classes = chosen
+    if getattr(rows, "ndim", None) == 1 and (getattr(classes, "ndim", None) or 0) > 1:
+        fail(f"select_n_random returns the classes first and the rows second; the contract asks for {names}.",
+             expected=names, found=f"({_form(rows)}, {_form(classes)})",
+             advice="Return the chosen rows first and their classes second.")
+    if tensors:
+        expect(isinstance(rows, torch.Tensor) and isinstance(classes, torch.Tensor),
+               "select_n_random must return two tensors, indexed from the ones you were given.",
+               expected="(Tensor, Tensor)", found=f"({_form(rows)}, {_form(classes)})",
+               advice=("Index the tensors you were given with the chosen positions, data[positions]: that keeps "
+                       "them tensors (NumPy's arrays are another type)." if isinstance(rows, np.ndarray) else None))
+    return rows, classes
+
+
+def _form(value) -> str:
+    """A value's type, with its shape when it has one: 'Tensor (100, 28, 28)'."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{type(value).__name__} {tuple(shape)}"
+    return f"{type(value).__name__} of {len(value)}" if isinstance(value, (tuple, list)) else type(value).__name__
+
+
 def _chosen_from_the_pool(lesson):
     """What select_n_random returns for N of the pool's images: one call for the checks that read it."""
     return run_once((lesson.select_n_random.key, "pool"), lambda: lesson.select_n_random(*_pool(), N))
@@ -177,13 +212,7 @@ def _chosen_from_the_pool(lesson):
 
 @exercise("select_n_random")
 def test_select_n_random_returns_n_different_images(lesson):
-    chosen = _chosen_from_the_pool(lesson)
-    expect(isinstance(chosen, tuple) and len(chosen) == 2, "select_n_random must return a pair (images, labels).",
-           expected="(images, labels)", found=type(chosen).__name__)
-    images, chosen_labels = chosen
-    expect(isinstance(images, torch.Tensor) and isinstance(chosen_labels, torch.Tensor),
-           "select_n_random must return two tensors, indexed from the ones you were given.",
-           expected="(Tensor, Tensor)", found=f"({type(images).__name__}, {type(chosen_labels).__name__})")
+    images, chosen_labels = _rows_and_classes(_chosen_from_the_pool(lesson), "(images, labels)", tensors=True)
     expect_equal((tuple(images.shape), tuple(chosen_labels.shape)), ((N, SIDE, SIDE), (N,)),
                  "The shapes of the chosen images and labels")
     _expect_distinct_and_random(_chosen_indices(images, "The chosen images"), "The chosen images")
@@ -192,7 +221,7 @@ def test_select_n_random_returns_n_different_images(lesson):
 @exercise("select_n_random")
 def test_select_n_random_keeps_each_label_with_its_image(lesson):
     _, labels = _pool()
-    images, chosen_labels = _chosen_from_the_pool(lesson)
+    images, chosen_labels = _rows_and_classes(_chosen_from_the_pool(lesson), "(images, labels)")
     indices = _chosen_indices(images, "The chosen images")
     expected = labels[indices].tolist()
     found = torch.as_tensor(chosen_labels).tolist()
@@ -213,7 +242,7 @@ def _choice(lesson, data, labels, n, seed: int) -> list[int]:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    images, _ = lesson.select_n_random(data.clone(), labels.clone(), n)
+    images, _ = _rows_and_classes(lesson.select_n_random(data.clone(), labels.clone(), n), "(images, labels)")
     return _chosen_indices(images, f"The images chosen in the random state of seed {seed}")
 
 
@@ -244,13 +273,8 @@ def test_select_n_random_takes_n_rows_of_any_data(lesson):
     rows, n = 40, 7
     data = torch.arange(rows * 3, dtype=torch.float64).view(rows, 3) / 10
     labels = torch.arange(rows) * 2 + 1
-    chosen = lesson.select_n_random(data.clone(), labels.clone(), n)
-    expect(isinstance(chosen, tuple) and len(chosen) == 2, "select_n_random must return a pair (rows, classes).",
-           expected="(rows, classes)", found=type(chosen).__name__)
-    picked, classes = chosen
-    expect(isinstance(picked, torch.Tensor) and isinstance(classes, torch.Tensor),
-           "select_n_random must return two tensors, indexed from the ones you were given.",
-           expected="(Tensor, Tensor)", found=f"({type(picked).__name__}, {type(classes).__name__})")
+    picked, classes = _rows_and_classes(lesson.select_n_random(data.clone(), labels.clone(), n), "(rows, classes)",
+                                        tensors=True)
     shapes = (tuple(picked.shape), tuple(classes.shape))
     advice = None
     count = shapes[0][0] if shapes[0] else None
