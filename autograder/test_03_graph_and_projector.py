@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader, Subset
 
 from watchtrain.artifacts.tensorboard import read_graph, read_projector
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (call_once, exercise, expect, expect_equal, expect_writers_closed, fail, read_run,
-                                run_once)
+from watchtrain.grading import (call_once, exercise, expect, expect_equal, expect_tuple, expect_writers_closed, fail,
+                                read_run, run_once)
 from watchtrain.models import Net
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")  # add_graph traces with it
@@ -171,26 +171,18 @@ def _expect_distinct_and_random(indices: list[int], what: str) -> None:
                   "torch.randperm(len(data)), and keep the first n.")
 
 
-def _rows_and_classes(chosen, names: str, *, tensors: bool = False) -> tuple:
+def _rows_and_classes(chosen, names: tuple[str, str], *, tensors: bool = False) -> tuple:
     """The two things select_n_random returned, rows first, or a failure that says what came back
     instead. With `tensors`, both must be tensors (the contract's form); the other checks judge the
     choice whatever array type carries it."""
-    if isinstance(chosen, list) and len(chosen) == 2 and tensors:
-        fail(f"select_n_random returns a list of two; the contract asks for a tuple {names}.",
-             expected=f"tuple {names}", found="list",
-             advice="A return statement with a comma, return rows, classes, returns a tuple.")
-    expect(isinstance(chosen, (tuple, list)) and len(chosen) == 2, f"select_n_random must return a pair {names}.",
-           expected=names, found=_form(chosen),
-           advice=(f"select_n_random returned None: end it with `return` and the pair {names}." if chosen is None
-                   else None))
-    rows, classes = chosen
+    rows, classes = expect_tuple(chosen, "select_n_random", names, list_ok=not tensors)
     if getattr(rows, "ndim", None) == 1 and (getattr(classes, "ndim", None) or 0) > 1:
-        fail(f"select_n_random returns the classes first and the rows second; the contract asks for {names}.",
-             expected=names, found=f"({_form(rows)}, {_form(classes)})",
-             advice="Return the chosen rows first and their classes second.")
+        fail(f"select_n_random() returns the {names[1]} first and the {names[0]} second.",
+             expected=f"({', '.join(names)})", found=f"({_form(rows)}, {_form(classes)})",
+             advice=f"Return the chosen {names[0]} first and their {names[1]} second.")
     if tensors:
         expect(isinstance(rows, torch.Tensor) and isinstance(classes, torch.Tensor),
-               "select_n_random must return two tensors, indexed from the ones you were given.",
+               "select_n_random() must return two tensors, indexed from the ones you were given.",
                expected="(Tensor, Tensor)", found=f"({_form(rows)}, {_form(classes)})",
                advice=("Index the tensors you were given with the chosen positions, data[positions]: that keeps "
                        "them tensors (NumPy's arrays are another type)." if isinstance(rows, np.ndarray) else None))
@@ -200,9 +192,7 @@ def _rows_and_classes(chosen, names: str, *, tensors: bool = False) -> tuple:
 def _form(value) -> str:
     """A value's type, with its shape when it has one: 'Tensor (100, 28, 28)'."""
     shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"{type(value).__name__} {tuple(shape)}"
-    return f"{type(value).__name__} of {len(value)}" if isinstance(value, (tuple, list)) else type(value).__name__
+    return f"{type(value).__name__} {tuple(shape)}" if shape is not None else type(value).__name__
 
 
 def _chosen_from_the_pool(lesson):
@@ -212,7 +202,7 @@ def _chosen_from_the_pool(lesson):
 
 @exercise("select_n_random")
 def test_select_n_random_returns_n_different_images(lesson):
-    images, chosen_labels = _rows_and_classes(_chosen_from_the_pool(lesson), "(images, labels)", tensors=True)
+    images, chosen_labels = _rows_and_classes(_chosen_from_the_pool(lesson), ("images", "labels"), tensors=True)
     expect_equal((tuple(images.shape), tuple(chosen_labels.shape)), ((N, SIDE, SIDE), (N,)),
                  "The shapes of the chosen images and labels")
     _expect_distinct_and_random(_chosen_indices(images, "The chosen images"), "The chosen images")
@@ -221,7 +211,7 @@ def test_select_n_random_returns_n_different_images(lesson):
 @exercise("select_n_random")
 def test_select_n_random_keeps_each_label_with_its_image(lesson):
     _, labels = _pool()
-    images, chosen_labels = _rows_and_classes(_chosen_from_the_pool(lesson), "(images, labels)")
+    images, chosen_labels = _rows_and_classes(_chosen_from_the_pool(lesson), ("images", "labels"))
     indices = _chosen_indices(images, "The chosen images")
     expected = labels[indices].tolist()
     found = torch.as_tensor(chosen_labels).tolist()
@@ -242,7 +232,7 @@ def _choice(lesson, data, labels, n, seed: int) -> list[int]:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    images, _ = _rows_and_classes(lesson.select_n_random(data.clone(), labels.clone(), n), "(images, labels)")
+    images, _ = _rows_and_classes(lesson.select_n_random(data.clone(), labels.clone(), n), ("images", "labels"))
     return _chosen_indices(images, f"The images chosen in the random state of seed {seed}")
 
 
@@ -273,8 +263,8 @@ def test_select_n_random_takes_n_rows_of_any_data(lesson):
     rows, n = 40, 7
     data = torch.arange(rows * 3, dtype=torch.float64).view(rows, 3) / 10
     labels = torch.arange(rows) * 2 + 1
-    picked, classes = _rows_and_classes(lesson.select_n_random(data.clone(), labels.clone(), n), "(rows, classes)",
-                                        tensors=True)
+    picked, classes = _rows_and_classes(lesson.select_n_random(data.clone(), labels.clone(), n),
+                                        ("rows", "classes"), tensors=True)
     shapes = (tuple(picked.shape), tuple(classes.shape))
     advice = None
     count = shapes[0][0] if shapes[0] else None

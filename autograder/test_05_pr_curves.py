@@ -14,8 +14,8 @@ from torch.utils.tensorboard.summary import compute_curve
 
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_writers_closed,
-                                fail, read_run, run_once, call_once)
+from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_tuple,
+                                expect_writers_closed, fail, read_run, run_once, call_once)
 from watchtrain.models import Net
 
 TEST_IMAGES, BATCH_SIZE = 200, 50
@@ -84,9 +84,12 @@ def _called(lesson, device):
 
 def _probabilities(lesson, device):
     result, _ = _called(lesson, device)
-    expect(isinstance(result, tuple) and len(result) == 2, "class_probabilities must return a pair (probs, labels).",
-           expected="(probs, labels)", found=type(result).__name__)
-    probs, labels = result
+    probs, labels = expect_tuple(result, "class_probabilities", ("probs", "labels"))
+    if getattr(probs, "ndim", None) == 1 and getattr(labels, "ndim", None) == 2:
+        fail("class_probabilities returns the labels first and the probabilities second.",
+             expected="(probs, labels)", found=f"(a {tuple(probs.shape)} {type(probs).__name__}, "
+                                               f"a {tuple(labels.shape)} {type(labels).__name__})",
+             advice="Return the probabilities first and the labels second: return probs, labels.")
     if not (isinstance(probs, torch.Tensor) and isinstance(labels, torch.Tensor)):
         kinds = {type(probs).__name__, type(labels).__name__}
         advice = None

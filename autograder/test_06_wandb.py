@@ -30,7 +30,7 @@ from watchtrain.artifacts.wandb.framing import read_frames
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.grading import (Described, GradingFailure, LearnerCrash, NewRuns, NotStarted, RecordingLoss,
                                 WandbWatchedNet, WatchedNet, call_explaining, exercise, expect, expect_close,
-                                expect_equal, fail, run_once)
+                                expect_equal, expect_tuple, fail, run_once)
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
@@ -518,10 +518,8 @@ def _sample_advice(image, label, train: bool) -> str:
 @exercise("make")
 def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
     made = lesson.make(dict(MAKE_CONFIG), device)
-    expect(isinstance(made, tuple) and len(made) == 5, "make() returns five things.",
-           expected="(model, train_loader, test_loader, criterion, optimizer)",
-           found=f"{type(made).__name__} of {len(made)}" if isinstance(made, (tuple, list)) else _type_name(made))
-    model, train_loader, test_loader, criterion, optimizer = made
+    model, train_loader, test_loader, criterion, optimizer = expect_tuple(
+        made, "make", ("model", "train_loader", "test_loader", "criterion", "optimizer"))
     expect(_is(model, "Module"), "The model is an nn.Module.", expected="ConvNet", found=_type_name(model))
     channels = [m["attributes"].get("out_channels") for m in model.modules if _layer_is(m, "Conv2d")]
     expect_equal(channels, MAKE_CONFIG["kernels"], "The model's convolution channels (config['kernels'])",

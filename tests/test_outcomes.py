@@ -1,10 +1,11 @@
-"""Unit tests of grading/outcomes.py: how each kind of failed test becomes a status and feedback."""
+"""Unit tests of grading/outcomes.py (how each kind of failed test becomes a status and feedback) and of
+the check API's failures (grading/checks.py)."""
 import os
 
 import pytest
 
 from watchtrain.course import load_course
-from watchtrain.grading import GradingFailure
+from watchtrain.grading import GradingFailure, expect_tuple
 from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, makes_lesson_unloadable,
                                          sections_for_learner)
 from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED
@@ -37,6 +38,28 @@ def test_numbers_that_differ_past_the_digits_shown_are_shown_with_every_digit():
     assert GradingFailure("y", expected=0.123456789, found=0.2).render() == "y\n  expected: 0.123457\n  found:    0.2"
     assert GradingFailure("y", expected=[1.0, 2.3], found=[1.0, 2.299999952316284]).render() == \
         "y\n  expected: [1.0, 2.3]\n  found:    [1.0, 2.299999952316284]"
+
+
+@pytest.mark.parametrize("returned, list_ok, says", [
+    (None, False, "pick() must return a tuple of 2, (rows, classes).\n  expected: '(rows, classes)'\n"
+                  "  found:    'None'\n  pick() returned None: end it with `return rows, classes`."),
+    ([1, 2], False, "pick() returns a list of 2; the contract asks for a tuple (rows, classes).\n"
+                    "  expected: 'tuple (rows, classes)'\n  found:    'list'\n"
+                    "  A return with commas, `return rows, classes`, returns a tuple."),
+    ((1, 2, 3), False, "pick() must return a tuple of 2, (rows, classes).\n  expected: '(rows, classes)'\n"
+                       "  found:    'tuple of 3'"),
+    ([1, 2, 3], True, "pick() must return a tuple of 2, (rows, classes).\n  expected: '(rows, classes)'\n"
+                      "  found:    'list of 3'"),
+])
+def test_a_returned_tuple_of_another_form_says_what_came_back(returned, list_ok, says):
+    with pytest.raises(GradingFailure) as failure:
+        expect_tuple(returned, "pick", ("rows", "classes"), list_ok=list_ok)
+    assert failure.value.render() == says
+
+
+def test_a_returned_tuple_unpacks_and_a_list_only_where_allowed():
+    assert expect_tuple((1, 2), "pick", ("rows", "classes")) == (1, 2)
+    assert expect_tuple([1, 2], "pick", ("rows", "classes"), list_ok=True) == (1, 2)
 
 
 def test_an_untouched_stub_is_not_started_without_a_hint():

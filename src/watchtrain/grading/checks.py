@@ -81,6 +81,26 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, adv
         fail(f"{what} differs by more than {tol:g}", expected=expected, found=found, advice=advice)
 
 
+def expect_tuple(value: Any, function: str, names: Sequence[str], *, list_ok: bool = False) -> tuple:
+    """The values of the tuple `function` returned, one per name in `names`; otherwise a failure that
+    says what came back instead: None (a function without `return`), a list (the contract asks for
+    a tuple), or another number of values. With `list_ok`, a list of the right length is taken as
+    the tuple, for checks that judge the values and leave the form to another check."""
+    form, values = f"({', '.join(names)})", ", ".join(names)
+    if isinstance(value, tuple) and len(value) == len(names):
+        return value
+    if isinstance(value, list) and len(value) == len(names):
+        if list_ok:
+            return tuple(value)
+        fail(f"{function}() returns a list of {len(names)}; the contract asks for a tuple {form}.",
+             expected=f"tuple {form}", found="list",
+             advice=f"A return with commas, `return {values}`, returns a tuple.")
+    found = (f"{type(value).__name__} of {len(value)}" if isinstance(value, (tuple, list))
+             else "None" if value is None else type(value).__name__)
+    fail(f"{function}() must return a tuple of {len(names)}, {form}.", expected=form, found=found,
+         advice=f"{function}() returned None: end it with `return {values}`." if value is None else None)
+
+
 def read_artifact(reader: Callable[..., Any], *args: Any, what: str) -> Any:
     """`reader(*args)` (one of watchtrain.artifacts' readers); when the artifact is missing or
     unreadable, the check fails with `what` and the reader's own explanation (its path and fix)."""
