@@ -501,6 +501,18 @@ WHERE_TO_LOOK = {
 _NOT_STARTED: dict = {}  # submission -> the stub's NotStarted: no run to train for the other checks
 
 
+def _label_advice(found) -> str:
+    """What to change in a value diagnose returned that is not one of the labels."""
+    if isinstance(found, (list, tuple)) and any(item in MODES for item in found):
+        label = next(item for item in found if item in MODES)
+        return f"It returned a {type(found).__name__} holding the label {label!r}: return the label alone, one string."
+    if isinstance(found, str):
+        spelled = found.strip().lower().replace(" ", "_").replace("-", "_")
+        if spelled in MODES:
+            return f"{found!r} is the label {spelled!r} spelled another way: return it exactly as LABELS spells it."
+    return "Return the label itself, a string spelled as in LABELS."
+
+
 @exercise("diagnose")
 @pytest.mark.parametrize("index", range(len(MODES)), ids=[f"run{number}" for number in range(1, len(MODES) + 1)])
 def test_diagnose_names_what_went_wrong(lesson, tmp_path, index):
@@ -515,7 +527,7 @@ def test_diagnose_names_what_went_wrong(lesson, tmp_path, index):
         raise
     if found not in MODES:
         fail("diagnose must return one of the labels.", expected=f"one of {', '.join(MODES)}", found=found,
-             advice="Return the label itself, a string spelled as in LABELS.")
+             advice=_label_advice(found))
     if found != mode:
         fail(f"This run is {mode!r}: {run.signal}.", expected=mode, found=found,
              advice=f"{WHERE_TO_LOOK[mode]} To see this run: python -m watchtrain.failure_runs "
