@@ -119,8 +119,9 @@ def not_passed(alternative: Mutant, tests: list[dict]) -> list[str]:
     return problems
 
 
-def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path) -> list[str]:
-    """Grade one mutant on the tests it names only; the expectations it does not meet (none: caught)."""
+def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path, *, alternative: bool = False) -> list[str]:
+    """Grade one mutant on the tests it names only; the expectations it does not meet (none: caught).
+    With `alternative`, the checks it names that did not pass it (none: right)."""
     from watchtrain.grading.runner import run_autograder
 
     submission = mutant.materialise(course_root / "solutions", scratch / mutant.lesson / mutant.name)
@@ -128,7 +129,8 @@ def grade_mutant(course_root: Path, mutant: Mutant, scratch: Path) -> list[str]:
     run = run_autograder(course_root, submission=submission, lessons=[mutant.lesson], extra_args=["-k", selection])
     if not run.report:
         return [f"no points report was written:\n{run.output[-3000:]}"]
-    return unmet_expectations(mutant, [test for lesson in run.report["lessons"] for test in lesson["tests"]])
+    tests = [test for lesson in run.report["lessons"] for test in lesson["tests"]]
+    return not_passed(mutant, tests) if alternative else unmet_expectations(mutant, tests)
 
 
 if __name__ == "__main__":  # a maintainer's loop: python tests/mutant_specs.py 04_training_run [NAME ...]
@@ -137,13 +139,20 @@ if __name__ == "__main__":  # a maintainer's loop: python tests/mutant_specs.py 
 
     root = Path(__file__).resolve().parents[1]
     lesson, names = sys.argv[1], set(sys.argv[2:])
-    chosen = [m for m in find_mutants(root / "tests" / "mutants")
-              if m.lesson.startswith(lesson) and (not names or m.name in names)]
+
+    def chosen(found: list[Mutant]) -> list[Mutant]:
+        return [m for m in found if m.lesson.startswith(lesson) and (not names or m.name in names)]
+
+    mutants, alternatives = chosen(find_mutants(root / "tests" / "mutants")), \
+        chosen(find_alternatives(root / "tests" / "alternatives"))
     with tempfile.TemporaryDirectory(prefix="watchtrain-mutants-") as scratch:
         failures = 0
-        for mutant in chosen:
-            unmet = grade_mutant(root, mutant, Path(scratch))
+        for mutant in mutants + alternatives:
+            is_alternative = mutant in alternatives
+            unmet = grade_mutant(root, mutant, Path(scratch), alternative=is_alternative)
             failures += bool(unmet)
-            print(f"{'caught ' if not unmet else 'MISSED '} {mutant.id}" + "".join(f"\n    {line}" for line in unmet))
-    print(f"{len(chosen) - failures} of {len(chosen)} mutants caught with their feedback")
-    sys.exit(1 if failures or not chosen else 0)
+            verdict = ("passes " if is_alternative else "caught ") if not unmet else "MISSED "
+            print(f"{verdict} {mutant.id}" + "".join(f"\n    {line}" for line in unmet))
+    print(f"{len(mutants) + len(alternatives) - failures} of {len(mutants) + len(alternatives)} as expected "
+          f"({len(mutants)} mutants caught with their feedback, {len(alternatives)} alternatives passed)")
+    sys.exit(1 if failures or not mutants + alternatives else 0)

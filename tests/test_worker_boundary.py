@@ -61,6 +61,19 @@ def gradient():
     (2 * x).sum().backward()
     return x.grad.tolist()
 
+def numpy_flavoured():
+    import enum
+    import numpy as np
+    import torch
+    from torch import nn
+    net = nn.Linear(2, 1)
+    class Kind(enum.IntEnum):
+        A = 3
+    return {"mean": np.float64(0.25), "count": np.int64(7), "name": np.str_("Sneaker"), "kind": Kind.A,
+            "scalar": np.array(1.5), "huge": np.longdouble(2.5), np.int64(4): "key", "texts": np.array(["a", "b"]),
+            "dropout": nn.Dropout(p=np.float64(0.5)),
+            "optimizer": torch.optim.SGD(net.parameters(), lr=np.float64(0.1))}
+
 def figure():
     import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(4, 2))
@@ -140,6 +153,34 @@ def test_results_and_states_come_back_as_data(lesson):
     assert value == {"done": 2, "shape": (2, 3)}
     assert all(torch.allclose(after, old + 2) for after, old in zip(net.parameters(), before))
     assert net.training is False  # the call's net.eval() crossed back
+
+
+def test_numpy_scalars_and_subclasses_of_plain_types_cross_as_what_they_hold(lesson):
+    """np.float64 is a float and np.str_ a str, but the checker reads answers with weights_only,
+    which refuses their classes: a learner's np.mean(...) once came back as a forged answer."""
+    value = lesson.numpy_flavoured()
+    assert value["mean"] == 0.25 and isinstance(value["mean"], float)
+    assert value["count"] == 7 and value["name"] == "Sneaker" and type(value["name"]) is str
+    assert value["kind"] == 3 and type(value["kind"]) is int and value[4] == "key"
+    assert value["scalar"].shape == () and value["scalar"] == 1.5  # a 0-d array stays 0-d
+    assert value["huge"] == 2.5
+    assert isinstance(value["texts"], Described) and isinstance(value["dropout"], Described)
+    assert value["dropout"].modules[0]["attributes"]["p"] == 0.5
+    assert value["optimizer"].groups[0]["hyperparameters"]["lr"] == 0.1
+
+
+def test_an_answer_the_checker_could_not_read_is_a_crash_that_says_so():
+    """A value describe.py let through by mistake reads as a forged answer in the checker: the
+    worker reads its own answer first, and sends what it is instead."""
+    import numpy as np
+
+    from watchtrain.grading.crossing import load_answer
+    from watchtrain.worker.call import _encode
+
+    answer = load_answer(_encode({"status": "returned", "value": [np.longdouble(1.5)]}))
+    assert answer["status"] == "crash"
+    assert answer["headline"].startswith("the value returned could not be sent to the grader (")
+    assert answer["headline"].endswith("return plain Python values, tensors or NumPy arrays")
 
 
 def test_objects_that_cannot_cross_are_described(lesson):

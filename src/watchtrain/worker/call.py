@@ -248,8 +248,13 @@ def _encode(answer: dict) -> bytes:
     buffer = io.BytesIO()
     try:
         torch.save(answer, buffer)
+        # The checker reads answers with weights_only: an object describe.py let through by mistake
+        # would read there as a forged answer. Read it here first, and say what it is instead.
+        torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)
     except Exception as error:  # a value we could not describe safely: say so rather than send it
         buffer = io.BytesIO()
-        torch.save({"status": "crash", "headline": f"the value returned could not be sent to the grader: {error}"[:2000],
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        torch.save({"status": "crash", "headline": f"the value returned could not be sent to the grader ({reason}): "
+                                                   f"return plain Python values, tensors or NumPy arrays"[:2000],
                     "traceback": "", "exception_types": []}, buffer)
     return buffer.getvalue()

@@ -20,6 +20,15 @@ MAX_DEPTH = 6
 MAX_ITEMS = 10_000
 MAX_TEXT = 200_000
 PLAIN = (bool, int, float, str, type(None))
+_AS_ITS_BASE = {int: int.__int__, float: float.__float__, str: str.__str__}
+
+
+def _exactly_plain(value):
+    """A plain value as its base type: a subclass (np.float64, np.str_, an IntEnum) would cross as
+    its own class, which the checker refuses to rebuild."""
+    if type(value) in PLAIN:
+        return value
+    return next(convert(value) for base, convert in _AS_ITS_BASE.items() if isinstance(value, base))
 
 
 def type_names(value: Any) -> list[str]:
@@ -46,7 +55,12 @@ class Describer:
                 self.name_parameters(f"{path}.{key}", item)
 
     def describe(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":  # before PLAIN: np.float64 is a float
+            item = value.item()  # a Python number, except for np.longdouble's own
+            return {"kind": "numpy_scalar", "dtype": str(value.dtype),
+                    "value": item if type(item) in PLAIN else float(item) if value.dtype.kind == "f" else int(item)}
         if isinstance(value, PLAIN):
+            value = _exactly_plain(value)
             return value[:MAX_TEXT] if isinstance(value, str) else value
         if depth > MAX_DEPTH:
             return _other(value)
@@ -54,16 +68,16 @@ class Describer:
             return {"kind": "tensor", "tensor": value.detach().clone(), "requires_grad": bool(value.requires_grad),
                     "grad_fn": type(value.grad_fn).__name__ if value.grad_fn is not None else None}
         if isinstance(value, np.ndarray):
-            if value.dtype.kind in "biuf":
-                return {"kind": "ndarray", "tensor": torch.from_numpy(np.ascontiguousarray(value).copy())}
-            return _other(value)
-        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-            return {"kind": "numpy_scalar", "dtype": str(value.dtype), "value": value.item()}
+            try:  # np.array, not np.ascontiguousarray: that makes a 0-d array 1-d
+                return {"kind": "ndarray", "tensor": torch.from_numpy(np.array(value, order="C", copy=True))}
+            except TypeError:  # a dtype torch lacks (objects, strings, records, float128)
+                return _other(value)
         if isinstance(value, (list, tuple)):
             items = [self.describe(item, depth + 1) for item in list(value)[:MAX_ITEMS]]
             return items if isinstance(value, list) else {"kind": "tuple", "items": items}
-        if isinstance(value, dict) and all(isinstance(key, (str, int)) for key in value):
-            return {"kind": "dict", "keys": list(value)[:MAX_ITEMS],
+        if isinstance(value, dict) and all(isinstance(key, (str, int, np.integer)) for key in value):
+            return {"kind": "dict", "keys": [int(key) if isinstance(key, np.integer) else _exactly_plain(key)
+                                             for key in list(value)[:MAX_ITEMS]],
                     "values": [self.describe(item, depth + 1) for item in list(value.values())[:MAX_ITEMS]]}
         for kind, test, describe in self._describers():
             if test(value):
@@ -91,7 +105,8 @@ class Describer:
                 "recorded": _recorded(module)}
 
     def _optimizer(self, optimizer: torch.optim.Optimizer) -> dict:
-        groups = [{"hyperparameters": {k: v for k, v in group.items() if k != "params" and isinstance(v, PLAIN)},
+        groups = [{"hyperparameters": {k: _exactly_plain(v) for k, v in group.items()
+                                       if k != "params" and isinstance(v, PLAIN)},
                    "params": [self.parameter_names.get(id(p), "") for p in group["params"]]}
                   for group in optimizer.param_groups]
         return {"groups": groups, "state": optimizer.state_dict()["state"]}
@@ -124,7 +139,7 @@ def _simple_attributes(module: nn.Module) -> dict:
         if key.startswith("_") or key == "training":
             continue
         if isinstance(value, PLAIN) or (isinstance(value, tuple) and all(isinstance(v, PLAIN) for v in value)):
-            found[key] = list(value) if isinstance(value, tuple) else value
+            found[key] = [_exactly_plain(v) for v in value] if isinstance(value, tuple) else _exactly_plain(value)
     return found
 
 
@@ -178,7 +193,7 @@ def _torchinfo(stats) -> dict:
 def _plain_nested(value):
     if isinstance(value, (list, tuple)):
         return [_plain_nested(v) for v in value]
-    return value if isinstance(value, PLAIN) else str(value)
+    return _exactly_plain(value) if isinstance(value, PLAIN) else str(value)
 
 
 def _is_visdom(value) -> bool:
