@@ -25,8 +25,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (FLOAT32_TOL, Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet,
-                                call_once, exercise, expect, expect_close, expect_equal, expect_writers_closed, fail,
-                                figures_left_open, printed_by_last_call, read_run, run_once)
+                                call_once, exercise, expect, expect_close, expect_equal, expect_list,
+                                expect_writers_closed, fail, figures_left_open, printed_by_last_call, read_run,
+                                run_once)
 from watchtrain.models import Net
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs. 75 mini-batches an
@@ -996,11 +997,8 @@ def test_train_and_log_accuracy_once_per_epoch(lesson, tmp_path_factory, device)
                  advice="That is the trained network's accuracy on train_loader: measure it on test_loader."
                  if math.isclose(values[-1], run.final_train_accuracy, rel_tol=1e-6) else
                  "Measure it with accuracy(net, test_loader, device) after the epoch's training.")
-    expect(isinstance(run.returned, (list, tuple)), "train_and_log must return the list of per-epoch accuracies.",
-           expected="a list", found=type(run.returned).__name__,
-           advice="train_and_log returned None: end it with `return accuracies`, the list it logged."
-           if run.returned is None else "Collect each epoch's accuracy and return the list.")
-    expect_close(list(run.returned), values, "What train_and_log returned (the per-epoch accuracies it logged)",
+    returned = expect_list(run.returned, "train_and_log", "accuracies", "the per-epoch accuracies it logged")
+    expect_close(returned, values, "What train_and_log returned (the per-epoch accuracies it logged)",
                  tol=1e-6, advice="Return the list of the accuracies you logged, one per epoch.")
 
 

@@ -30,7 +30,7 @@ from watchtrain.artifacts.wandb.framing import read_frames
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.grading import (Described, GradingFailure, LearnerCrash, NewRuns, NotStarted, RecordingLoss,
                                 WandbWatchedNet, WatchedNet, call_explaining, exercise, expect, expect_close,
-                                expect_equal, expect_tuple, fail, run_once)
+                                expect_equal, expect_tuple, fail, run_once, type_name)
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
@@ -520,7 +520,7 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
     made = lesson.make(dict(MAKE_CONFIG), device)
     model, train_loader, test_loader, criterion, optimizer = expect_tuple(
         made, "make", ("model", "train_loader", "test_loader", "criterion", "optimizer"))
-    expect(_is(model, "Module"), "The model is an nn.Module.", expected="ConvNet", found=_type_name(model))
+    expect(_is(model, "Module"), "The model is an nn.Module.", expected="ConvNet", found=type_name(model))
     channels = [m["attributes"].get("out_channels") for m in model.modules if _layer_is(m, "Conv2d")]
     expect_equal(channels, MAKE_CONFIG["kernels"], "The model's convolution channels (config['kernels'])",
                  advice=_channels_advice(channels))
@@ -532,7 +532,7 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
                  advice="Move the model to the device you were given.")
     for loader, train, size in ((train_loader, True, TRAIN_SET_SIZE), (test_loader, False, TEST_SET_SIZE)):
         name = "train_loader" if train else "test_loader"
-        expect(_is(loader, "DataLoader"), f"{name} is a DataLoader.", expected="DataLoader", found=_type_name(loader))
+        expect(_is(loader, "DataLoader"), f"{name} is a DataLoader.", expected="DataLoader", found=type_name(loader))
         expect_equal(loader.dataset_length, math.ceil(size / MAKE_CONFIG["slice"]), f"How many images {name} holds",
                      advice=_subset_advice(loader.dataset_length, train))
         full = fashion_mnist(train=train, transform=normalize_transform())
@@ -552,8 +552,8 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
                advice="Pass shuffle=True to the training DataLoader: a new order every epoch." if train else
                       "The test DataLoader keeps the order: shuffle=False (its default).")
     expect(_is(criterion, "CrossEntropyLoss"), "The criterion is nn.CrossEntropyLoss().",
-           expected="CrossEntropyLoss", found=_type_name(criterion))
-    expect(_is(optimizer, "Adam"), "The optimizer is torch.optim.Adam.", expected="Adam", found=_type_name(optimizer))
+           expected="CrossEntropyLoss", found=type_name(criterion))
+    expect(_is(optimizer, "Adam"), "The optimizer is torch.optim.Adam.", expected="Adam", found=type_name(optimizer))
     lr = optimizer.groups[0]["hyperparameters"].get("lr")
     expect_equal(lr, MAKE_CONFIG["learning_rate"], "The optimizer's learning rate",
                  advice="0.001 is Adam's default: give it lr=config['learning_rate']." if lr == 0.001 else
@@ -573,10 +573,6 @@ def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
 
 def _is(value, class_name: str) -> bool:
     return isinstance(value, Described) and value.is_a(class_name)
-
-
-def _type_name(value) -> str:
-    return value.type_name if isinstance(value, Described) else type(value).__name__
 
 
 def _layer_is(module: dict, class_name: str) -> bool:
@@ -770,7 +766,7 @@ def test_save_model_onnx_saves_a_complete_model_with_the_run(lesson, device, wan
     saved = _the_run(wandb_runs, "save_model_onnx()")
     expect(isinstance(returned, str) and Path(returned) == expected_path,
            "save_model_onnx() returns the path it exported to.", expected=str(expected_path),
-           found=_type_name(returned) if isinstance(returned, Described) else returned,
+           found=type_name(returned) if isinstance(returned, Described) else returned,
            advice=_path_advice(returned, expected_path))
     _expect_onnx_saved(saved, reference, images, tmp_path)
 
@@ -1108,14 +1104,14 @@ def test_model_pipeline_records_one_complete_run(lesson, device, wandb_runs, tmp
     done = PARTS if crashed_in is None else PARTS[:PARTS.index(crashed_in)]  # a part's crash is its own mistake
     if crashed_in is None:
         expect(_is(returned, "Module"), "model_pipeline() returns the trained model.", expected="an nn.Module",
-               found=_type_name(returned), advice="Return the model after the with-block.")
+               found=type_name(returned), advice="Return the model after the with-block.")
     model = _rebuilt_convnet(returned, device) if crashed_in is None else None
     if crashed_in is None and model is None:
         made = own.made()
         if made is None or _convnet_shape(made[0]) is not None:  # make() builds a ConvNet: this is not it
             fail("model_pipeline() returns a model that is not the ConvNet that make() builds.",
                  expected=f"ConvNet({PIPELINE_CONFIG['kernels']}, {PIPELINE_CONFIG['classes']})",
-                 found=_type_name(returned), advice="Return the model that make() built and train() trained.")
+                 found=type_name(returned), advice="Return the model that make() built and train() trained.")
         return  # make() builds no ConvNet: its own check says so, and nothing here can be rebuilt
     # A call that crashed sends back no argument's state, so the criterion's record of the losses is
     # missing then: the training is judged only when the pipeline returned.
@@ -1148,7 +1144,7 @@ def test_model_pipeline_reads_its_settings_from_the_run(lesson, device, wandb_ru
     recorded = PIPELINE_CONFIG | SWEEP_OVERRIDE
     shape = _convnet_shape(returned) if isinstance(returned, Described) else None
     expect(shape is not None, "model_pipeline() returns the trained ConvNet.", expected="a ConvNet",
-           found=_type_name(returned), advice="Return the model that make() built and train() trained.")
+           found=type_name(returned), advice="Return the model that make() built and train() trained.")
     given = (PIPELINE_CONFIG["kernels"], PIPELINE_CONFIG["classes"])
     expect(tuple(shape) != given,
            f"model_pipeline() built its network from the dict it was given, not from the run's config: a sweep "

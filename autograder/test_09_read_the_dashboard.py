@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from watchtrain.artifacts.tensorboard import find_runs, read_histograms, read_scalars
 from watchtrain.data import fashion_mnist, normalize_transform
 from watchtrain.failure_runs import MODES, write_failure_run
-from watchtrain.grading import (NotStarted, WatchedNet, exercise, expect, expect_close, expect_equal,
+from watchtrain.grading import (NotStarted, WatchedNet, exercise, expect, expect_close, expect_equal, expect_list,
                                 call_once, expect_writers_closed, fail, read_run)
 
 # train_and_instrument: the tutorial's CNN (noting how each forward pass ran), 3 epochs of 8 mini-batches, the
@@ -396,11 +396,8 @@ def test_train_and_instrument_draws_train_and_val_loss_on_one_chart(lesson, tmp_
     values = [value for _, value in val["loss"]]
     expect_close(values, run.replay.val_losses, "The validation loss after each epoch (run loss_val)", tol=TOL,
                  advice=_val_advice(values, run))
-    expect(isinstance(run.returned, (list, tuple)), "train_and_instrument must return the list of validation losses.",
-           expected="a list", found=type(run.returned).__name__,
-           advice="train_and_instrument returned None: end it with `return val_losses`, the list it logged."
-           if run.returned is None else None)
-    expect_close(list(run.returned), values, "What train_and_instrument returned (the validation losses it logged)",
+    returned = expect_list(run.returned, "train_and_instrument", "val_losses", "the validation losses it logged")
+    expect_close(returned, values, "What train_and_instrument returned (the validation losses it logged)",
                  tol=TOL)
     with_graph = sum(grad for _, grad in run.passes)
     expect(with_graph <= STEPS, "The validation loss must be computed without autograd.",

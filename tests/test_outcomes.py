@@ -5,7 +5,7 @@ import os
 import pytest
 
 from watchtrain.course import load_course
-from watchtrain.grading import GradingFailure, expect_tuple
+from watchtrain.grading import GradingFailure, expect_list, expect_tuple
 from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, makes_lesson_unloadable,
                                          sections_for_learner)
 from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED
@@ -60,6 +60,18 @@ def test_a_returned_tuple_of_another_form_says_what_came_back(returned, list_ok,
 def test_a_returned_tuple_unpacks_and_a_list_only_where_allowed():
     assert expect_tuple((1, 2), "pick", ("rows", "classes")) == (1, 2)
     assert expect_tuple([1, 2], "pick", ("rows", "classes"), list_ok=True) == (1, 2)
+
+
+@pytest.mark.parametrize("returned, says", [
+    (None, "found:    'None'\n  fit() returned None: end it with `return losses`, the list of the losses."),
+    (0.5, "found:    'float'\n  It returned one number: return the list of the losses, all of them."),
+    ({"a": 1}, "found:    'dict'\n  It returned a dict: return a plain list of the losses."),
+])
+def test_a_returned_list_of_another_form_says_what_came_back(returned, says):
+    with pytest.raises(GradingFailure) as failure:
+        expect_list(returned, "fit", "losses", "the losses")
+    assert failure.value.render() == "fit() must return the list of the losses.\n  expected: 'a list'\n  " + says
+    assert expect_list((1.0, 2.0), "fit", "losses", "the losses") == [1.0, 2.0]
 
 
 def test_an_untouched_stub_is_not_started_without_a_hint():

@@ -29,7 +29,8 @@ Judging
   expected and what was found, and, only when the evidence singles out the cause, `advice`.
   `expect_close(..., tol=FLOAT32_TOL)` accepts a float32 rounding where it is not the lesson.
   `expect_tuple(returned, "function", ("probs", "labels"))` unpacks a returned tuple, or fails
-  saying what came back instead (None, a list, another number of values).
+  saying what came back instead (None, a list, another number of values); `expect_list` does the
+  same for a returned list, and `type_name(value)` names what came back (a described object's class).
 - `read_artifact(reader, *args, what=...)`: a reader of `watchtrain.artifacts`, whose errors
   fail the check with the reader's path and fix. TensorBoard runs: `read_run` (it also says where
   stray events went) and `expect_writers_closed`.
@@ -43,7 +44,7 @@ Judging
 from importlib import import_module
 
 from watchtrain.grading.checks import (FLOAT32_TOL, GradingFailure, KnownCrash, expect, expect_close, expect_equal,
-                                      expect_tuple, fail, read_artifact)
+                                      expect_list, expect_tuple, fail, read_artifact)
 from watchtrain.grading.shared_runs import call_once, run_once
 
 # Loaded on first use: they need torch or pytest, which the CLI's start-up must not import (every
@@ -51,6 +52,7 @@ from watchtrain.grading.shared_runs import call_once, run_once
 _LAZY = {
     "exercise": "watchtrain.grading.markers",
     "Described": "watchtrain.grading.crossing",
+    "type_name": "watchtrain.grading.crossing",
     "LearnerCrash": "watchtrain.grading.submission",
     "NotStarted": "watchtrain.grading.submission",
     "call_explaining": "watchtrain.grading.submission",
@@ -75,5 +77,5 @@ def __getattr__(name: str):
 
 __all__ = ["FLOAT32_TOL", "Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NewRuns", "NotStarted", "Printed",
            "RecordingLoss", "WandbWatchedNet", "WatchedNet", "call_explaining", "call_once", "exercise", "expect",
-           "expect_close", "expect_equal", "expect_tuple", "expect_writers_closed", "fail", "figures_left_open",
-           "image_layout_crash", "printed_by_last_call", "read_artifact", "read_run", "run_once"]
+           "expect_close", "expect_equal", "expect_list", "expect_tuple", "expect_writers_closed", "fail", "figures_left_open",
+           "image_layout_crash", "printed_by_last_call", "read_artifact", "read_run", "run_once", "type_name"]

@@ -101,6 +101,28 @@ def expect_tuple(value: Any, function: str, names: Sequence[str], *, list_ok: bo
          advice=f"{function}() returned None: end it with `return {values}`." if value is None else None)
 
 
+def expect_list(value: Any, function: str, name: str, what: str) -> list:
+    """The list `function` returned (a tuple counts); otherwise a failure that says what came back
+    instead and what to return: `name` is what the learner's code calls the list (`accuracies`),
+    `what` what it holds ("the per-epoch accuracies")."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    from watchtrain.grading.crossing import type_name
+
+    kind = type_name(value)
+    if value is None:
+        advice = f"{function}() returned None: end it with `return {name}`, the list of {what}."
+    elif kind in ("ndarray", "Tensor"):
+        advice = (f"It returned a {'NumPy array' if kind == 'ndarray' else 'tensor'}: return a plain list of "
+                  f"numbers, {name}.tolist() makes one.")
+    elif isinstance(value, (int, float)):
+        advice = f"It returned one number: return the list of {what}, all of them."
+    else:
+        advice = f"It returned a {kind}: return a plain list of {what}."
+    fail(f"{function}() must return the list of {what}.", expected="a list", found="None" if value is None else kind,
+         advice=advice)
+
+
 def read_artifact(reader: Callable[..., Any], *args: Any, what: str) -> Any:
     """`reader(*args)` (one of watchtrain.artifacts' readers); when the artifact is missing or
     unreadable, the check fails with `what` and the reader's own explanation (its path and fix)."""

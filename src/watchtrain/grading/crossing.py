@@ -49,6 +49,12 @@ class Described:
         return f"<described {self.kind}: {self.type_name}>"
 
 
+def type_name(value: Any) -> str:
+    """The class name of a value a learner's function returned: a described object's own class
+    (Figure, generator), not Described."""
+    return value.type_name if isinstance(value, Described) else type(value).__name__
+
+
 # The fields the checks read, with their types: a description that lacks one, or carries another
 # type, is refused here rather than failing inside a check as if the grader were wrong.
 _FIELDS = {
