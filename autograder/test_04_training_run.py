@@ -27,7 +27,7 @@ from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (FLOAT32_TOL, Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet,
                                 call_once, exercise, expect, expect_close, expect_equal, expect_list,
                                 expect_writers_closed, fail, figures_left_open, printed_by_last_call, read_run,
-                                run_once)
+                                run_once, type_name)
 from watchtrain.models import Net
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs. 75 mini-batches an
@@ -385,7 +385,7 @@ def test_accuracy_is_the_fraction_correct(lesson, device):
         fail("accuracy must return a Python float.", expected=expected, found=f"a tensor: {found!r}",
              advice="Count with .item(), (predictions == labels).sum().item(), so the result is a plain number.")
     expect(isinstance(found, (float, int)), "accuracy must return a Python float.", expected="float",
-           found=type(found).__name__,
+           found=type_name(found),
            advice="Convert the result to a Python number: float(...), or count with .item()."
            if type(found).__module__ == "numpy" or isinstance(found, np.generic) else None)
     # Divided as float32 tensors, then .item(): 0.57 comes back as 0.5699999928. The same fraction,

@@ -15,7 +15,7 @@ from torch.utils.tensorboard.summary import compute_curve
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
 from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_tuple,
-                                expect_writers_closed, fail, read_run, run_once, call_once)
+                                expect_writers_closed, fail, read_run, run_once, call_once, type_name)
 from watchtrain.models import Net
 
 TEST_IMAGES, BATCH_SIZE = 200, 50
@@ -91,14 +91,14 @@ def _probabilities(lesson, device):
                                                f"a {tuple(labels.shape)} {type(labels).__name__})",
              advice="Return the probabilities first and the labels second: return probs, labels.")
     if not (isinstance(probs, torch.Tensor) and isinstance(labels, torch.Tensor)):
-        kinds = {type(probs).__name__, type(labels).__name__}
+        kinds = {type_name(probs), type_name(labels)}
         advice = None
         if "list" in kinds:
             advice = "A list of per-batch results is not one tensor: torch.cat(probs) and torch.cat(labels)."
         elif "ndarray" in kinds:
             advice = "Return torch tensors, not numpy arrays: leave out .numpy()."
         fail("class_probabilities must return two tensors.", expected="(Tensor, Tensor)",
-             found=f"({type(probs).__name__}, {type(labels).__name__})", advice=advice)
+             found=f"({type_name(probs)}, {type_name(labels)})", advice=advice)
     return probs, labels
 
 

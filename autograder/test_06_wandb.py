@@ -712,11 +712,17 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
     _expect_run_left_alone("test()", harness)
     run = _the_run(wandb_runs, "test()")
     _expect_summary_accuracy(run, counted)
-    advice = "Count with .sum().item(); correct / total is then a float."
+    advice = None
     if returned is None:
         advice = "test() returned None: return the accuracy as well as storing it."
+    elif isinstance(returned, torch.Tensor):
+        advice = "It returned a tensor: count with .sum().item(), and correct / total is then a float."
+    elif isinstance(returned, np.generic):
+        advice = f"It returned NumPy's {type(returned).__name__}: convert it with float(...)."
+    elif isinstance(returned, int):
+        advice = "It returned a whole number: the accuracy is the fraction correct / total, a float."
     expect(isinstance(returned, float), "test() returns the accuracy as a Python float.", expected="float",
-           found=type(returned).__name__, advice=advice)
+           found=type_name(returned), advice=advice)
     expect_equal(returned, counted.accuracy, "The accuracy test() returns", advice=_accuracy_advice(returned, counted))
     training = sum(mode for mode, _ in model.passes)
     expect(model.passes and not training, "test() should run the model in evaluation mode.",

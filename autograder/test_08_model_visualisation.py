@@ -17,7 +17,7 @@ from torch import nn
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.grading import (Described, LearnerCrash, call_once, exercise, expect, expect_equal, fail,
-                                printed_by_last_call, run_once)
+                                printed_by_last_call, run_once, type_name)
 from watchtrain.models import DropoutNet, Net
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -538,11 +538,11 @@ def test_onnx_predict_returns_onnxruntime_output(lesson, tmp_path, device):
             fail(f"onnx_predict returned a list, not an array{what}.", expected="a numpy.ndarray of shape (6, 10)",
                  found=f"a {type(found).__name__} of {len(found)}",
                  advice="session.run(None, feeds) returns one array per output: return outputs[0].")
-        advice = f"It returned a {type(found).__name__}: return the array session.run gives you, as it is."
+        advice = f"It returned a {type_name(found)}: return the array session.run gives you, as it is."
         if isinstance(found, torch.Tensor):
             advice = "It returned a torch tensor: return the NumPy array session.run gives you, without converting it."
         expect(isinstance(found, np.ndarray), f"onnx_predict must return a NumPy array{what}.",
-               expected="numpy.ndarray", found=type(found).__name__, advice=advice)
+               expected="numpy.ndarray", found=type_name(found), advice=advice)
         expected = images.cpu().numpy().reshape(6, -1) @ weight.T + bias
         expect_equal(list(found.shape), [6, 10], f"The shape of the returned scores{what}")
         difference = float(np.abs(found - expected).max())
