@@ -36,6 +36,9 @@ def stub():
 def crash():
     raise ConnectionRefusedError("no server on port 9")
 
+def interrupt():
+    raise KeyboardInterrupt  # as a training loop's `except KeyboardInterrupt: raise` passes it on
+
 def leave(code):
     os._exit(code)
 
@@ -221,6 +224,9 @@ def test_a_stub_is_not_started_and_a_crash_names_its_type(lesson):
     with pytest.raises(LearnerCrash) as crash:
         lesson.crash()
     assert crash.value.raised("ConnectionError") and "no server on port 9" in str(crash.value)
+    with pytest.raises(LearnerCrash) as crash:  # a BaseException the code raised, not the end of its process
+        lesson.interrupt()
+    assert crash.value.raised("KeyboardInterrupt") and "ended its process" not in str(crash.value)
 
 
 def test_a_call_that_ends_its_process_or_never_returns_costs_that_call_only(lesson):

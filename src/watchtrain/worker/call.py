@@ -80,7 +80,7 @@ def _answer(request: dict) -> dict:
         if raiser == request["function"]:  # its stub's `raise NotImplementedError`, maybe under a decorator
             return {"status": "not_started", "function": request["function"]}
         return _crash(error, request["function"], path, waits_for=raiser)  # another function, still its stub
-    except (Exception, SystemExit) as error:
+    except BaseException as error:  # KeyboardInterrupt too: this process ignores Ctrl-C, so the code raised it
         return _crash(error, request["function"], path)
     from watchtrain.worker.describe import Describer
 
@@ -188,7 +188,7 @@ def _import(path: Path):
     except SyntaxError as error:
         raise Submission(f"{path.parent.name}/{EXERCISE_FILE} has a syntax error on line {error.lineno}: {error.msg}\n"
                          f"    {(error.text or '').rstrip()}\n    {' ' * max((error.offset or 1) - 1, 0)}^") from None
-    except (Exception, SystemExit) as error:
+    except BaseException as error:
         raise Submission(f"importing {path.parent.name}/{EXERCISE_FILE} failed: {type(error).__name__}: {error}\n"
                          f"{learner_traceback(error, path)}{_top_level_advice(error, path)}") from None
     return module
@@ -223,7 +223,7 @@ def _crash(error: BaseException, function: str, path: Path, waits_for: str | Non
         headline = (f"{function}() calls {waits_for}(), which still raises NotImplementedError, so {function}() "
                     f"cannot finish. Write {waits_for}() first: {function}() depends on it.")
     else:
-        headline = f"{function}() raised {type(error).__name__}: {error}"
+        headline = f"{function}() raised {type(error).__name__}" + (f": {error}" if str(error) else "")
     return {"status": "crash", "headline": headline[:5000], "traceback": learner_traceback(error, path),
             "exception_types": [cls.__name__ for cls in type(error).__mro__ if cls is not object]}
 

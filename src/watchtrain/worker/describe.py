@@ -127,7 +127,7 @@ class Describer:
 def _other(value: Any) -> dict:
     try:
         text = repr(value)[:2000]
-    except Exception:
+    except BaseException:  # the learner's own __repr__, whatever it raises
         text = "(repr failed)"
     return {"kind": "object", "types": type_names(value), "repr": text}
 
