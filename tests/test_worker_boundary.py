@@ -6,6 +6,7 @@ grading/worker_client.py), without pytest-in-pytest, so that each property is sh
 import io
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -35,6 +36,16 @@ def stub():
 
 def crash():
     raise ConnectionRefusedError("no server on port 9")
+
+def recurse(depth=0):
+    return recurse(depth + 1)
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise ValueError("no text")
+
+def unprintable():
+    raise Unprintable()
 
 def interrupt():
     raise KeyboardInterrupt  # as a training loop's `except KeyboardInterrupt: raise` passes it on
@@ -227,6 +238,17 @@ def test_a_stub_is_not_started_and_a_crash_names_its_type(lesson):
     with pytest.raises(LearnerCrash) as crash:  # a BaseException the code raised, not the end of its process
         lesson.interrupt()
     assert crash.value.raised("KeyboardInterrupt") and "ended its process" not in str(crash.value)
+    with pytest.raises(LearnerCrash) as crash:  # the learner's exception, though its __str__ fails
+        lesson.unprintable()
+    assert crash.value.raised("Unprintable") and "its __str__ failed" in str(crash.value)
+
+
+def test_a_function_that_calls_itself_without_end_shows_its_line_three_times_then_a_count(lesson):
+    with pytest.raises(LearnerCrash) as crash:
+        lesson.recurse()
+    shown = str(crash.value)
+    assert crash.value.raised("RecursionError") and shown.count("return recurse(depth + 1)") == 3
+    assert re.search(r"\[the line above repeated \d+ more times\]", shown), shown[-500:]
 
 
 def test_a_call_that_ends_its_process_or_never_returns_costs_that_call_only(lesson):

@@ -189,7 +189,8 @@ def _import(path: Path):
         raise Submission(f"{path.parent.name}/{EXERCISE_FILE} has a syntax error on line {error.lineno}: {error.msg}\n"
                          f"    {(error.text or '').rstrip()}\n    {' ' * max((error.offset or 1) - 1, 0)}^") from None
     except BaseException as error:
-        raise Submission(f"importing {path.parent.name}/{EXERCISE_FILE} failed: {type(error).__name__}: {error}\n"
+        raise Submission(f"importing {path.parent.name}/{EXERCISE_FILE} failed: {type(error).__name__}: "
+                         f"{_message(error)}\n"
                          f"{learner_traceback(error, path)}{_top_level_advice(error, path)}") from None
     return module
 
@@ -223,7 +224,8 @@ def _crash(error: BaseException, function: str, path: Path, waits_for: str | Non
         headline = (f"{function}() calls {waits_for}(), which still raises NotImplementedError, so {function}() "
                     f"cannot finish. Write {waits_for}() first: {function}() depends on it.")
     else:
-        headline = f"{function}() raised {type(error).__name__}" + (f": {error}" if str(error) else "")
+        message = _message(error)
+        headline = f"{function}() raised {type(error).__name__}" + (f": {message}" if message else "")
     return {"status": "crash", "headline": headline[:5000], "traceback": learner_traceback(error, path),
             "exception_types": [cls.__name__ for cls in type(error).__mro__ if cls is not object]}
 
@@ -234,12 +236,35 @@ def learner_traceback(error: BaseException, path: Path) -> str:
     own = [i for i, frame in enumerate(frames) if Path(frame.filename).resolve() == path.resolve()]
     if not own:
         return "  (no line of your exercise.py is involved)"
-    lines = [f"  {path.name}, line {frames[i].lineno}, in {frames[i].name}: {(frames[i].line or '').strip()}"
-             for i in own]
+    lines = _repeats_folded([f"  {path.name}, line {frames[i].lineno}, in {frames[i].name}: "
+                             f"{(frames[i].line or '').strip()}" for i in own])
     if own[-1] != len(frames) - 1:
         last = frames[-1]
         lines.append(f"  ... which failed inside {Path(last.filename).name}, line {last.lineno}, in {last.name}")
     return "\n".join(lines)
+
+
+def _repeats_folded(lines: list[str], shown: int = 3) -> list[str]:
+    """The lines, a run of the same line (a function calling itself without end) shown `shown`
+    times and then counted, as Python's own tracebacks do."""
+    folded: list[str] = []
+    run = 0
+    for index, line in enumerate(lines):
+        run = run + 1 if index and lines[index - 1] == line else 1
+        if run <= shown:
+            folded.append(line)
+        elif index + 1 == len(lines) or lines[index + 1] != line:
+            more = run - shown
+            folded.append(f"  [the line above repeated {more} more time{'s' if more > 1 else ''}]")
+    return folded
+
+
+def _message(error: BaseException) -> str:
+    """str(error), or a note when the exception's own __str__ fails."""
+    try:
+        return str(error)
+    except BaseException:
+        return "(its message could not be shown: its __str__ failed)"
 
 
 def _encode(answer: dict) -> bytes:
