@@ -80,13 +80,15 @@ def numpy_flavoured():
     import numpy as np
     import torch
     from torch import nn
+    from torchvision import tv_tensors
     net = nn.Linear(2, 1)
     class Kind(enum.IntEnum):
         A = 3
     return {"mean": np.float64(0.25), "count": np.int64(7), "name": np.str_("Sneaker"), "kind": Kind.A,
             "scalar": np.array(1.5), "huge": np.longdouble(2.5), np.int64(4): "key", "texts": np.array(["a", "b"]),
             "dropout": nn.Dropout(p=np.float64(0.5)),
-            "optimizer": torch.optim.SGD(net.parameters(), lr=np.float64(0.1))}
+            "optimizer": torch.optim.SGD(net.parameters(), lr=np.float64(0.1)),
+            "picture": tv_tensors.Image(torch.zeros(1, 2, 2))}
 
 def figure():
     import matplotlib.pyplot as plt
@@ -170,8 +172,9 @@ def test_results_and_states_come_back_as_data(lesson):
 
 
 def test_numpy_scalars_and_subclasses_of_plain_types_cross_as_what_they_hold(lesson):
-    """np.float64 is a float and np.str_ a str, but the checker reads answers with weights_only,
-    which refuses their classes: a learner's np.mean(...) once came back as a forged answer."""
+    """np.float64 is a float, np.str_ a str and tv_tensors.Image a tensor, but the checker reads
+    answers with weights_only, which refuses their classes: a learner's np.mean(...) once came back
+    as a forged answer."""
     value = lesson.numpy_flavoured()
     assert value["mean"] == 0.25 and isinstance(value["mean"], float)
     assert value["count"] == 7 and value["name"] == "Sneaker" and type(value["name"]) is str
@@ -181,6 +184,7 @@ def test_numpy_scalars_and_subclasses_of_plain_types_cross_as_what_they_hold(les
     assert isinstance(value["texts"], Described) and isinstance(value["dropout"], Described)
     assert value["dropout"].modules[0]["attributes"]["p"] == 0.5
     assert value["optimizer"].groups[0]["hyperparameters"]["lr"] == 0.1
+    assert type(value["picture"]) is torch.Tensor and value["picture"].shape == (1, 2, 2)  # torchvision's subclass
 
 
 def test_an_answer_the_checker_could_not_read_is_a_crash_that_says_so():
@@ -193,7 +197,7 @@ def test_an_answer_the_checker_could_not_read_is_a_crash_that_says_so():
 
     answer = load_answer(_encode({"status": "returned", "value": [np.longdouble(1.5)]}))
     assert answer["status"] == "crash"
-    assert answer["headline"].startswith("the value returned could not be sent to the grader (")
+    assert answer["headline"].startswith("the value returned could not be sent to the grader (it holds a numpy.")
     assert answer["headline"].endswith("return plain Python values, tensors or NumPy arrays")
 
 

@@ -65,7 +65,9 @@ class Describer:
         if depth > MAX_DEPTH:
             return _other(value)
         if isinstance(value, torch.Tensor):
-            return {"kind": "tensor", "tensor": value.detach().clone(), "requires_grad": bool(value.requires_grad),
+            # as_subclass: a tensor subclass (torchvision's tv_tensors.Image, say) would cross as its own class
+            return {"kind": "tensor", "tensor": value.detach().clone().as_subclass(torch.Tensor),
+                    "requires_grad": bool(value.requires_grad),
                     "grad_fn": type(value.grad_fn).__name__ if value.grad_fn is not None else None}
         if isinstance(value, np.ndarray):
             try:  # np.array, not np.ascontiguousarray: that makes a 0-d array 1-d
