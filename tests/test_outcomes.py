@@ -57,6 +57,15 @@ def test_a_returned_tuple_of_another_form_says_what_came_back(returned, list_ok,
     assert failure.value.render() == says
 
 
+def test_a_returned_object_is_named_by_its_own_class():
+    from watchtrain.grading import Described
+
+    generator = Described("object", {"types": ["builtins.generator"], "repr": "<generator object>"})
+    with pytest.raises(GradingFailure) as failure:
+        expect_tuple(generator, "pick", ("rows", "classes"))
+    assert "found:    'generator'" in failure.value.render()
+
+
 def test_a_returned_tuple_unpacks_and_a_list_only_where_allowed():
     assert expect_tuple((1, 2), "pick", ("rows", "classes")) == (1, 2)
     assert expect_tuple([1, 2], "pick", ("rows", "classes"), list_ok=True) == (1, 2)

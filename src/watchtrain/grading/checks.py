@@ -95,8 +95,10 @@ def expect_tuple(value: Any, function: str, names: Sequence[str], *, list_ok: bo
         fail(f"{function}() returns a list of {len(names)}; the contract asks for a tuple {form}.",
              expected=f"tuple {form}", found="list",
              advice=f"A return with commas, `return {values}`, returns a tuple.")
+    from watchtrain.grading.crossing import type_name
+
     found = (f"{type(value).__name__} of {len(value)}" if isinstance(value, (tuple, list))
-             else "None" if value is None else type(value).__name__)
+             else "None" if value is None else type_name(value))
     fail(f"{function}() must return a tuple of {len(names)}, {form}.", expected=form, found=found,
          advice=f"{function}() returned None: end it with `return {values}`." if value is None else None)
 
