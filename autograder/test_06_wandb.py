@@ -716,7 +716,7 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
     if returned is None:
         advice = "test() returned None: return the accuracy as well as storing it."
     elif isinstance(returned, torch.Tensor):
-        advice = "It returned a tensor: count with .sum().item(), and correct / total is then a float."
+        advice = "It returned a tensor: return the Python float that its .item() gives."
     elif isinstance(returned, np.generic):
         advice = f"It returned NumPy's {type(returned).__name__}: convert it with float(...)."
     elif isinstance(returned, int):

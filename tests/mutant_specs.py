@@ -143,16 +143,16 @@ if __name__ == "__main__":  # a maintainer's loop: python tests/mutant_specs.py 
     def chosen(found: list[Mutant]) -> list[Mutant]:
         return [m for m in found if m.lesson.startswith(lesson) and (not names or m.name in names)]
 
-    mutants, alternatives = chosen(find_mutants(root / "tests" / "mutants")), \
-        chosen(find_alternatives(root / "tests" / "alternatives"))
+    mutants = chosen(find_mutants(root / "tests" / "mutants"))
+    alternatives = chosen(find_alternatives(root / "tests" / "alternatives"))
+    graded = [(mutant, False) for mutant in mutants] + [(alternative, True) for alternative in alternatives]
     with tempfile.TemporaryDirectory(prefix="watchtrain-mutants-") as scratch:
         failures = 0
-        for mutant in mutants + alternatives:
-            is_alternative = mutant in alternatives
+        for mutant, is_alternative in graded:
             unmet = grade_mutant(root, mutant, Path(scratch), alternative=is_alternative)
             failures += bool(unmet)
-            verdict = ("passes " if is_alternative else "caught ") if not unmet else "MISSED "
+            verdict = ("FAILED " if unmet else "passes ") if is_alternative else ("MISSED " if unmet else "caught ")
             print(f"{verdict} {mutant.id}" + "".join(f"\n    {line}" for line in unmet))
-    print(f"{len(mutants) + len(alternatives) - failures} of {len(mutants) + len(alternatives)} as expected "
-          f"({len(mutants)} mutants caught with their feedback, {len(alternatives)} alternatives passed)")
-    sys.exit(1 if failures or not mutants + alternatives else 0)
+    print(f"{len(graded) - failures} of {len(graded)} as expected ({len(mutants)} mutants, each caught with its "
+          f"feedback; {len(alternatives)} alternatives, each passing its checks)")
+    sys.exit(1 if failures or not graded else 0)

@@ -77,5 +77,6 @@ def __getattr__(name: str):
 
 __all__ = ["FLOAT32_TOL", "Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NewRuns", "NotStarted", "Printed",
            "RecordingLoss", "WandbWatchedNet", "WatchedNet", "call_explaining", "call_once", "exercise", "expect",
-           "expect_close", "expect_equal", "expect_list", "expect_tuple", "expect_writers_closed", "fail", "figures_left_open",
-           "image_layout_crash", "printed_by_last_call", "read_artifact", "read_run", "run_once", "type_name"]
+           "expect_close", "expect_equal", "expect_list", "expect_tuple", "expect_writers_closed", "fail",
+           "figures_left_open", "image_layout_crash", "printed_by_last_call", "read_artifact", "read_run", "run_once",
+           "type_name"]
