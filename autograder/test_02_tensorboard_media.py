@@ -8,6 +8,7 @@ import re
 import numpy as np
 import torch
 import torchvision
+from PIL import Image
 
 from watchtrain.artifacts.tensorboard import read_histograms, read_hparams, read_images, read_mesh, read_text
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
@@ -19,6 +20,7 @@ GREY_LEVELS = 1  # TensorBoard truncates x * 255 to uint8; allow one level for r
 
 GRID_TAG, GRID_IMAGES = "fashion_mnist_images", 16
 GRID_SHAPE = (62, 242)  # make_grid: 2 rows x 8 columns of 28 px images, 2 px of padding around each
+GRID_DIMMING = 0.8  # the grid's pictures are this much darker than the data set's: see _grid_images
 
 BATCH_TAG, BATCH_SHAPE = "channels_last_batch", (4, 12, 20, 3)  # N, H, W, C; H != W so a swap shows
 
@@ -98,8 +100,14 @@ def the_only_image(images: dict, tag: str, what: str, *, alone: bool = False):
 # log_image_grid
 
 def _grid_images() -> torch.Tensor:
-    dataset = fashion_mnist(train=True, transform=normalize_transform())
-    return torch.stack([dataset[index][0] for index in range(GRID_IMAGES)])
+    """16 Fashion-MNIST pictures made with normalize_transform(), as the contract says, from pictures a
+    little darker than the data set's (every one of those reaches white): the batch lies in [-1, 0.6],
+    so that make_grid(normalize=True) without value_range, which stretches the batch's own minimum and
+    maximum to [0, 1], shows."""
+    dataset, transform = fashion_mnist(train=True), normalize_transform()
+    darker = [Image.fromarray((np.asarray(dataset[index][0]) * GRID_DIMMING).astype(np.uint8))
+              for index in range(GRID_IMAGES)]
+    return torch.stack([transform(picture) for picture in darker])
 
 
 def _grid_crash_advice(message: str) -> str | None:
@@ -161,6 +169,12 @@ def test_log_image_grid_is_one_make_grid_image(lesson, tmp_path_factory):
         advice = "This is a single image: log the make_grid of the whole batch."
     expect_equal(found, GRID_SHAPE, f"The (height, width) of the {GRID_TAG!r} image (16 images, 8 per row, "
                                     f"2 px padding)", advice=advice)
+    channels = event.pixels.shape[2]
+    advice = {1: "The picture was stored with a single grey channel: the exercise asks for RGB, the grey repeated "
+                 "in each channel, as make_grid returns it for grey images.",
+              4: "The picture was stored with a fourth, alpha channel (RGBA), as PNG files and plt.imread give it: "
+                 "the exercise asks for RGB, the grid that make_grid returns."}.get(channels)
+    expect_equal(channels, 3, f"The colour channels stored in the {GRID_TAG!r} image (RGB)", advice=advice)
 
 
 @exercise("log_image_grid")
@@ -191,6 +205,14 @@ def _grid_pixels_advice(pixels: np.ndarray, images: torch.Tensor, mask: np.ndarr
         "multiplies by 255 itself), so everything above 1 turns white.": (images * 0.5 + 0.5) * 255,
         "The pixels lie in [0, 2]: 1 was added, but the result was not halved, so the bright half of every image "
         "is clipped to white. Undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5.": images + 1,
+        "The batch's own darkest and brightest pixels were stretched to 0 and 1, as make_grid(normalize=True) does "
+        "without value_range: the pictures you were given are darker than that, and stretching changes them. "
+        "Undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5, or pass value_range=(-1, 1).":
+            (images - images.min()) / (images.max() - images.min()),
+        "Each image's own darkest and brightest pixels were stretched to 0 and 1, as make_grid(normalize=True, "
+        "scale_each=True) does: the pictures you were given are darker than that, and stretching changes them. "
+        "Undo Normalize((0.5,), (0.5,)) with images * 0.5 + 0.5, or pass value_range=(-1, 1) without scale_each.":
+            torch.stack([(image - image.min()) / (image.max() - image.min()) for image in images]),
     }
     for advice, scaled in wrong_scalings.items():
         if matches(pixels, quantise(torchvision.utils.make_grid(scaled)), mask):

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")
 
 # log_model_graph: the tutorial CNN traced on the first batch of a real Fashion-MNIST loader.
 BATCH_SIZE = 4
-BATCH_SHAPE = (BATCH_SIZE, 1, 28, 28)
+IMAGE_SHAPE = (1, 28, 28)
+OTHER_BATCH_SIZE = 6  # a second call's loader: 32 images in batches of 6, 6, 6, 6, 6 and 2, none of 4
 NETWORK_OPERATIONS = {  # Net, layer by layer: what its forward pass must leave in the graph
     "aten::_convolution": ("convolutions", 2),  # conv1, conv2
     "aten::max_pool2d": ("max pooling", 2),  # pool, used after each convolution
@@ -84,13 +85,14 @@ def _index_of_image() -> dict[bytes, int]:
 
 # log_model_graph
 
-def _logged_graph(lesson, tmp_path_factory):
-    """The one call of log_model_graph that the exercise's checks read: its log_dir, and the graph."""
+def _logged_graph(lesson, tmp_path_factory, batch_size: int = BATCH_SIZE):
+    """The call of log_model_graph that the exercise's checks read, given a loader of `batch_size`
+    images a batch: its log_dir, and the graph."""
     def call(folder):
         log_dir = folder / "logs"
-        lesson.log_model_graph(str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=BATCH_SIZE))
+        lesson.log_model_graph(str(log_dir), Net(), DataLoader(_normalised_batches(), batch_size=batch_size))
         return log_dir
-    log_dir = call_once((lesson.log_model_graph.key,), tmp_path_factory, "log_model_graph", call)
+    log_dir = call_once((lesson.log_model_graph.key, batch_size), tmp_path_factory, "log_model_graph", call)
     return log_dir, read_run(read_graph, log_dir, what="Reading the model graph your code wrote to log_dir.")
 
 
@@ -118,17 +120,24 @@ def test_log_model_graph_holds_the_network_operations(lesson, tmp_path_factory):
 
 @exercise("log_model_graph")
 def test_log_model_graph_traced_on_a_real_batch(lesson, tmp_path_factory):
-    _, graph = _logged_graph(lesson, tmp_path_factory)
-    inputs = [node for node in graph.nodes if node.op == "IO Node" and node.name.startswith("input/")]
-    found = inputs[0].output_shapes[0] if inputs and inputs[0].output_shapes else None
-    advice = None
-    if found == BATCH_SHAPE[1:]:
-        advice = "The graph was traced on a single image (images[0]): pass the whole batch, add_graph(net, images)."
-    elif found is not None and tuple(found[1:]) == BATCH_SHAPE[1:] and found[0] != BATCH_SIZE:
-        advice = (f"The graph was traced on a batch of {found[0]}, not on the loader's first batch of "
-                  f"{BATCH_SIZE}: use images, labels = next(iter(loader)).")
-    expect_equal(found, BATCH_SHAPE, "The shape of the graph's input (the batch add_graph ran the network on)",
-                 advice=advice)
+    # Then again with batches of another size, none of them 4: an input made to the shape of the
+    # docstring's example, not taken from the loader, shows there.
+    for batch_size in (BATCH_SIZE, OTHER_BATCH_SIZE):
+        _, graph = _logged_graph(lesson, tmp_path_factory, batch_size)
+        inputs = [node for node in graph.nodes if node.op == "IO Node" and node.name.startswith("input/")]
+        found = inputs[0].output_shapes[0] if inputs and inputs[0].output_shapes else None
+        advice = None
+        if found == IMAGE_SHAPE:
+            advice = "The graph was traced on a single image (images[0]): pass the whole batch, add_graph(net, images)."
+        elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] == BATCH_SIZE != batch_size:
+            advice = (f"Given a loader of batches of {batch_size}, the graph's input is still a batch of {BATCH_SIZE}, "
+                      f"a size this loader never gives: the input was not taken from the loader. Trace on its first "
+                      f"batch, images, labels = next(iter(loader)).")
+        elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] != batch_size:
+            advice = (f"The graph was traced on a batch of {found[0]}, not on the loader's first batch of "
+                      f"{batch_size}: use images, labels = next(iter(loader)).")
+        expect_equal(found, (batch_size, *IMAGE_SHAPE), f"The shape of the graph's input (the batch add_graph ran "
+                     f"the network on), given a loader of batches of {batch_size}", advice=advice)
 
 
 # select_n_random
@@ -338,8 +347,12 @@ def _replayed_picks(lesson) -> tuple[list[int | None], list[int]] | None:
         return None
 
 
-def _embedded_indices(embedding) -> list[int]:
-    """The pool index of each embedded point, recognised from its row of 784 features."""
+def _embedded_indices(embedding, *, judge_scale: bool = True) -> list[int]:
+    """The pool index of each embedded point, recognised from its row of 784 features. Without
+    `judge_scale` (for the checks of metadata.tsv and sprite.png, which only need to know which
+    picture each point is), features scaled otherwise than to [0, 1] are stretched from their
+    lowest to their highest value back to 0 to 255 and recognised too: the check of tensors.tsv
+    judges the scale."""
     tensor = embedding.tensor
     advice = None
     if tensor.shape[0] == N and tensor.shape[1] != FEATURES:
@@ -347,13 +360,16 @@ def _embedded_indices(embedding) -> list[int]:
     elif tensor.shape[0] != N:
         advice = f"tensors.tsv holds {tensor.shape[0]} points: one row per chosen picture, n = {N} of them."
     expect_equal(tuple(tensor.shape), (N, FEATURES), "The shape of tensors.tsv (points, features)", advice=advice)
-    if tensor.max() > 1.0:
+    unit = tensor  # the features as they should be, between 0 and 1
+    if not judge_scale and (tensor.max() > 1.0 or tensor.min() < 0) and tensor.max() > tensor.min():
+        unit = (tensor - tensor.min()) / (tensor.max() - tensor.min())
+    elif tensor.max() > 1.0:
         raw = bool(np.all(tensor == np.rint(tensor))) and tensor.max() <= 255
         fail("The features in tensors.tsv go above 1.", expected="pixels scaled to [0, 1]",
              found=f"values {tensor.min():g} to {tensor.max():g}",
              advice=("These are the raw pixels, 0 to 255: scale them first, pixels = images.float() / 255." if raw
                      else "Scale the uint8 pixels to [0, 1] by dividing by 255: pixels = images.float() / 255."))
-    rows = np.rint(tensor.astype(np.float64) * 255)
+    rows = np.rint(unit.astype(np.float64) * 255)
     index_of = _index_of_image()
     indices = []
     for row, features in enumerate(rows):
@@ -407,7 +423,7 @@ def test_log_embedding_rows_are_the_chosen_images(lesson, tmp_path_factory):
 @exercise("log_embedding")
 def test_log_embedding_labels_name_each_image_class(lesson, tmp_path_factory):
     _, embedding, picks = _embedding(lesson, tmp_path_factory)
-    indices = _embedded_indices(embedding)
+    indices = _embedded_indices(embedding, judge_scale=False)
     expect(not embedding.metadata_header,
            "metadata.tsv must hold one class name per line, without a header.",
            expected="single-column metadata", found=f"a header: {list(embedding.metadata_header)}",
@@ -434,7 +450,7 @@ def test_log_embedding_labels_name_each_image_class(lesson, tmp_path_factory):
 @exercise("log_embedding")
 def test_log_embedding_sprite_shows_each_image(lesson, tmp_path_factory):
     _, embedding, _ = _embedding(lesson, tmp_path_factory)
-    indices = _embedded_indices(embedding)
+    indices = _embedded_indices(embedding, judge_scale=False)
     expect_equal(embedding.single_image_dim, (SIDE, SIDE), "The size of one thumbnail in the sprite (width, height)",
                  advice="label_img must have shape (n, 1, 28, 28): pixels.unsqueeze(1).")
     sprite = embedding.sprite
@@ -456,8 +472,9 @@ def test_log_embedding_sprite_shows_each_image(lesson, tmp_path_factory):
                       if np.abs(tile - thumbnail(pool_index)[:, :, np.newaxis]).max() <= GREY_LEVELS), None)
         advice = "`watchtrain hint 03` shows how label_img is made from the chosen pictures."
         if set(np.unique(tile)) <= {0, 255} and len(np.unique(expected)) > 2:
-            advice = ("The thumbnails are pure black and white: label_img was uint8 (0 to 255), and add_embedding "
-                      "multiplies by 255, so every non-black pixel saturates. Pass pixels = images.float() / 255.")
+            advice = ("The thumbnails are pure black and white: label_img held grey values 0 to 255 where values 0 to "
+                      "1 are expected, and add_embedding multiplies them by 255, so every non-black pixel saturates. "
+                      "Pass pixels = images.float() / 255.")
         elif shown is not None:
             advice = (f"Thumbnail {point} shows the picture of point {shown}: give label_img the chosen pictures in "
                       f"the order of the rows of mat.")

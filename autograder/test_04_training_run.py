@@ -93,10 +93,36 @@ def _plotted(lesson, device) -> Plotted:
     return run_once((lesson.plot_classes_preds.key, device), lambda: _plot(lesson, device))
 
 
-def _plot(lesson, device) -> Plotted:
+# The guesses (class: confidence) of the network that plot_classes_preds is called with, one per watched
+# picture: four different classes with four different confidences, none near a rounding boundary, so that a
+# title drawn from another picture's numbers (the first guess, the batch's largest confidence) shows. An
+# untrained network guesses one class for all four pictures, each at about 11.2 %.
+CHOSEN_GUESSES = {3: 0.873, 7: 0.642, 0: 0.416, 5: 0.958}
+
+
+def _net_with_chosen_guesses(images: torch.Tensor) -> WatchedNet:
+    """The tutorial CNN (seed 0) whose last layer is solved for, so that it makes CHOSEN_GUESSES on `images`."""
     torch.manual_seed(0)
-    net = WatchedNet().to(device)
+    net = WatchedNet()
+    features = {}
+    hook = net.fc3.register_forward_hook(lambda module, inputs, output: features.update(last=inputs[0]))
+    with torch.no_grad():
+        net(images)
+    hook.remove()
+    logits = torch.zeros(len(images), len(CLASS_NAMES), dtype=torch.float64)
+    for k, (guess, confidence) in enumerate(CHOSEN_GUESSES.items()):
+        logits[k, guess] = math.log(confidence / (1 - confidence) * (len(CLASS_NAMES) - 1))
+    weight = torch.linalg.lstsq(features["last"].double(), logits).solution.T
+    with torch.no_grad():
+        net.fc3.weight.copy_(weight)
+        net.fc3.bias.zero_()
+    net.passes.clear()
+    return net
+
+
+def _plot(lesson, device) -> Plotted:
     images, _ = _images(False, WATCHED)
+    net = _net_with_chosen_guesses(images).to(device)
     images = images.clone().to(device)
     with torch.no_grad():
         logits = net(images).cpu()
@@ -149,17 +175,19 @@ def test_plot_classes_preds_titles_and_colours(lesson, device):
                      advice=_title_advice(found, index, plotted) or f"Use exactly the title of the docstring: "
                                                                     f"{expected!r}.")
         right = pred == label
-        colour = tuple(ax["title_color"])
-        if colour != to_rgba("green" if right else "red"):
+        # Compared as drawn, in 8-bit RGB: matplotlib's 'g', (0, 0.5, 0), and 'green', (0, 0.502, 0), are one colour.
+        colour = to_hex(ax["title_color"], keep_alpha=True)
+        if colour != to_hex("green" if right else "red", keep_alpha=True):
             advice = "Pass color='green' when the prediction is right and color='red' when it is wrong."
-            if colour == to_rgba("red" if right else "green"):
+            if colour == to_hex("red" if right else "green", keep_alpha=True):
                 advice = "The colours are swapped: green when pred == label, red otherwise."
-            elif colour == to_rgba(plt.rcParams["axes.titlecolor"] if plt.rcParams["axes.titlecolor"] != "auto"
-                                   else plt.rcParams["text.color"]):
+            elif colour == to_hex(plt.rcParams["axes.titlecolor"] if plt.rcParams["axes.titlecolor"] != "auto"
+                                  else plt.rcParams["text.color"], keep_alpha=True):
                 advice = ("The title has matplotlib's default colour: pass color='green' when the prediction is "
                           "right and color='red' when it is wrong, to set_title.")
             fail(f"The title colour of subplot {index}, whose prediction is {'right' if right else 'wrong'}.",
-                 expected="green" if right else "red", found=to_hex(colour), advice=advice)
+                 expected=f"{'green' if right else 'red'} ({to_hex('green' if right else 'red')})", found=colour,
+                 advice=advice)
 
 
 def _percent(title: str) -> float | None:
@@ -190,6 +218,10 @@ def _title_advice(found: str, index: int, plotted: Plotted) -> str | None:
             return "The guess and the label are swapped: the guess comes first, the true label on the second line."
         if guess == CLASS_NAMES[label]:
             return "The guess shows the true label: the guess is the class the network finds most probable."
+        others = [k for k, other in enumerate(plotted.preds.tolist()) if k != index and guess == CLASS_NAMES[other]]
+        if others:
+            return (f"That is the guess for picture {others[0]}, not for picture {index}: each subplot shows the "
+                    f"guess of its own picture, preds[i] in the loop over i.")
         return (f"The guess is the class with the largest probability, here {CLASS_NAMES[pred]!r}: "
                 f"probs.argmax(dim=1), then its name from CLASS_NAMES.")
     if truth != CLASS_NAMES[label]:
@@ -219,6 +251,10 @@ def _title_advice(found: str, index: int, plotted: Plotted) -> str | None:
         (F.log_softmax(logits, dim=1)[index, pred].item() * 100,
          "The percentage is a log-probability (log_softmax): use F.softmax(net(images), dim=1)."),
     )
+    others = [(k, plotted.probs[k, other].item() * 100) for k, other in enumerate(plotted.preds.tolist()) if k != index]
+    candidates += tuple((value, f"That is the confidence of picture {k}'s guess, not of picture {index}'s: each "
+                                f"subplot shows its own picture's, probs[i, preds[i]] in the loop over i.")
+                        for k, value in others)
     matches = [advice for value, advice in candidates if value is not None and abs(percent - value) <= 0.05 + 1e-4]
     return _one_of(matches)
 
@@ -740,11 +776,12 @@ def test_train_and_log_figures_at_logging_steps(lesson, tmp_path_factory, device
                  advice=advice or "Log the figure right after the loss, with the same step.")
 
 
-# What a logged figure is compared with: the learner's own plot_classes_preds, drawn for the watched pictures
-# with the replay's network at the figure's step, and redrawn here the way the docstring's figure is laid out
-# (one row of subplots without ticks). When the learner lays the figure out so, the two images are the same
-# pixel for pixel; then the usual mistakes (other pictures, other labels, another network) are drawn the same
-# way and compared too. A figure laid out otherwise is read for its titles' colours only.
+# What a logged figure is compared with: the learner's own plot_classes_preds, called for the watched pictures
+# with the replay's network at the figure's step, as the worker's matplotlib drew it (the way add_figure draws:
+# the learner's fonts, sizes and spacing included), pixel for pixel. When they differ, the usual mistakes (other
+# pictures, other labels, another network) are redrawn here in the docstring's layout (one row of subplots
+# without ticks) and compared, whole and area by area. A figure laid out otherwise is read for its titles'
+# colours only.
 
 @dataclass
 class Drawing:
@@ -766,13 +803,24 @@ def _draw(size_inches: list[float], dpi: float, axes: list[dict]) -> Drawing:
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    return _drawing(pixels, [sub.get_window_extent().extents for sub in figure.axes])
+
+
+def _drawing(pixels: np.ndarray, extents) -> Drawing:
+    """A drawing from its pixels and its subplots' boxes as matplotlib gives them (x0, y0, x1, y1 from the
+    bottom left), turned into (top, bottom, left, right) rows and columns, with a margin of 2 pixels."""
     height = pixels.shape[0]
-    boxes = []
-    for sub in figure.axes:
-        box = sub.get_window_extent()
-        boxes.append((max(0, math.floor(height - box.y1) - 2), math.ceil(height - box.y0) + 2,
-                      max(0, math.floor(box.x0) - 2), math.ceil(box.x1) + 2))
-    return Drawing(pixels, boxes)
+    return Drawing(pixels, [(max(0, math.floor(height - y1) - 2), math.ceil(height - y0) + 2,
+                             max(0, math.floor(x0) - 2), math.ceil(x1) + 2) for x0, y0, x1, y1 in extents])
+
+
+def _as_drawn(drawn: Described, dpi: float) -> Drawing:
+    """The learner's figure as their own matplotlib drew it (as add_figure does: fonts, spacing and all),
+    or, where that could not be done, redrawn here from its description in the docstring's layout."""
+    pixels = getattr(drawn, "pixels", None)
+    if pixels is not None and pixels.shape[1] == round(drawn.size_inches[0] * dpi):
+        return _drawing(pixels.numpy(), drawn.boxes)
+    return _draw(drawn.size_inches, dpi, drawn.axes)
 
 
 def _same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
@@ -861,11 +909,11 @@ def _expect_figure(lesson, run: TrainingRun, step: int, pixels: np.ndarray, devi
         _expect_title_colours(where, pixels, _contract_axes(run.replay.states[step], *_watched(), device, []))
         return
     dpi = pixels.shape[1] / drawn.size_inches[0]
-    expected = _draw(drawn.size_inches, dpi, drawn.axes)
+    expected = _as_drawn(drawn, dpi)
     if _same_pixels(expected.pixels, pixels):
         return
     before = _learners_drawing(lesson, run.replay.states[step - 1], device)  # drawn before the step's update: fine
-    if before is not None and _same_pixels(_draw(before.size_inches, dpi, before.axes).pixels, pixels):
+    if before is not None and _same_pixels(_as_drawn(before, dpi).pixels, pixels):
         return
     state, watched, labels = run.replay.states[step], *_watched()
     batch_images, batch_labels = _images(True, TRAIN_IMAGES)
@@ -950,7 +998,7 @@ def _ink(pixels: np.ndarray, colour: str) -> np.ndarray:
 
 def _expect_title_colours(where: str, pixels: np.ndarray, axes: list[dict]) -> None:
     found = _title_inks(pixels)
-    wanted = ["green" if tuple(ax["title_color"]) == to_rgba("green") else "red" for ax in axes]
+    wanted = ["green" if to_hex(ax["title_color"]) == to_hex("green") else "red" for ax in axes]
     if len(found) != len(wanted):
         return  # the titles cannot be told apart in this layout: nothing more to read
     for k, (colour, expected) in enumerate(zip(found, wanted)):
@@ -979,9 +1027,14 @@ def test_train_and_log_accuracy_once_per_epoch(lesson, tmp_path_factory, device)
     expect_equal(steps, list(range(EPOCHS)), f"The steps of {ACCURACY_TAG!r} (once per epoch, the epoch as step)",
                  advice=advice)
     values = [value for _, value in points]
+    advice = None
+    if values and math.isclose(values[-1], 100 * run.final_accuracy, rel_tol=1e-5):
+        advice = "These are percentages: log correct / total, a fraction between 0 and 1, not a percentage."
+    elif any(value > 1 for value in values):
+        advice = ("Log correct / total: the number of pictures classified right over the number of pictures "
+                  "counted, so that it lies between 0 and 1.")
     expect(all(0.0 <= value <= 1.0 for value in values), f"The {ACCURACY_TAG!r} values must be fractions.",
-           expected="values between 0 and 1", found=values,
-           advice="Log correct / total, not a percentage." if any(value > 1 for value in values) else None)
+           expected="values between 0 and 1", found=values, advice=advice)
     if run.trained_like_the_contract:
         replay = run.replay
         advice = None

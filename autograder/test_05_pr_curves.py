@@ -84,7 +84,8 @@ def _called(lesson, device):
 
 def _probabilities(lesson, device):
     result, _ = _called(lesson, device)
-    probs, labels = expect_tuple(result, "class_probabilities", ("probs", "labels"))
+    # The contract asks for "a pair": a two-item list is one too, and unpacks the same way.
+    probs, labels = expect_tuple(result, "class_probabilities", ("probs", "labels"), list_ok=True)
     if getattr(probs, "ndim", None) == 1 and getattr(labels, "ndim", None) == 2:
         fail("class_probabilities returns the labels first and the probabilities second.",
              expected="(probs, labels)", found=f"(a {tuple(probs.shape)} {type(probs).__name__}, "
@@ -141,6 +142,9 @@ def test_class_probabilities_are_softmax_rows(lesson, device):
                       "F.softmax(net(images), dim=1), shares 1 among the ten classes.")
         elif torch.allclose(found, F.log_softmax(logits, dim=1), atol=PROBABILITY_TOLERANCE):
             advice = "These are log-probabilities (log_softmax): use F.softmax(net(images), dim=1)."
+        elif torch.allclose(found, 100 * F.softmax(logits, dim=1), atol=100 * PROBABILITY_TOLERANCE):
+            advice = ("These are percentages: each row adds up to 100. Probabilities lie between 0 and 1: return "
+                      "the softmax itself, without multiplying it by 100.")
         fail("Each row of probs must sum to 1.", expected=1.0, found=[round(float(s), 4) for s in row_sums[:8]],
              advice=advice)
     expected = F.softmax(logits, dim=1)
@@ -274,26 +278,30 @@ def _same(found: np.ndarray, expected: np.ndarray) -> bool:
     return found.shape == expected.shape and np.allclose(found, expected, rtol=1e-6, atol=1e-6)
 
 
-def _probabilities_behind_the_curves(lesson, device, reference: torch.Tensor) -> torch.Tensor:
-    """The learner's own probabilities when they equal the reference (so that a last-bit rounding
-    difference cannot move a score across a threshold), else the reference."""
+def _learners_probabilities(lesson, device) -> torch.Tensor | None:
+    """What the learner's class_probabilities returns, as a float tensor of the reference's shape
+    (images, classes), or None when it returns no such thing."""
     try:
         (probs, _), _ = _called(lesson, device)
         probs = torch.as_tensor(probs).detach().cpu().float()
     except Exception:  # not started or broken: its own tests say so
-        return reference
-    close = probs.shape == reference.shape and torch.allclose(probs, reference, atol=PROBABILITY_TOLERANCE)
-    return probs if close else reference
+        return None
+    return probs if tuple(probs.shape) == (TEST_IMAGES, len(CLASS_NAMES)) else None
 
 
 _YES_OR_NO = ("The scores are only 0 or 1 (a yes/no prediction: the predicted class, or a probability above a "
               "cut-off), so the curve has two points, not one per threshold. Pass the probability itself, "
               "probs[:, k]: the curve is drawn by moving the cut-off.")
 
+_FROM_CLASS_PROBABILITIES = ("The curve is drawn from the probabilities your class_probabilities returns, and they "
+                             "are not the softmax of the network's outputs: its own checks say what is wrong with "
+                             "them. Once they are right, so is this curve.")
+
 
 def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray, logits: np.ndarray) -> str | None:
     """Which usual mistake gives exactly the logged curve, if one does (computed the way add_pr_curve would)."""
     predicted = probs.argmax(axis=1)
+    softmax = F.softmax(torch.from_numpy(logits), dim=1).numpy()
     mistakes = (
         ("It was built from predicted labels instead of the truth: the truth of class k's curve is "
          "labels == k, not probs.argmax(dim=1) == k.", predicted == k, probs[:, k]),
@@ -305,6 +313,11 @@ def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray,
          _batchwise_softmax_over_images(torch.from_numpy(logits)).numpy()[:, k]),
         (_YES_OR_NO, labels == k, (predicted == k).astype(np.float32)),
         (_YES_OR_NO, labels == k, (probs[:, k] > 0.5).astype(np.float32)),
+        ("The scores went through a sigmoid, which squashes each logit on its own: the probabilities are the "
+         "softmax across the ten classes, F.softmax(logits, dim=1).", labels == k,
+         torch.sigmoid(torch.from_numpy(logits)).numpy()[:, k]),
+        ("The scores are percentages, the softmax times 100: TensorBoard drops every score above 1. Pass the "
+         "probabilities themselves, between 0 and 1.", labels == k, 100 * softmax[:, k]),
     )
     for advice, truth, scores in mistakes:
         if _same(found, compute_curve(truth, scores, num_thresholds=NUM_THRESHOLDS)):
@@ -316,7 +329,12 @@ def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray,
 def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path_factory, device):
     _, curves = _logged_curves(lesson, tmp_path_factory, device)
     logits = _reference_logits(device)
-    probs = _probabilities_behind_the_curves(lesson, device, F.softmax(logits, dim=1))
+    reference = F.softmax(logits, dim=1)
+    own = _learners_probabilities(lesson, device)
+    # The learner's own probabilities when they are right (so that a last-bit rounding difference
+    # cannot move a score across a threshold), else the reference.
+    own_are_right = own is not None and torch.allclose(own, reference, atol=PROBABILITY_TOLERANCE)
+    probs = own if own_are_right else reference
     _, labels = _test_set()
     labels, probs, logits = labels.numpy(), probs.numpy(), logits.numpy()
     for k, name in enumerate(CLASS_NAMES):
@@ -328,8 +346,13 @@ def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path_factor
         expected = _expected_curve(labels == k, probs[:, k], NUM_THRESHOLDS)
         if _same(found, expected):
             continue
-        advice = _diagnosis(found, k, labels, probs, logits) or (
-            f"Class {k}'s curve compares labels == {k} (the truth) with probs[:, {k}] (the probability of class {k}).")
+        advice = _diagnosis(found, k, labels, probs, logits)
+        if own is not None and not own_are_right and _same(
+                found, compute_curve(labels == k, own[:, k].numpy(), num_thresholds=NUM_THRESHOLDS)):
+            advice = " ".join(filter(None, (advice, _FROM_CLASS_PROBABILITIES)))
+        elif advice is None:
+            advice = (f"Class {k}'s curve compares labels == {k} (the truth) with probs[:, {k}] (the probability of "
+                      f"class {k}).")
         row = next(i for i in range(len(ROWS)) if not _same(found[i], expected[i]))
         expect_close(found[row].tolist(), expected[row].tolist(),
                      f"The {ROWS[row]} row of the PR curve {name!r}, recomputed from labels == {k} and probs[:, {k}]",

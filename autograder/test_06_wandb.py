@@ -60,7 +60,7 @@ PIPELINE_PROJECT = "watchtrain-pipeline"
 PIPELINE_CONFIG = {"kernels": [4, 8], "classes": 10, "slice": 50, "batch_size": 16, "learning_rate": 0.005,
                    "epochs": 2, "log_interval": 4}
 # ... and once as a W&B sweep would run it: these values replace the dict's in the recorded config.
-SWEEP_OVERRIDE = {"kernels": [3, 6], "classes": 12, "epochs": 1}
+SWEEP_OVERRIDE = {"kernels": [3, 6], "classes": 12, "epochs": 1, "log_interval": 3}
 PARTS = ("make", "train", "test", "save_model_onnx")  # what model_pipeline calls, in order
 
 # compare_learning_rates: a straight line with a fixed wiggle, three rates, one run each.
@@ -178,7 +178,8 @@ def _expect_training_logged(run, losses: list[float], counts: list[int], config:
     steps = [step for step, _ in rows]
     expected_steps = [counts[batch - 1] for batch in logged]
     expect_equal(steps, expected_steps, "The steps of the 'loss' rows (images seen when each was logged)",
-                 advice=_step_advice(steps, expected_steps, counts, logged, batches_per_epoch, interval))
+                 advice=_step_advice(steps, expected_steps, counts, logged, batches_per_epoch, interval,
+                                     [value for _, value in rows], losses))
     epochs_logged = [row.values.get("epoch") for row in _loss_rows(run)]
     expected_epochs = [(batch - 1) // batches_per_epoch for batch in logged]
     advice = "Log the index of the current epoch of the loop, counting from 0."
@@ -201,7 +202,7 @@ def _expect_training_logged(run, losses: list[float], counts: list[int], config:
                   "end of an epoch, say) adds a row of its own.")
 
 
-def _step_advice(steps, expected, counts, logged, batches_per_epoch, interval) -> str | None:
+def _step_advice(steps, expected, counts, logged, batches_per_epoch, interval, values, losses) -> str | None:
     if len(steps) != len(expected):
         epochs = len(counts) // batches_per_epoch
         if len(steps) == len(counts):
@@ -225,9 +226,30 @@ def _step_advice(steps, expected, counts, logged, batches_per_epoch, interval) -
     for shift in (-1, 1):
         if all(0 < batch + shift <= len(counts) for batch in logged) and \
                 steps == [counts[batch + shift - 1] for batch in logged]:
-            return ("Your logs are one batch off. Increment batch_count first, then log when "
-                    "batch_count % log_interval == 0 (the walkthrough's `(batch_ct + 1) % 25` is off by one).")
+            return _shifted_step_advice(shift, values, losses, logged)
     return None
+
+
+def _shifted_step_advice(shift: int, values, losses, logged) -> str:
+    """The steps are those of one batch earlier (shift -1) or later (+1): the logged losses tell whether
+    the rows come after other batches, or after the right ones with the images counted at another time."""
+    batches = ", ".join(str(batch) for batch in logged)
+    if values == [losses[batch - 1] for batch in logged]:
+        if shift == -1:
+            return (f"Your rows come after the right batches (their losses are those of batches {batches}), but each "
+                    f"step leaves out the images of the batch just trained on: add len(images) to example_count "
+                    f"before you log, not after.")
+        return (f"Your rows come after the right batches (their losses are those of batches {batches}), but each "
+                f"step already counts the images of the next batch: the step is the number of images seen so far.")
+    if values == [losses[batch + shift - 1] for batch in logged]:
+        if shift == -1:
+            return ("Your logs are one batch off: they come one batch early. Increment batch_count first, then log "
+                    "when batch_count % log_interval == 0 (the walkthrough's `(batch_ct + 1) % 25` is off by one).")
+        return ("Your logs are one batch off: they come one batch late. Increment batch_count first, then log when "
+                "batch_count % log_interval == 0.")
+    return (f"Each step is the images seen one batch {'earlier' if shift == -1 else 'later'} than it should be: log "
+            f"after batches {batches} of those counted across epochs, with step=example_count, the images seen so "
+            f"far.")
 
 
 def _loss_advice(values, losses, logged, interval) -> str:
@@ -881,13 +903,20 @@ class OwnParts:
         made = self.made()
         return self._once(("loader", train), lambda: _rebuilt_loader(made[1 if train else 2], train) if made else None)
 
+    def training_batches(self) -> DataLoader:
+        """make()'s training batches; when they cannot be rebuilt, as many batches of the same size: the same
+        records, other pictures. Only once make() gave its five results."""
+        made = self.made()
+        return self.loader(True) or DataLoader(Subset(fashion_mnist(train=True, transform=normalize_transform()),
+                                                      range(made[1].dataset_length)), batch_size=made[1].batch_size)
+
     def initial_model(self) -> nn.Module | None:
         made = self.made()
         return _rebuilt_convnet(made[0], self.device) if made else None
 
-    def _in_a_run(self, function, *args, watch: bool = False):
+    def _in_a_run(self, function, *args, watch: bool = False, config: dict = PIPELINE_CONFIG):
         runs = NewRuns(*self.roots)
-        call = function.inside("wandb_run", project=GRADER_PROJECT, config=dict(PIPELINE_CONFIG), watch=watch)
+        call = function.inside("wandb_run", project=GRADER_PROJECT, config=dict(config), watch=watch)
         value, _ = call(*args)
         found = runs.read()
         return value, (found[0] if len(found) == 1 else None)
@@ -895,12 +924,10 @@ class OwnParts:
     def trained(self):
         """(run, losses) of the learner's train on make()'s training batches, or None when it cannot run."""
         def call():
-            made, loader = self.made(), self.loader(True)
+            made = self.made()
             if made is None or _convnet_shape(made[0]) is None:
                 return None
-            if loader is None:  # make()'s batches, in size: the same records, other pictures
-                loader = DataLoader(Subset(fashion_mnist(train=True, transform=normalize_transform()),
-                                           range(made[1].dataset_length)), batch_size=made[1].batch_size)
+            loader = self.training_batches()
             model = self.initial_model()
             criterion = RecordingLoss(nn.CrossEntropyLoss())
             optimizer = torch.optim.Adam(model.parameters(), lr=PIPELINE_CONFIG["learning_rate"])
@@ -911,6 +938,24 @@ class OwnParts:
                 return None
             return (run, list(criterion.values)) if run is not None else None
         return self._once("trained", call)
+
+    def logged_rows(self, config: dict):
+        """The (step, epoch) of the 'loss' rows that the learner's train logs with `config`, in a run with
+        that config, on batches the size of make()'s training batches; None when it cannot run."""
+        def call():
+            made = self.made()
+            if made is None or _convnet_shape(made[0]) is None:
+                return None
+            loader = self.training_batches()
+            model = walkthrough_convnet(config["kernels"], config["classes"]).to(self.device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
+            try:
+                _, run = self._in_a_run(self.lesson.train, model, loader, nn.CrossEntropyLoss(), optimizer,
+                                        dict(config), self.device, config=config)
+            except LearnerCrash:
+                return None
+            return _logged_rows(run) if run is not None else None
+        return self._once(("logged rows", str(config)), call)
 
     def tested(self, model: nn.Module):
         """The test_accuracy the learner's test() stores for `model` on make()'s test batches, or None."""
@@ -1146,7 +1191,7 @@ def test_model_pipeline_reads_its_settings_from_the_run(lesson, device, wandb_ru
         monkeypatch.delenv("WANDB_SWEEP_PARAM_PATH")
     if crashed_in is not None:
         return  # the part that crashed by itself is graded on its own
-    _pipeline_run(wandb_runs, crashed_in)  # one run, in the project given
+    run = _pipeline_run(wandb_runs, crashed_in)  # one run, in the project given
     recorded = PIPELINE_CONFIG | SWEEP_OVERRIDE
     shape = _convnet_shape(returned) if isinstance(returned, Described) else None
     expect(shape is not None, "model_pipeline() returns the trained ConvNet.", expected="a ConvNet",
@@ -1158,6 +1203,42 @@ def test_model_pipeline_reads_its_settings_from_the_run(lesson, device, wandb_ru
            expected=f"ConvNet({recorded['kernels']}, {recorded['classes']})", found=f"ConvNet({shape[0]}, {shape[1]})",
            advice="Read every setting back from the run once it has started: config = run.config, then "
                   "make(config, device) and train(..., config, ...).")
+    _judge_sweep_training(run, own, recorded)
+
+
+def _logged_rows(run) -> list[tuple]:
+    """(step, epoch) of each 'loss' row of a run."""
+    return [(row.step, row.values.get("epoch")) for row in _loss_rows(run)]
+
+
+def _contract_rows(config: dict) -> list[tuple]:
+    """(step, epoch) of the 'loss' rows that train's contract asks for, on make()'s training batches."""
+    counts = _example_counts(math.ceil(TRAIN_SET_SIZE / config["slice"]), config["batch_size"], config["epochs"])
+    per_epoch = len(counts) // config["epochs"]
+    return [(counts[batch - 1], (batch - 1) // per_epoch) for batch in range(1, len(counts) + 1)
+            if batch % config["log_interval"] == 0]
+
+
+def _judge_sweep_training(run, own: OwnParts, recorded: dict) -> None:
+    """The sweep's run trained with the recorded epochs and log_interval: its 'loss' rows are those the
+    contract asks for, or those the learner's own train() logs with the recorded config."""
+    found = _logged_rows(run)
+    if found == _contract_rows(recorded) or found == own.logged_rows(recorded):
+        return
+    expected = own.logged_rows(recorded)
+    if expected is None:
+        return  # make() or train() cannot run as their contracts say: their own checks report it
+    settings = {key: recorded[key] for key in ("epochs", "log_interval")}
+    if found in (_contract_rows(PIPELINE_CONFIG), own.logged_rows(PIPELINE_CONFIG)):
+        given = {key: PIPELINE_CONFIG[key] for key in settings}
+        fail(f"model_pipeline() trained with the settings of the dict it was given, not with the run's config: a "
+             f"sweep changed the recorded config to {settings}, but the run's 'loss' rows (step, epoch) are those of "
+             f"{given}.", expected=expected, found=found,
+             advice="Read every setting back from the run once it has started: config = run.config, then give that "
+                    "same config to make(config, device) and to train(..., config, ...).")
+    fail(f"The 'loss' rows (step, epoch) of the sweep's run are not what your own train() logs with the recorded "
+         f"config ({settings}) on make()'s training batches.", expected=expected, found=found,
+         advice="Give train() make()'s training batches and the run's config, config = run.config.")
 
 
 # ---------------------------------------------------------------- compare_learning_rates

@@ -537,13 +537,13 @@ def test_plot_learning_curves_one_request_gives_its_id(lesson, visdom_server):
 def _reference_run(device, zero_grad=True, momentum=0.0, batch_stride=BATCH_SIZE):
     """The run the docstring describes (or, to recognise them, one of the usual departures from it:
     `batch_stride` 1 starts batch k at image k), recomputed once per device: (loss per step, accuracy
-    per epoch, accuracy on each epoch's last batch)."""
+    per epoch, accuracy on each epoch's last batch, each step's batch loss recomputed after its update)."""
     images, labels = _fashion_batch()
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(SIDE * SIDE, 10)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
     images, labels = images.to(device), labels.to(device)
-    losses, accuracies, last_batch = [], [], []
+    losses, accuracies, last_batch, after_update = [], [], [], []
     for _ in range(EPOCHS):
         for batch in range(BATCHES):
             window = slice(batch * batch_stride, batch * batch_stride + BATCH_SIZE)
@@ -553,11 +553,13 @@ def _reference_run(device, zero_grad=True, momentum=0.0, batch_stride=BATCH_SIZE
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+            with torch.no_grad():
+                after_update.append(nn.functional.cross_entropy(model(images[window]), labels[window]).item())
         with torch.no_grad():
             correct = model(images).argmax(dim=1) == labels
             accuracies.append(correct.float().mean().item())
             last_batch.append(correct[-BATCH_SIZE:].float().mean().item())
-    return losses, accuracies, last_batch
+    return losses, accuracies, last_batch, after_update
 
 
 def _monitor(lesson, visdom_server, device):
@@ -585,8 +587,27 @@ def _same(found: list[float], expected: list[float], tol: float = 1e-5) -> bool:
                                                for a, b in zip(found, expected))
 
 
-def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
-    """The usual departure from the recipe that gives exactly these losses, else what the evidence says."""
+def _running_means(losses: list[float], restart: int) -> list[float]:
+    """The mean of the losses so far, the sum starting again every `restart` steps."""
+    return [sum(losses[step - step % restart:step + 1]) / (step % restart + 1) for step in range(len(losses))]
+
+
+def _loss_advice(found: list[float], expected: list[float], after_update: list[float], accuracies_right: bool,
+                 device: str) -> str:
+    """What the plotted values are, when they come from the recipe's own training; else the usual departure
+    from the recipe that gives exactly these losses; else what the evidence says."""
+    plotted = {
+        "These are the losses after each update: each batch's loss computed again once optimizer.step() has changed "
+        "the weights. Plot the loss the batch gave before its update, loss.item() of the loss you backpropagate.":
+            after_update,
+        "These are running means, the average of the epoch's losses so far (running_loss / (batch + 1)): plot each "
+        "batch's own loss, loss.item().": _running_means(expected, BATCHES),
+        "These are running means, the average of every loss since training began: plot each batch's own loss, "
+        "loss.item().": _running_means(expected, len(expected)),
+    }
+    for advice, values in plotted.items():
+        if _same(found, values):
+            return advice
     departures = {
         "The gradients pile up from step to step: clear them with optimizer.zero_grad() before each backward().":
             {"zero_grad": False},
@@ -598,6 +619,10 @@ def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
     for advice, change in departures.items():
         if _same(found, _reference_run(device, **change)[0]):
             return advice
+    if accuracies_right:
+        return ("The 'accuracy' window shows the recipe's accuracies, so look at what is plotted before the training: "
+                "each point's y is the loss of that step's batch, computed before its update (loss.item() of the loss "
+                "you backpropagate). `watchtrain hint 07` goes through it.")
     if found and not _same(found[:1], expected[:1]):
         return ("The very first loss, before any update, already differs: the starting weights (torch.manual_seed(0) "
                 "right before building the model), the first batch (the first images, in order) or the loss (the "
@@ -609,16 +634,26 @@ def _loss_advice(found: list[float], expected: list[float], device: str) -> str:
             f"(k + 1) * batch_size, in order). `watchtrain hint 07` goes through it.")
 
 
+def _plotted(windows, title: str) -> list[float] | None:
+    """The y values of the one curve of the window titled `title`, or None."""
+    found = [w for w in windows if w.title == title and len(w.traces) == 1]
+    return found[0].traces[0].y if found else None
+
+
 @exercise("monitor_training")
 def test_monitor_training_loss_per_step(lesson, visdom_server, device):
-    env, crash, (losses, _, _), _ = _monitor(lesson, visdom_server, device)
+    env, crash, (losses, accuracies, _, after_update), _ = _monitor(lesson, visdom_server, device)
     with _judged_despite(crash):
-        line = _one_line(_titled(_windows(visdom_server, env), "loss", "plot"))
+        windows = _windows(visdom_server, env)
+        line = _one_line(_titled(windows, "loss", "plot"))
         expect_equal(len(line.x), len(losses), f"The number of points in the 'loss' window ({EPOCHS} epochs of "
                      f"{BATCHES} steps)", advice=_points_advice(line.x, line.y, losses))
         expect_equal(line.x, [float(step) for step in range(len(losses))], "The x values (steps) of the 'loss' window",
                      advice=_step_advice(line.x))
-        advice = None if _same(line.y, losses) else _loss_advice(line.y, losses, device)
+        advice = None
+        if not _same(line.y, losses):
+            accuracies_right = _same(_plotted(windows, "accuracy") or [], accuracies, 1e-6)
+            advice = _loss_advice(line.y, losses, after_update, accuracies_right, device)
         expect_close(line.y, losses, "The losses, step by step", tol=1e-5, advice=advice)
 
 
@@ -637,7 +672,7 @@ def _accuracy_advice(found: list[float], expected: list[float], last_batch: list
 
 @exercise("monitor_training")
 def test_monitor_training_accuracy_per_epoch(lesson, visdom_server, device):
-    env, crash, (losses, accuracies, last_batch), _ = _monitor(lesson, visdom_server, device)
+    env, crash, (losses, accuracies, last_batch, _), _ = _monitor(lesson, visdom_server, device)
     with _judged_despite(crash):
         windows = _windows(visdom_server, env)
         line = _one_line(_titled(windows, "accuracy", "plot"))
@@ -647,8 +682,7 @@ def test_monitor_training_accuracy_per_epoch(lesson, visdom_server, device):
         expect_equal(line.x, [float(e) for e in range(1, EPOCHS + 1)], "The x values (epochs) of the 'accuracy' window",
                      advice=advice)
         if not _same(line.y, accuracies, 1e-6):
-            loss_windows = [w for w in windows if w.title == "loss" and len(w.traces) == 1]
-            losses_right = bool(loss_windows) and _same(loss_windows[0].traces[0].y, losses)
+            losses_right = _same(_plotted(windows, "loss") or [], losses)
             expect_close(line.y, accuracies, "The accuracy after each epoch", tol=1e-6,
                          advice=_accuracy_advice(line.y, accuracies, last_batch, losses_right))
 

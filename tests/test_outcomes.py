@@ -5,7 +5,7 @@ import os
 import pytest
 
 from watchtrain.course import load_course
-from watchtrain.grading import GradingFailure, expect_list, expect_tuple
+from watchtrain.grading import GradingFailure, expect_equal, expect_list, expect_tuple
 from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, makes_lesson_unloadable,
                                          sections_for_learner)
 from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED
@@ -38,6 +38,21 @@ def test_numbers_that_differ_past_the_digits_shown_are_shown_with_every_digit():
     assert GradingFailure("y", expected=0.123456789, found=0.2).render() == "y\n  expected: 0.123457\n  found:    0.2"
     assert GradingFailure("y", expected=[1.0, 2.3], found=[1.0, 2.299999952316284]).render() == \
         "y\n  expected: [1.0, 2.3]\n  found:    [1.0, 2.299999952316284]"
+
+
+def test_long_lists_are_shown_where_they_first_differ():
+    """Eight items of a long list: from its start, or from just before the first difference when
+    that lies past them (the steps of a second epoch that restart at 0)."""
+    steps = list(range(24))
+    with pytest.raises(GradingFailure) as raised:
+        expect_equal([step % 8 for step in steps], steps, "The steps")
+    assert raised.value.render() == (
+        "The steps (first difference at position 8)\n"
+        "  expected: [..., 6, 7, 8, 9, 10, 11, 12, 13, ... (24 in all, from position 6)]\n"
+        "  found:    [..., 6, 7, 0, 1, 2, 3, 4, 5, ... (24 in all, from position 6)]")
+    with pytest.raises(GradingFailure) as raised:
+        expect_equal([0, 9, *steps[2:]], steps, "The steps")
+    assert "expected: [0, 1, 2, 3, 4, 5, 6, 7, ... (24 in all)]" in raised.value.render()
 
 
 @pytest.mark.parametrize("returned, list_ok, says", [

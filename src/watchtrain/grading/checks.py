@@ -17,16 +17,20 @@ FLOAT32_TOL = 1e-6
 class GradingFailure(AssertionError):
     """A check failed. Rendered for the learner without a traceback."""
 
-    def __init__(self, what: str, expected: Any = None, found: Any = None, advice: str | None = None):
+    def __init__(self, what: str, expected: Any = None, found: Any = None, advice: str | None = None,
+                 shown_from: int = 0):
+        """`shown_from`: in long lists, the position the items shown start at (where they differ)."""
         self.what, self.expected, self.found, self.advice = what, expected, found, advice
+        self.shown_from = shown_from
         super().__init__(self.render())
 
     def render(self) -> str:
         lines = [self.what]
         if self.expected is not None or self.found is not None:
-            expected, found = _show(self.expected), _show(self.found)
+            expected, found = _show(self.expected, start=self.shown_from), _show(self.found, start=self.shown_from)
             if expected == found:  # they differ past the digits shown (2.3 and float32's 2.2999999523): show them all
-                expected, found = _show(self.expected, every_digit=True), _show(self.found, every_digit=True)
+                expected = _show(self.expected, every_digit=True, start=self.shown_from)
+                found = _show(self.found, every_digit=True, start=self.shown_from)
             lines.append(f"  expected: {expected}")
             lines.append(f"  found:    {found}")
         if self.advice:
@@ -55,10 +59,13 @@ def expect(condition: bool, what: str, *, expected: Any = None, found: Any = Non
 def expect_equal(found: Any, expected: Any, what: str, *, advice: str | None = None) -> None:
     if found == expected:
         return
+    shown_from = 0
     if _is_sequence(found) and _is_sequence(expected):
         index = _first_difference(found, expected, lambda a, b: a == b)
-        what = f"{what} (first difference at position {index})" if index is not None else what
-    fail(what, expected=expected, found=found, advice=advice)
+        if index is not None:
+            what = f"{what} (first difference at position {index})"
+            shown_from = max(0, index - 2) if index >= _MAX_SHOWN - 1 else 0  # the difference in sight
+    raise GradingFailure(what, expected, found, advice, shown_from)
 
 
 def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, advice: str | None = None) -> None:
@@ -147,10 +154,16 @@ def _first_difference(found: Sequence, expected: Sequence, same) -> int | None:
     return None if len(found) == len(expected) else min(len(found), len(expected))
 
 
-def _show(value: Any, every_digit: bool = False) -> str:
+def _show(value: Any, every_digit: bool = False, start: int = 0) -> str:
+    """A value as the learner reads it; a long list as _MAX_SHOWN of its items from position `start`."""
     if _is_sequence(value) and len(value) > _MAX_SHOWN:
-        head = ", ".join(_show(v, every_digit) for v in list(value)[:_MAX_SHOWN])
-        return f"[{head}, ... ({len(value)} in all)]"
+        items = list(value)
+        start = min(start, len(items) - _MAX_SHOWN)
+        shown = ", ".join(_show(v, every_digit) for v in items[start:start + _MAX_SHOWN])
+        before = "..., " if start else ""
+        after = ", ..." if start + _MAX_SHOWN < len(items) else ""
+        where = f", from position {start}" if start else ""
+        return f"[{before}{shown}{after} ({len(items)} in all{where})]"
     if isinstance(value, float):
         return repr(value) if every_digit else f"{value:.6g}"
     if _is_sequence(value):

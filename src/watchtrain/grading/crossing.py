@@ -58,7 +58,7 @@ def type_name(value: Any) -> str:
 # The fields the checks read, with their types: a description that lacks one, or carries another
 # type, is refused here rather than failing inside a check as if the grader were wrong.
 _FIELDS = {
-    "figure": {"size_inches": list, "axes": list},
+    "figure": {"size_inches": list, "axes": list, "boxes": list},
     "module": {"state": dict, "modules": list, "parameters": list, "recorded": dict},
     "optimizer": {"groups": list, "state": dict},
     "dataloader": {"batch_size": (int, type(None)), "dataset_length": int, "sampler_types": list, "samples": list},
@@ -79,6 +79,17 @@ _FLOATS = {  # lists in those dicts that hold so many floats
 }
 
 
+def _check_rendering(fields: dict) -> None:
+    """A figure's pixels (height x width x 3 uint8) and one box of 4 floats per subplot, or neither."""
+    pixels, boxes = fields.get("pixels"), fields["boxes"]
+    if pixels is None and not boxes:
+        return
+    if not (isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8 and pixels.dim() == 3
+            and pixels.shape[2] == 3 and len(boxes) == len(fields["axes"])
+            and all(isinstance(box, list) and len(box) == 4 and all(type(v) is float for v in box) for box in boxes)):
+        raise MalformedAnswer("a figure description's pixels or boxes are malformed")
+
+
 def _check_fields(kind: str, fields: dict) -> None:
     for key, kinds in _FIELDS.get(kind, {}).items():
         if not isinstance(fields.get(key), kinds):
@@ -89,6 +100,8 @@ def _check_fields(kind: str, fields: dict) -> None:
             if any(len(item[k]) != count or any(type(v) is not float for v in item[k])
                    for k, count in _FLOATS.get((kind, key), {}).items()):
                 raise MalformedAnswer(f"a {kind} description's {key} holds a malformed entry")
+    if kind == "figure":
+        _check_rendering(fields)
 
 
 # ---------------------------------------------------------------- out

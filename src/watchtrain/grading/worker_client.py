@@ -27,7 +27,8 @@ from watchtrain.classroom.isolation.budget import out_of_memory_kills, refused_f
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE, in_grading_sandbox
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
-from watchtrain.worker.host import ChannelClosed, backward_works_in_forks, receive_frame, run_spawner, send_frame
+from watchtrain.worker.host import (ChannelClosed, backward_works_in_forks, cuda_started, receive_frame, run_spawner,
+                                   send_frame)
 
 SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
 HOST_START_TIMEOUT_S = 120.0
@@ -115,7 +116,8 @@ class LearnerWorker:
             if pid == 0:
                 checker_end.close()
                 try:
-                    if not backward_works_in_forks():  # this process ran autograd's threads: pytest.main() after training
+                    # this process started CUDA, or ran autograd's threads (pytest.main() after training in a notebook)
+                    if cuda_started() or not backward_works_in_forks():
                         _become_fresh_spawner(spawner_end, libraries)
                     run_spawner(spawner_end, libraries)
                 finally:

@@ -167,7 +167,32 @@ def _figure(figure) -> dict:
                      "images": [torch.from_numpy(np.array(image.get_array(), dtype=np.float64))
                                 for image in ax.get_images()],
                      "image_cmaps": [image.get_cmap().name for image in ax.get_images()]})
-    return {"size_inches": [float(v) for v in figure.get_size_inches()], "axes": axes}
+    pixels, boxes = _rendered(figure)
+    return {"size_inches": [float(v) for v in figure.get_size_inches()], "axes": axes, "pixels": pixels,
+            "boxes": boxes}
+
+
+def _rendered(figure) -> tuple[torch.Tensor | None, list[list[float]]]:
+    """The figure drawn as TensorBoard's add_figure draws it (Agg, at the figure's own dpi): its pixels,
+    height x width x 3 uint8, and each subplot's box in them (x0, y0, x1, y1 from the bottom left). So
+    the checker compares a logged figure with the learner's own drawing, whatever its fonts and
+    spacing. (None, []) when it cannot be drawn alone: a sub-figure, or a drawing that fails."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if _class_path(figure) != "matplotlib.figure.Figure":
+        return None, []
+    canvas = figure.canvas
+    agg = canvas if isinstance(canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    try:
+        agg.draw()
+        pixels = torch.from_numpy(np.asarray(agg.buffer_rgba())[..., :3].copy())
+        boxes = [[float(v) for v in ax.get_window_extent().extents] for ax in figure.axes]
+    except Exception:  # the learner's figure: whatever fails in drawing it, the description goes without
+        return None, []
+    finally:
+        if agg is not canvas:
+            figure.set_canvas(canvas)
+    return pixels, boxes
 
 
 def _is_graphviz(value) -> bool:

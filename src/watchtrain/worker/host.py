@@ -72,6 +72,11 @@ def _receive_exactly(sock: socket.socket, count: int, deadline: float | None) ->
 
 # ---------------------------------------------------------------- the spawner (outside the jail)
 
+# torch.cuda.is_available() asked through NVML, not by starting the CUDA driver: a process that has started it
+# cannot fork one that uses CUDA. Set before the first import that may ask (see classroom/isolation/warm_up.py).
+NVML_CUDA_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
 def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None:
     """In the process forked from the checker: preload (with the heavy `libraries` the graded
     lessons use), then start one jailed host per request ({"submission", "workspace",
@@ -80,6 +85,7 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
     from watchtrain.classroom.isolation.jail import die_with_parent
 
     die_with_parent()
+    os.environ.setdefault(NVML_CUDA_CHECK, "1")  # before any import asks whether CUDA is there (see warm_up)
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
     preload = PRELOAD + tuple(name for name in libraries if name in HEAVY)
@@ -105,6 +111,12 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
         socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [checker_end.fileno()])
         checker_end.close()
         _reap()
+
+
+def cuda_started() -> bool:
+    """Whether this process has started the CUDA driver: a process forked from it cannot use CUDA."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.cuda.is_initialized()
 
 
 def backward_works_in_forks() -> bool:
@@ -190,6 +202,7 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         import tempfile
 
         tempfile.tempdir = None
+        _remake_import_time_folders()
         preload = [name for name in request.get("preload", ()) if name in HEAVY]  # what the submission imports
         _import_quietly(preload)
         from watchtrain.classroom.isolation.warm_up import warm_up
@@ -204,6 +217,23 @@ def _become_host(channel: socket.socket, request: dict) -> None:
         except OSError:
             pass
     os._exit(code)
+
+
+# Temporary folders that libraries make once, when imported (module, attribute holding a TemporaryDirectory).
+# Imported by the spawner or the zygote outside the jail, they are missing from the jail's own /tmp.
+IMPORT_TIME_FOLDERS = (("wandb.sdk.data_types._private", "MEDIA_TMP"),)  # wandb.watch(log_graph=True), wandb.Image
+
+
+def _remake_import_time_folders() -> None:
+    """Make again, empty, the folders that preloaded libraries made in /tmp when imported, so that a
+    learner's wandb.watch(..., log_graph=True) runs in the jail as it does on their own machine."""
+    for module_name, attribute in IMPORT_TIME_FOLDERS:
+        folder = getattr(getattr(sys.modules.get(module_name), attribute, None), "name", None)
+        if isinstance(folder, str):
+            try:
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+            except OSError:  # the learner's call will say what it could not write
+                pass
 
 
 def _close_other_files(keep: set[int]) -> None:

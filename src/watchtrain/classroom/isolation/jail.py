@@ -259,7 +259,10 @@ def _new_root(plan: JailPlan) -> None:
         _mount("tmpfs", str(new_root / folder), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")  # RAM: kept well below the worker's own limit
     for device in (*DEVICES, *plan.gpu_devices):
         source = Path("/dev") / device
-        if source.exists():
+        if source.is_dir():  # /dev/nvidia-caps: a folder of device nodes (MIG's capabilities)
+            (new_root / "dev" / device).mkdir(parents=True, exist_ok=True)
+            _mount(str(source), str(new_root / "dev" / device), None, MS_BIND | MS_REC)
+        elif source.exists():
             target = new_root / "dev" / device
             target.touch()
             _mount(str(source), str(target), None, MS_BIND)

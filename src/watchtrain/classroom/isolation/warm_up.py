@@ -90,14 +90,39 @@ def _training(folder: str) -> None:
     The gradients are set by hand, never by a backward pass: where a GPU is visible, the first
     backward pass starts autograd's device threads, and then PyTorch refuses backward in every
     process forked from this one ("Unable to handle autograd's threading in combination with
-    fork-based multiprocessing"). A first backward pass costs about a millisecond anyway."""
+    fork-based multiprocessing"). A first backward pass costs about a millisecond anyway.
+
+    Likewise, where a GPU is visible, every optimizer step asks CUDA whether a CUDA graph is being
+    captured, and that question starts the CUDA driver: every process forked after it fails its
+    first use of CUDA, and its first optimizer step even on the CPU ("Cannot re-initialize CUDA in
+    forked subprocess"). This step is on the CPU, where nothing is ever captured: it is not asked."""
     import torch
 
     model = torch.nn.Linear(2, 1)
-    for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
-        for parameter in model.parameters():
-            parameter.grad = torch.ones_like(parameter)
-        optimizer.step()
+    with _graph_capture_not_asked(torch):
+        for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                          torch.optim.Adam(model.parameters())):
+            for parameter in model.parameters():
+                parameter.grad = torch.ones_like(parameter)
+            optimizer.step()
+
+
+@contextlib.contextmanager
+def _graph_capture_not_asked(torch):
+    """The two ways torch's optimizers ask whether a graph is being captured, answered "no" without
+    CUDA: torch.cuda.is_current_stream_capturing() (torch 2.11 and before), and the current
+    accelerator's stream (later versions; no accelerator means no question)."""
+    replaced = [(torch.cuda, "is_current_stream_capturing", lambda: False)]
+    if hasattr(torch, "accelerator"):
+        replaced.append((torch.accelerator, "current_accelerator", lambda *args, **kwargs: None))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in replaced]
+    for module, name, stand_in in replaced:
+        setattr(module, name, stand_in)
+    try:
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
 
 
 def tensorboard_crc_in_c() -> None:
@@ -144,7 +169,8 @@ def _onnx_exporter(folder: str) -> None:
     import torch
 
     _keep_torchlib_functions()
-
+    if torch.cuda.is_available():  # asked through NVML: the export itself would start CUDA, which no fork could use
+        return
     torch.onnx.export(torch.nn.Linear(2, 1), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
                       external_data=False, verbose=False)
     _stop_progress_bar_monitor()

@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main(modules: list[str]) -> None:
     gc.disable()  # no full collection each time the imports grow the heap by a quarter; one at the end
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # runs are forked from here: see warm_up
     failed = {}
     for name in modules:
         try:
