@@ -150,9 +150,11 @@ def test_log_batch_losses_values_in_order(lesson, tmp_path_factory):
 
 @exercise("log_batch_losses")
 def test_log_batch_losses_closes_the_writer(lesson, tmp_path_factory):
-    """Closing alone: what was logged, and where, is graded by the other checks (and once closed, every
-    point that was logged is on disk)."""
-    expect_writers_closed(_log_batch_losses(lesson, tmp_path_factory))
+    """Closing: the writers closed, and their event files whole and readable (a writer that stopped
+    mid-record leaves a damaged one). What was logged, and where, is graded by the other checks."""
+    log_dir = _log_batch_losses(lesson, tmp_path_factory)
+    expect_writers_closed(log_dir)
+    read_run(read_scalars, log_dir, what="Reading the scalars your code wrote to log_dir.")
 
 
 # log_train_and_test

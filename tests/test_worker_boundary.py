@@ -90,6 +90,10 @@ def numpy_flavoured():
             "optimizer": torch.optim.SGD(net.parameters(), lr=np.float64(0.1)),
             "picture": tv_tensors.Image(torch.zeros(1, 2, 2))}
 
+def forked_after_cuda():
+    import torch
+    return torch._C._cuda_isInBadFork()
+
 def figure():
     import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(4, 2))
@@ -472,6 +476,31 @@ def test_a_process_whose_autograd_started_threads_still_gets_a_worker_that_can_t
     completed = run_in_a_child(code, tmp_path)
     assert "FORKS CAN TRAIN: False" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
     assert "GRADIENT: [2.0, 2.0, 2.0]" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
+
+
+def test_no_process_a_call_is_forked_from_has_asked_cuda_anything(tmp_path):
+    # A process forked from one that asked CUDA for its device count or started it cannot use CUDA
+    # ("Cannot re-initialize CUDA in forked subprocess"), nor, on a GPU machine, take an optimizer
+    # step even on the CPU. The checker warms up and forks the spawner, which warms up the libraries
+    # (the ONNX exporter too) and forks the host, which forks each call: none of them may ask. Torch
+    # marks the forks of a process that asked even where no GPU is, so this shows on any machine.
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from watchtrain.classroom.isolation.warm_up import warm_up
+        from watchtrain.grading.submission import lesson_module
+        from watchtrain.grading.worker_client import LearnerWorker
+
+        warm_up()  # as the plugin does before it forks the spawner
+        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]),
+                                     ("torch.onnx", "onnxscript", "onnx"))
+        try:
+            print("FORKED AFTER CUDA:", lesson_module(worker, "{LESSON}", timeout=120).forked_after_cuda())
+        finally:
+            worker.close()
+    """)
+    completed = run_in_a_child(code, tmp_path)
+    assert "FORKED AFTER CUDA: False" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
 
 
 def test_the_plugin_starts_a_fresh_worker_only_for_someone_elses_work(tmp_path, monkeypatch):

@@ -225,13 +225,16 @@ IMPORT_TIME_FOLDERS = (("wandb.sdk.data_types._private", "MEDIA_TMP"),)  # wandb
 
 
 def _remake_import_time_folders() -> None:
-    """Make again, empty, the folders that preloaded libraries made in /tmp when imported, so that a
+    """Give the folders that preloaded libraries made in the temporary folder when imported a new
+    one here, in the jail's own (the object is shared by every module that imported it), so that a
     learner's wandb.watch(..., log_graph=True) runs in the jail as it does on their own machine."""
+    import tempfile
+
     for module_name, attribute in IMPORT_TIME_FOLDERS:
-        folder = getattr(getattr(sys.modules.get(module_name), attribute, None), "name", None)
-        if isinstance(folder, str):
+        folder = getattr(sys.modules.get(module_name), attribute, None)
+        if isinstance(getattr(folder, "name", None), str) and not os.path.isdir(folder.name):
             try:
-                os.makedirs(folder, mode=0o700, exist_ok=True)
+                folder.name = tempfile.mkdtemp(suffix=f"-{attribute.lower()}")
             except OSError:  # the learner's call will say what it could not write
                 pass
 

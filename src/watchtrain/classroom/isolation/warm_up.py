@@ -169,11 +169,30 @@ def _onnx_exporter(folder: str) -> None:
     import torch
 
     _keep_torchlib_functions()
-    if torch.cuda.is_available():  # asked through NVML: the export itself would start CUDA, which no fork could use
+    if _gpu_visible():  # the export itself would start CUDA, which no process forked from here could use then
         return
-    torch.onnx.export(torch.nn.Linear(2, 1), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
-                      external_data=False, verbose=False)
+    with _no_gpu_told(torch):
+        torch.onnx.export(torch.nn.Linear(2, 1).eval(), (torch.zeros(1, 2),), os.path.join(folder, "warm.onnx"),
+                          external_data=False, verbose=False)
     _stop_progress_bar_monitor()
+
+
+@contextlib.contextmanager
+def _no_gpu_told(torch):
+    """Where no GPU is visible, torch's questions about CUDA answered "none" without asking the
+    driver: asking it marks every process forked from this one as unable to use CUDA."""
+    saved = torch.cuda.is_available, torch.cuda.device_count
+    torch.cuda.is_available, torch.cuda.device_count = (lambda: False), (lambda: 0)
+    try:
+        yield
+    finally:
+        torch.cuda.is_available, torch.cuda.device_count = saved
+
+
+def _gpu_visible() -> bool:
+    """Whether a GPU is there, told by its device files: torch.cuda.is_available() asks the driver
+    where NVML is missing, and a process forked after that cannot use CUDA."""
+    return os.path.exists("/dev/nvidiactl") and os.environ.get("CUDA_VISIBLE_DEVICES") not in ("", "-1")
 
 
 def _stop_progress_bar_monitor() -> None:
