@@ -404,6 +404,24 @@ def test_without_namespaces_grading_still_works_and_says_what_is_off(tmp_path, m
         worker.close()
 
 
+def calling_a_worker(label: str, function: str, libraries: tuple[str, ...] = ()) -> str:
+    """Code for run_in_a_child that starts a worker (forked, preloading `libraries`) and prints
+    `label` and what the exercise's `function`() returns."""
+    return textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from watchtrain.grading.submission import lesson_module
+        from watchtrain.grading.worker_client import LearnerWorker
+
+        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]),
+                                     {libraries!r})
+        try:
+            print("{label}:", lesson_module(worker, "{LESSON}", timeout=120).{function}())
+        finally:
+            worker.close()
+    """)
+
+
 def run_in_a_child(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
     """`code` run by a new interpreter, as a process that starts a worker itself would: its
     arguments are a submission holding EXERCISE and a work folder, and it runs in that folder."""
@@ -445,11 +463,8 @@ def test_a_process_whose_autograd_started_threads_still_gets_a_worker_that_can_t
     # threads: a backward pass with a GPU visible, or (as here, on any machine) a deeply nested one.
     # pytest.main() in a notebook after training is such a process. The forked spawner finds it
     # out and starts over as a new interpreter.
-    code = textwrap.dedent(f"""
-        import sys, torch
-        from pathlib import Path
-        from watchtrain.grading.submission import lesson_module
-        from watchtrain.grading.worker_client import LearnerWorker
+    code = textwrap.dedent("""
+        import torch
         from watchtrain.worker.host import backward_works_in_forks
 
         class Nested(torch.autograd.Function):
@@ -467,12 +482,7 @@ def test_a_process_whose_autograd_started_threads_still_gets_a_worker_that_can_t
         assert backward_works_in_forks()
         Nested.apply(torch.ones(1, requires_grad=True), 100).sum().backward()  # deeper than autograd's 60
         print("FORKS CAN TRAIN:", backward_works_in_forks())
-        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]))
-        try:
-            print("GRADIENT:", lesson_module(worker, "{LESSON}", timeout=120).gradient())
-        finally:
-            worker.close()
-    """)
+    """) + calling_a_worker("GRADIENT", "gradient")
     completed = run_in_a_child(code, tmp_path)
     assert "FORKS CAN TRAIN: False" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
     assert "GRADIENT: [2.0, 2.0, 2.0]" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
@@ -484,21 +494,11 @@ def test_no_process_a_call_is_forked_from_has_asked_cuda_anything(tmp_path):
     # step even on the CPU. The checker warms up and forks the spawner, which warms up the libraries
     # (the ONNX exporter too) and forks the host, which forks each call: none of them may ask. Torch
     # marks the forks of a process that asked even where no GPU is, so this shows on any machine.
-    code = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
+    code = textwrap.dedent("""
         from watchtrain.classroom.isolation.warm_up import warm_up
-        from watchtrain.grading.submission import lesson_module
-        from watchtrain.grading.worker_client import LearnerWorker
 
         warm_up()  # as the plugin does before it forks the spawner
-        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]),
-                                     ("torch.onnx", "onnxscript", "onnx"))
-        try:
-            print("FORKED AFTER CUDA:", lesson_module(worker, "{LESSON}", timeout=120).forked_after_cuda())
-        finally:
-            worker.close()
-    """)
+    """) + calling_a_worker("FORKED AFTER CUDA", "forked_after_cuda", ("torch.onnx", "onnxscript", "onnx"))
     completed = run_in_a_child(code, tmp_path)
     assert "FORKED AFTER CUDA: False" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
 
