@@ -209,6 +209,10 @@ def test_objects_that_cannot_cross_are_described(lesson):
     figure = lesson.figure()
     assert isinstance(figure, Described) and figure.kind == "figure" and figure.is_a("Figure")
     assert figure.axes[0]["title"] == "hello" and figure.size_inches == [4.0, 2.0]
+    # drawn as add_figure draws it (at matplotlib's default 100 dpi), with its subplot's box in those pixels
+    assert tuple(figure.pixels.shape) == (200, 400, 3) and figure.pixels.dtype == torch.uint8
+    left, bottom, right, top = figure.boxes[0]
+    assert 0 < left < right < 400 and 0 < bottom < top < 200
 
 
 def test_what_a_call_prints_comes_back_as_its_head_and_byte_counts(lesson):
@@ -352,7 +356,10 @@ def test_descriptions_that_could_break_a_check_are_refused():
     with pytest.raises(MalformedAnswer):  # a field that would shadow the checker's own method
         rebuild({"kind": "object", "types": [], "repr": "x", "is_a": "gotcha"})
     with pytest.raises(MalformedAnswer):  # a figure whose axes are not what the checks read
-        rebuild({"kind": "figure", "types": [], "size_inches": [1.0, 1.0], "axes": ["not a dict"]})
+        rebuild({"kind": "figure", "types": [], "size_inches": [1.0, 1.0], "axes": ["not a dict"], "boxes": []})
+    with pytest.raises(MalformedAnswer):  # a figure's pixels that are no picture, or boxes for other subplots
+        rebuild({"kind": "figure", "types": [], "size_inches": [1.0, 1.0], "axes": [],
+                 "pixels": torch.zeros(2, 2, 3), "boxes": []})
     nested: list = []
     for _ in range(100_000):
         nested = [nested]

@@ -19,6 +19,7 @@ from torch import nn
 MAX_DEPTH = 6
 MAX_ITEMS = 10_000
 MAX_TEXT = 200_000
+MAX_RENDERED_PIXELS = 8_000_000  # a figure larger than 4000 x 2000 pixels crosses as its description alone
 PLAIN = (bool, int, float, str, type(None))
 _AS_ITS_BASE = {int: int.__int__, float: float.__float__, str: str.__str__}
 
@@ -176,10 +177,11 @@ def _rendered(figure) -> tuple[torch.Tensor | None, list[list[float]]]:
     """The figure drawn as TensorBoard's add_figure draws it (Agg, at the figure's own dpi): its pixels,
     height x width x 3 uint8, and each subplot's box in them (x0, y0, x1, y1 from the bottom left). So
     the checker compares a logged figure with the learner's own drawing, whatever its fonts and
-    spacing. (None, []) when it cannot be drawn alone: a sub-figure, or a drawing that fails."""
+    spacing. (None, []) when it cannot be drawn alone (a sub-figure), is too large to send, or fails."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    if _class_path(figure) != "matplotlib.figure.Figure":
+    width, height = figure.get_size_inches() * figure.dpi
+    if _class_path(figure) != "matplotlib.figure.Figure" or width * height > MAX_RENDERED_PIXELS:
         return None, []
     canvas = figure.canvas
     agg = canvas if isinstance(canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
