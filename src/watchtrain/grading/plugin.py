@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from watchtrain.classroom.isolation.jail import cap_work_folder, in_grading_sandbox, isolate_network
+from watchtrain.classroom.isolation.warm_up import ask_cuda_through_nvml
 from watchtrain.course import Course, ManifestError, find_course_root, load_course
 from watchtrain.grading import outcomes
 from watchtrain.grading.options import add_options, chosen_submission, is_hidden_dir
@@ -38,7 +39,6 @@ from watchtrain.grading.submission import SubmissionError, lesson_module, missin
 from watchtrain.grading.terminal import write_points_table
 from watchtrain.grading.time_limit import time_limit
 from watchtrain.grading.worker_client import LearnerWorker, WorkerFailed
-from watchtrain.worker.host import NVML_CUDA_CHECK
 from watchtrain.library_imports import learner_libraries
 
 SEED = 20_261_201  # not 0: code that forgets to seed (or seeds too late) must not inherit the seed an exercise asks for
@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # on each other (the whole autograder: 64 -> 58 s of CPU time, 58 to 68 -> 53 s), and the checker
     # and the worker run side by side. Set before torch is imported here; the worker inherits it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault(NVML_CUDA_CHECK, "1")  # the worker is forked from here: CUDA must not be started first
+    ask_cuda_through_nvml()  # the worker is forked from here: CUDA must not be started first
     # A learner's failure is shown as its feedback, not as pytest's traceback, which pytest would
     # still build first: with the source of every frame, about 0.3 s a failure. A native traceback
     # costs nothing, and is what a bug in the autograder itself shows.

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from watchtrain.classroom.isolation.warm_up import ask_cuda_through_nvml
 from watchtrain.library_imports import HEAVY
 
 MAX_FRAME = 1 << 30
@@ -72,11 +73,6 @@ def _receive_exactly(sock: socket.socket, count: int, deadline: float | None) ->
 
 # ---------------------------------------------------------------- the spawner (outside the jail)
 
-# torch.cuda.is_available() asked through NVML, not by starting the CUDA driver: a process that has started it
-# cannot fork one that uses CUDA. Set before the first import that may ask (see classroom/isolation/warm_up.py).
-NVML_CUDA_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
-
-
 def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None:
     """In the process forked from the checker: preload (with the heavy `libraries` the graded
     lessons use), then start one jailed host per request ({"submission", "workspace",
@@ -85,7 +81,7 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
     from watchtrain.classroom.isolation.jail import die_with_parent
 
     die_with_parent()
-    os.environ.setdefault(NVML_CUDA_CHECK, "1")  # before any import asks whether CUDA is there (see warm_up)
+    ask_cuda_through_nvml()  # before any import asks whether CUDA is there
     _close_other_files(keep={control.fileno()})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
     preload = PRELOAD + tuple(name for name in libraries if name in HEAVY)

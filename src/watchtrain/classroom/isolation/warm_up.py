@@ -25,6 +25,13 @@ import tempfile
 _done = sys.__dict__.setdefault("_watchtrain_warmed_up", set())
 
 
+def ask_cuda_through_nvml() -> None:
+    """Have torch.cuda.is_available() ask NVML, not the CUDA driver, in this process and the ones it
+    starts: a process that has started the driver cannot fork one that uses CUDA. Called before the
+    first import that may ask, in every process others fork from; a value already set is kept."""
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+
+
 def warm_up(libraries=()) -> None:
     """The first optimizer step, and the first use of each of `libraries` that writes something.
 
@@ -32,7 +39,7 @@ def warm_up(libraries=()) -> None:
     NVML: asked the default way, `torch.cuda.is_available()` initialises the CUDA driver (an
     optimizer step and an ONNX export both ask), and a process forked after that cannot use CUDA.
     The forks inherit the setting; a value already set is kept."""
-    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    ask_cuda_through_nvml()
     steps = [("training", (), _training),  # each step, and the libraries that must all be named for it to run
              ("tensorboard_crc", ("torch.utils.tensorboard",), lambda folder: tensorboard_crc_in_c()),
              ("tensorboard", ("torch.utils.tensorboard",), _tensorboard),
@@ -107,16 +114,21 @@ def _training(folder: str) -> None:
             optimizer.step()
 
 
-@contextlib.contextmanager
 def _graph_capture_not_asked(torch):
     """The two ways torch's optimizers ask whether a graph is being captured, answered "no" without
     CUDA: torch.cuda.is_current_stream_capturing() (torch 2.11 and before), and the current
     accelerator's stream (later versions; no accelerator means no question)."""
-    replaced = [(torch.cuda, "is_current_stream_capturing", lambda: False)]
+    answers = [(torch.cuda, "is_current_stream_capturing", lambda: False)]
     if hasattr(torch, "accelerator"):
-        replaced.append((torch.accelerator, "current_accelerator", lambda *args, **kwargs: None))
-    saved = [(module, name, getattr(module, name)) for module, name, _ in replaced]
-    for module, name, stand_in in replaced:
+        answers.append((torch.accelerator, "current_accelerator", lambda *args, **kwargs: None))
+    return _answered(answers)
+
+
+@contextlib.contextmanager
+def _answered(answers):
+    """Each (module, name, stand_in): the module's function replaced by the stand-in meanwhile."""
+    saved = [(module, name, getattr(module, name)) for module, name, _ in answers]
+    for module, name, stand_in in answers:
         setattr(module, name, stand_in)
     try:
         yield
@@ -177,16 +189,10 @@ def _onnx_exporter(folder: str) -> None:
     _stop_progress_bar_monitor()
 
 
-@contextlib.contextmanager
 def _no_gpu_told(torch):
     """Where no GPU is visible, torch's questions about CUDA answered "none" without asking the
     driver: asking it marks every process forked from this one as unable to use CUDA."""
-    saved = torch.cuda.is_available, torch.cuda.device_count
-    torch.cuda.is_available, torch.cuda.device_count = (lambda: False), (lambda: 0)
-    try:
-        yield
-    finally:
-        torch.cuda.is_available, torch.cuda.device_count = saved
+    return _answered([(torch.cuda, "is_available", lambda: False), (torch.cuda, "device_count", lambda: 0)])
 
 
 def _gpu_visible() -> bool:

@@ -29,14 +29,14 @@ import traceback
 
 from huge_pages import back_with_huge_pages  # beside this file (this folder is sys.path[0] here)
 from launch import apply_limits
-from warm_up import warm_up
+from warm_up import ask_cuda_through_nvml, warm_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(modules: list[str]) -> None:
     gc.disable()  # no full collection each time the imports grow the heap by a quarter; one at the end
-    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # runs are forked from here: see warm_up
+    ask_cuda_through_nvml()  # runs are forked from here
     failed = {}
     for name in modules:
         try:
