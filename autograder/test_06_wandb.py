@@ -40,6 +40,11 @@ CRASH_ADVICE = {
     "'dict' object has no attribute": "config can be a plain dict, which has no attributes: read each setting as "
                                       "config[\"epochs\"]. A W&B run's config answers that way too, so the same "
                                       "code serves model_pipeline.",
+    # The autograder forces W&B offline; only a run that insists on going online asks for a key.
+    "No API key configured": "W&B asked for an account's API key because your code asks it to go online "
+                             "(mode=\"online\", say). The autograder records every run offline, where no account is "
+                             "needed and nothing leaves the machine: leave the mode out, and W&B follows WANDB_MODE, "
+                             "which the autograder sets to offline (lesson 06, section 1, \"Offline first\").",
 }
 
 # make: odd sizes, so that a hard-coded value cannot pass by chance.

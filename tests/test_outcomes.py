@@ -9,7 +9,8 @@ from watchtrain.grading import GradingFailure, expect_equal, expect_list, expect
 from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, makes_lesson_unloadable,
                                          sections_for_learner)
 from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED
-from watchtrain.grading.submission import LearnerCrash, MissingFunction, NotStarted, SubmissionError
+from watchtrain.grading.submission import (LearnerCrash, MissingFunction, NotStarted, SubmissionError,
+                                           missing_module_advice)
 from watchtrain.grading.time_limit import TimeLimitExceeded
 
 HINT = "The concept.\nMore: `watchtrain hint 01 add`"
@@ -181,3 +182,14 @@ def test_a_timeout_after_the_learners_call_returned_is_not_blamed_on_it():
     assert status == ERROR and "after your code had returned" in feedback and "did not finish" not in feedback
     limit.in_learner_call = True
     assert "add() did not finish within the time limit" in outcome(limit)[1]
+
+
+@pytest.mark.parametrize("module, source, says", [
+    ("tensorboardX", "from tensorboardX import SummaryWriter", "from torch.utils.tensorboard import SummaryWriter"),
+    ("tensorflow", "import tensorflow as tf", "TensorBoard reads event files without it"),
+    ("tensorflow", "tf.io.gfile = tb.compat.tensorflow_stub.io.gfile", "classic tutorial's `tf.io.gfile"),
+    ("tensorboard_magic", "import tensorboard_magic", "not one of the course's libraries"),
+])
+def test_a_module_that_is_not_installed_gets_the_courses_counterpart_where_it_has_one(module, source, says):
+    message = f"importing 01/exercise.py failed: ModuleNotFoundError: No module named '{module}'"
+    assert says in missing_module_advice(message, source)

@@ -269,6 +269,15 @@ _TUTORIAL_GFILE_HACK = ("This is the classic tutorial's `tf.io.gfile = tb.compat
                         "delete those lines (the imports of tensorflow and tensorboard with them). Do not install "
                         "TensorFlow for it.")
 
+# Libraries that blog posts and older tutorials use where the course has its own counterpart.
+_COURSE_COUNTERPARTS = {
+    "tensorboardX": "tensorboardX is the stand-alone writer that PyTorch's own grew out of, and it is not installed "
+                    "here: `from torch.utils.tensorboard import SummaryWriter` takes the same log_dir and has the same "
+                    "add_scalar, add_image, add_graph ... methods.",
+    "tensorflow": "TensorFlow is not installed here, and no lesson needs it: TensorBoard reads event files without it, "
+                  "and the course writes them with PyTorch's `torch.utils.tensorboard.SummaryWriter`.",
+}
+
 
 def missing_module_advice(message: str, source: str, folder: Path | None = None) -> str:
     """What to do when importing exercise.py (whose text is `source`, in `folder`) failed on a module
@@ -283,6 +292,8 @@ def missing_module_advice(message: str, source: str, folder: Path | None = None)
                 f"one file. Move what you need from {beside[0]} into {EXERCISE_FILE}, and remove the import.")
     if module == "tensorflow" and "gfile" in source:
         return _TUTORIAL_GFILE_HACK
+    if module in _COURSE_COUNTERPARTS:
+        return _COURSE_COUNTERPARTS[module]
     if module.lower().replace("_", "-") in _course_libraries():
         return (f"`{module}` is one of the course's libraries, but it is not installed here: `make setup` installs "
                 f"them all, and `watchtrain doctor` lists what is missing.")

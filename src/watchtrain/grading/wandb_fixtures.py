@@ -2,9 +2,9 @@
 
 `autograder/conftest.py` lists this module in `pytest_plugins`, which gives every test two fixtures:
 
-- `wandb_offline` (session): every WANDB_* variable of the environment is replaced by
-  `offline_environment(root)` for the whole session, so nothing can leave the machine, and the
-  same submission gets the same result whatever the learner's shell says.
+- `wandb_offline` (session, used by every check): every WANDB_* variable of the environment is
+  replaced by `offline_environment(root)` for the whole session, so nothing can leave the machine,
+  and the same submission gets the same result whatever the learner's shell says.
 - `wandb_runs` (per test): the runs this test wrote, read back with the course's reader. Runs
   the learner left open are finished when the test ends, so none leaks into the next test.
 
@@ -19,6 +19,7 @@ pass and when the call ends, which `wandb.watch` hooks were on it and their log_
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,7 +84,9 @@ def forced_offline(root: Path, extra: dict[str, str] | None = None) -> Iterator[
 
 
 def finish_open_runs() -> None:
-    """Finish every run that code under test left open."""
+    """Finish every run that code under test left open (none where wandb was never imported)."""
+    if "wandb" not in sys.modules:
+        return
     from wandb.sdk import wandb_setup
 
     wandb_setup.singleton().finish_all_active_runs()
@@ -102,9 +105,10 @@ def reset_watch_names() -> None:
 
 
 def _reset_wandb() -> None:
-    import wandb
-
-    wandb.teardown()
+    """Make wandb read its settings again; where it is not imported yet, it will read them when it is."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None:
+        wandb.teardown()
 
 
 class NewRuns:
@@ -159,9 +163,11 @@ def _open_run_ids() -> set[str]:
     return set(submission.open_wandb_runs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def wandb_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The folder every W&B run of this session lands in (WANDB_DIR), wandb forced offline."""
+    """The folder every W&B run of this session lands in (WANDB_DIR), wandb forced offline. From
+    the first check on, whichever it is: a learner's call inherits these settings, and the import of
+    exercise.py that starts each call may already use W&B (the W&B tutorial's `wandb.login()`)."""
     with forced_offline(tmp_path_factory.mktemp("wandb"), GRADING_ONLY) as root:
         yield root
 
