@@ -165,6 +165,10 @@ def _points_advice(xs, ys, expected_y):
     if len(xs) == 1 and expected_y and math.isclose(ys[0], expected_y[-1], rel_tol=1e-5):
         return ("Only the last point is left: update='replace' swaps the window's data for the new point "
                 "every time. Use update='append'.")
+    if len(ys) == len(expected_y) + 1 and _same(ys[1:], expected_y, 1e-5):
+        return (f"The first point, ({xs[0]:g}, {ys[0]:g}), is not one of the values: the window was opened with a "
+                f"placeholder point, and every value was appended after it. Open the window with the first value "
+                f"itself, then append the rest.")
     return None
 
 
