@@ -6,6 +6,7 @@ autograder plugin, so they are quick and independent of the real lessons.
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -530,6 +531,30 @@ def test_demo_serve_starts_the_dashboards_on_localhost_until_ctrl_c_or_hang_up(f
         port = urllib.parse.urlsplit(url).port
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_demo_tensorboard_page_ticks_every_lessons_runs_past_tensorboards_forty(tmp_path):
+    """TensorBoard's older tabs tick no run at all when their run filter matches more than 40, and the
+    demo writes 47 runs. Its page filters out lesson 09's runs to diagnose (run names as TensorBoard
+    gives them: folders relative to the logdir); a demo of 40 runs or fewer gets the plain page."""
+    from watchtrain.demo import TENSORBOARD_TICKS_AT_MOST, tensorboard_page
+
+    def runs(*names: str) -> list[str]:
+        for name in names:
+            (tmp_path / name).mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / "events.out.tfevents.1.host.1.0").write_bytes(b"")
+        return list(names)
+
+    own = runs(*(f"0{lesson}_lesson/run_{index}" for lesson in range(1, 9) for index in range(3)),
+               "09_read_the_dashboard/instrumented", "09_read_the_dashboard/instrumented/loss_train")
+    assert tensorboard_page(tmp_path) == ("", "")
+    to_diagnose = runs(*(f"09_read_the_dashboard/failure_runs/mode_{index}{part}" for index in range(8)
+                         for part in ("", "/loss_train", "/loss_val")))
+    page, left_out = tensorboard_page(tmp_path)
+    run_filter = urllib.parse.unquote(page.split("regexInput=")[1])
+    assert len(own) + len(to_diagnose) > TENSORBOARD_TICKS_AT_MOST >= len(own)
+    assert [run for run in own + to_diagnose if re.search(run_filter, run)] == own, run_filter
+    assert left_out == "the 24 runs in 09_read_the_dashboard/failure_runs/"
 
 
 def test_demo_no_run_needs_serve(capsys):

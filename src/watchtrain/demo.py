@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from watchtrain.course import Course
 
@@ -62,6 +64,10 @@ def run_demo(course: Course, out: Path, *, device: str = "cpu", report: Callable
 
 # The dashboards' own default ports, used when free so that the URLs look familiar.
 TENSORBOARD_PORT, VISDOM_PORT, NETRON_PORT = 6006, 8097, 8080
+# TensorBoard's older dashboards (Scalars, Images, Text, PR Curves, Mesh, Histograms, Distributions) tick
+# the runs their run filter matches only while it matches at most this many (maxNamesToEnableByDefault in
+# TensorBoard's page); past that they tick none, and every card stays empty until runs are ticked by hand.
+TENSORBOARD_TICKS_AT_MOST = 40
 
 
 @dataclass
@@ -100,7 +106,10 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
     with ExitStack() as stack:
         from watchtrain.servers.tensorboard import start_tensorboard
 
-        start("TensorBoard", f"every run under {out}", lambda port: start_tensorboard(out, port), TENSORBOARD_PORT)
+        page, left_out = tensorboard_page(out)
+        start("TensorBoard", f"every run under {out}" + (f"; the older tabs' run filter leaves out {left_out}"
+                                                         if left_out else ""),
+              lambda port: start_tensorboard(out, port), TENSORBOARD_PORT, page=lambda server: server.url + page)
         env = saved_visdom_env(out)
         # The URL opens the saved env itself: Visdom's front page shows its empty `main` env.
         start("Visdom", f"the env {env.stem!r} saved in {env.parent}" if env else "an empty Visdom for live plots",
@@ -114,6 +123,23 @@ def serve_dashboards(out: Path) -> Iterator[Dashboards]:
             dashboards.problems.append(f"Netron: no ONNX model under {out} to show "
                                        f"(the model-visualisation lesson's demo exports one)")
         yield dashboards
+
+
+def tensorboard_page(out: Path) -> tuple[str, str]:
+    """The page to open on TensorBoard's front page for the runs under `out` (a URL fragment), and what it
+    leaves out. Past TensorBoard's 40 runs, the page comes with a run filter that leaves out lesson 09's runs
+    to diagnose (24 of the demo's 47), so that the older dashboards tick every lesson's own run. The filter
+    stands in their Runs box; clearing it brings the runs to diagnose back."""
+    from watchtrain.demos.lesson_09_read_the_dashboard import FAILURE_RUNS
+
+    runs = {path.parent.relative_to(out).as_posix() for path in out.rglob("events.out.tfevents.*")}
+    folders = sorted({run[:run.index(f"/{FAILURE_RUNS}/")] + f"/{FAILURE_RUNS}/" for run in runs
+                      if f"/{FAILURE_RUNS}/" in run})
+    if len(runs) <= TENSORBOARD_TICKS_AT_MOST or not folders:
+        return "", ""
+    run_filter = f"^(?!{'|'.join(re.escape(folder) for folder in folders)})"
+    left_out = sum(run.startswith(tuple(folders)) for run in runs)
+    return f"/#timeseries&regexInput={quote(run_filter, safe='()?!/')}", f"the {left_out} runs in {', '.join(folders)}"
 
 
 def saved_visdom_env(out: Path) -> Path | None:

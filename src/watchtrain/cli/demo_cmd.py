@@ -42,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.serve:
         return _serve(out) or (0 if ok else 1)
+    from watchtrain.demo import tensorboard_page
+
     print(f"\nOpen it in TensorBoard (bound to this machine only):\n  {TENSORBOARD_HINT.format(out=_relative(out))}\n"
-          f"  then browse http://127.0.0.1:6006\nOr let the demo serve every dashboard: `watchtrain demo --serve --no-run"
+          f"  then browse http://127.0.0.1:6006{tensorboard_page(out)[0]}\n"
+          f"Or let the demo serve every dashboard: `watchtrain demo --serve --no-run"
           f"{'' if args.out == Path('runs') else ' --out ' + str(args.out)}`")
     return 0 if ok else 1
 
