@@ -34,6 +34,14 @@ def add(a, b):
 def stub():
     raise NotImplementedError
 
+def nested():
+    deep, loop = [], []
+    for _ in range(100_000):
+        deep = [deep]
+    loop.append(loop)
+    return deep, loop
+
+
 def crash():
     raise ConnectionRefusedError("no server on port 9")
 
@@ -203,6 +211,13 @@ def test_an_answer_the_checker_could_not_read_is_a_crash_that_says_so():
     assert answer["status"] == "crash"
     assert answer["headline"].startswith("the value returned could not be sent to the grader (it holds a numpy.")
     assert answer["headline"].endswith("return plain Python values, tensors or NumPy arrays")
+
+
+def test_values_nested_without_end_cross_as_deep_as_a_description_goes(lesson):
+    """A list 100,000 deep, and one that holds itself: described to the same depth as anything else,
+    not a RecursionError blamed on the grader's worker."""
+    deep, loop = lesson.nested()
+    assert isinstance(deep, list) and isinstance(loop, list)
 
 
 def test_objects_that_cannot_cross_are_described(lesson):

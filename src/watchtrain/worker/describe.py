@@ -44,16 +44,19 @@ class Describer:
     def __init__(self):
         self.parameter_names: dict[int, str] = {}
 
-    def name_parameters(self, path: str, value: Any) -> None:
+    def name_parameters(self, path: str, value: Any, depth: int = 0) -> None:
+        """Walks what `describe` describes, no deeper and no wider (a list inside itself ends too)."""
+        if depth > MAX_DEPTH:
+            return
         if isinstance(value, nn.Module):
             for name, parameter in value.named_parameters():
                 self.parameter_names.setdefault(id(parameter), f"{path}:{name}")
         elif isinstance(value, (list, tuple)):
-            for index, item in enumerate(value):
-                self.name_parameters(f"{path}.{index}", item)
+            for index, item in enumerate(list(value)[:MAX_ITEMS]):
+                self.name_parameters(f"{path}.{index}", item, depth + 1)
         elif isinstance(value, dict):
-            for key, item in value.items():
-                self.name_parameters(f"{path}.{key}", item)
+            for key, item in list(value.items())[:MAX_ITEMS]:
+                self.name_parameters(f"{path}.{key}", item, depth + 1)
 
     def describe(self, value: Any, depth: int = 0) -> Any:
         if isinstance(value, np.generic) and value.dtype.kind in "biuf":  # before PLAIN: np.float64 is a float
