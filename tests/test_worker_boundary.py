@@ -42,6 +42,19 @@ def nested():
     return deep, loop
 
 
+def hostile_value():
+    class Hostile:
+        @property
+        def __class__(self):
+            raise RuntimeError("no class for you")
+    return Hostile()
+
+
+def hoard_the_answer():
+    import torch
+    return torch.zeros(80_000_000)  # 305 MB
+
+
 def crash():
     raise ConnectionRefusedError("no server on port 9")
 
@@ -218,6 +231,21 @@ def test_values_nested_without_end_cross_as_deep_as_a_description_goes(lesson):
     not a RecursionError blamed on the grader's worker."""
     deep, loop = lesson.nested()
     assert isinstance(deep, list) and isinstance(loop, list)
+
+
+def test_a_value_whose_own_code_raises_as_it_is_read_is_the_learners_crash(lesson):
+    with pytest.raises(LearnerCrash) as crash:
+        lesson.hostile_value()
+    assert "hostile_value() returned, but reading what it gave back ran code of its own, which raised RuntimeError: " \
+           "no class for you" in str(crash.value) and "in __class__" in str(crash.value), str(crash.value)
+
+
+def test_an_answer_over_the_limit_says_how_large_and_costs_that_call_only(lesson):
+    with pytest.raises(LearnerCrash) as crash:
+        lesson.hoard_the_answer()
+    assert "hoard_the_answer() sent back 305 MB" in str(crash.value) and "killed" not in str(crash.value), \
+        str(crash.value)
+    assert lesson.add(1, 2) == 3
 
 
 def test_objects_that_cannot_cross_are_described(lesson):

@@ -24,7 +24,8 @@ from watchtrain.classroom.isolation.jail import MAX_PROCESSES
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.grading.checks import KnownCrash, fail
 from watchtrain.grading.time_limit import TimeLimitExceeded
-from watchtrain.grading.worker_client import DATA_BYTES, LearnerWorker, MalformedAnswer, WorkerFailed
+from watchtrain.grading.worker_client import (DATA_BYTES, AnswerTooLarge, LearnerWorker, MalformedAnswer,
+                                              WorkerFailed)
 
 DEFAULT_CALL_TIMEOUT_S = 300.0
 
@@ -146,6 +147,8 @@ def _call(worker: LearnerWorker, lesson_dir: str, function: str, args: tuple, kw
         folder = worker.submission / lesson_dir
         advice = missing_module_advice(str(error), _read_text(folder / EXERCISE_FILE), folder)
         raise SubmissionError("\n".join(filter(None, [str(error), advice]))) from None
+    except AnswerTooLarge as failure:
+        raise LearnerCrash(str(failure), function=function) from None
     except WorkerFailed as failure:
         raise LearnerCrash(_did_not_answer(function, str(failure), worker), function=function) from None
     except MalformedAnswer as error:

@@ -27,8 +27,8 @@ from watchtrain.classroom.isolation.budget import out_of_memory_kills, refused_f
 from watchtrain.classroom.isolation.jail import SANDBOX_MARKER, WORKER_UID_BASE, in_grading_sandbox
 from watchtrain.course import EXERCISE_FILE
 from watchtrain.library_imports import imported_libraries
-from watchtrain.worker.host import (ChannelClosed, backward_works_in_forks, cuda_started, receive_frame, run_spawner,
-                                   send_frame)
+from watchtrain.worker.host import (ChannelClosed, FrameTooLarge, backward_works_in_forks, cuda_started, receive_frame,
+                                   run_spawner, send_frame)
 
 SUBMISSION_COPY = ".submission"  # in the work folder, owned by root: what the worker imports
 HOST_START_TIMEOUT_S = 120.0
@@ -43,6 +43,10 @@ BATCH_CORES = 1  # in a batch (runs side by side, OMP_NUM_THREADS=1), a worker's
 
 class WorkerFailed(Exception):
     """The worker did not answer (timeout, crash, malformed answer); the message says what happened."""
+
+
+class AnswerTooLarge(WorkerFailed):
+    """The call's answer was over MAX_ANSWER_BYTES; the message says how large, and what to do."""
 
 
 class MalformedAnswer(Exception):
@@ -138,6 +142,11 @@ class LearnerWorker:
         except socket.timeout:
             self._stop_host()
             raise WorkerFailed(f"{function}() did not return within {timeout:g} s") from None
+        except FrameTooLarge as error:
+            self._stop_host()
+            raise AnswerTooLarge(f"{function}() sent back {error.length / 2**20:,.0f} MB (what it returned, and the "
+                                 f"arguments it changed), over the {error.limit / 2**20:,.0f} MB a call may send: "
+                                 f"return what the exercise asks for, not a large tensor or list besides") from None
         except (ChannelClosed, OSError) as error:
             self._stop_host()
             raise WorkerFailed(f"the process running {function}() ended without an answer ({error})") from None

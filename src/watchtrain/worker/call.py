@@ -86,12 +86,19 @@ def _answer(request: dict) -> dict:
     from watchtrain.worker.describe import Describer
 
     describer = Describer()
-    describer.name_parameters("value", value)
-    for index, argument in enumerate(args):
-        describer.name_parameters(f"argument.{index}", argument)
-    described = describer.describe(value)
-    state = [_state(describer, argument) for argument in args]
-    keywords = {name: _state(describer, argument) for name, argument in kwargs.items()}
+    try:
+        describer.name_parameters("value", value)
+        for index, argument in enumerate(args):
+            describer.name_parameters(f"argument.{index}", argument)
+        described = describer.describe(value)
+        state = [_state(describer, argument) for argument in args]
+        keywords = {name: _state(describer, argument) for name, argument in kwargs.items()}
+    except Exception as error:  # the value's own code (a property, named_parameters) raised as it was read
+        answer = _crash(error, request["function"], path)
+        message = _message(error)
+        answer["headline"] = (f"{request['function']}() returned, but reading what it gave back ran code of its "
+                              f"own, which raised {type(error).__name__}" + (f": {message}" if message else ""))[:5000]
+        return answer
     return {"status": "returned", "value": described, "arguments": state, "keywords": keywords, "harness": facts,
             "printed": printed}
 

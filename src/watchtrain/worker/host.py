@@ -42,6 +42,14 @@ class ChannelClosed(Exception):
     pass
 
 
+class FrameTooLarge(ChannelClosed):
+    """The other side announced a frame over the limit; nothing of it was read."""
+
+    def __init__(self, length: int, limit: int):
+        super().__init__(f"a frame of {length} bytes is over the limit of {limit}")
+        self.length, self.limit = length, limit
+
+
 def send_frame(sock: socket.socket, data: bytes) -> None:
     sock.sendall(struct.pack(">Q", len(data)) + data)
 
@@ -51,7 +59,7 @@ def receive_frame(sock: socket.socket, limit: int = MAX_FRAME, deadline: float |
     slowly the other side trickles its bytes."""
     (length,) = struct.unpack(">Q", _receive_exactly(sock, 8, deadline))
     if length > limit:
-        raise ChannelClosed(f"a frame of {length} bytes is over the limit of {limit}")
+        raise FrameTooLarge(length, limit)
     return _receive_exactly(sock, length, deadline)
 
 
