@@ -45,6 +45,10 @@ CRASH_ADVICE = {
                              "(mode=\"online\", say). The autograder records every run offline, where no account is "
                              "needed and nothing leaves the machine: leave the mode out, and W&B follows WANDB_MODE, "
                              "which the autograder sets to offline (lesson 06, section 1, \"Offline first\").",
+    # pydantic's words for a setting that wandb.Settings does not have
+    "validation error for Settings": "wandb.Settings refused a setting that the wandb of this course (0.31) does not "
+                                     "have: older posts pass some, such as start_method=\"thread\", that newer "
+                                     "versions dropped. Leave settings= out: the defaults work, offline too.",
 }
 
 # make: odd sizes, so that a hard-coded value cannot pass by chance.
