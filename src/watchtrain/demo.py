@@ -139,7 +139,8 @@ def tensorboard_page(out: Path) -> tuple[str, str]:
         return "", ""
     run_filter = f"^(?!{'|'.join(re.escape(folder) for folder in folders)})"
     left_out = sum(run.startswith(tuple(folders)) for run in runs)
-    return f"/#timeseries&regexInput={quote(run_filter, safe='()?!/')}", f"the {left_out} runs in {', '.join(folders)}"
+    page = f"/#timeseries&regexInput={quote(run_filter, safe='()?!/')}"
+    return page, f"the {left_out} runs in {', '.join(folders)}"
 
 
 def saved_visdom_env(out: Path) -> Path | None:
