@@ -460,6 +460,17 @@ def test_doctor_says_how_to_install_graphviz_when_dot_is_missing(monkeypatch, tm
     assert finding.status == "warn" and "apt-get install graphviz" in finding.fix
 
 
+def test_doctor_says_how_to_install_a_cjk_font_when_fontconfig_finds_none(monkeypatch, tmp_path):
+    fc_list = tmp_path / "fc-list"
+    fc_list.write_text("#!/bin/sh\n")  # fontconfig that knows no font with U+3008
+    fc_list.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    [finding] = doctor.cjk_font()
+    assert finding.status == "warn" and "empty boxes" in finding.what and "fonts-nanum" in finding.fix
+    fc_list.unlink()
+    assert doctor.cjk_font() == []  # no fontconfig: nothing to say
+
+
 def test_doctor_warns_about_tensorflow_beside_tensorboard(tmp_path, monkeypatch):
     (tmp_path / "tensorflow").mkdir()
     (tmp_path / "tensorflow" / "__init__.py").write_text("")

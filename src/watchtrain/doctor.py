@@ -153,6 +153,23 @@ def chromium() -> list[Finding]:
     return findings
 
 
+def cjk_font() -> list[Finding]:
+    """Whether the browser has a font for CJK characters: Netron writes tensor shapes between U+3008
+    and U+3009, and Korean tags need Hangul. Told by fontconfig's `fc-list`; nothing where it is missing."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        fonts = subprocess.run([fc_list, ":charset=3008"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if fonts.strip():
+        first = fonts.splitlines()[0]  # "<path>: <family>,<its other names>:style=..."
+        return [Finding(OK, f"a CJK font: {first.split(': ', 1)[-1].split(',')[0].split(':')[0]}")]
+    return [Finding(WARN, "no CJK font: the browser draws Netron's tensor shapes and Korean text as empty boxes",
+                    "Debian/Ubuntu `sudo apt-get install fonts-nanum`, or `make setup` as root")]
+
+
 def visdom_assets() -> list[Finding]:
     from watchtrain.servers.visdom_assets import AssetError, missing_assets, static_dir
 
@@ -216,7 +233,7 @@ def run_checks(course_root: Path) -> list[tuple[str, list[Finding]]]:
         ("Python and packages", python_version(course_root) + package_versions(course_root)),
         ("PyTorch and GPU", torch_stack()),
         ("Graphviz", graphviz_dot()),
-        ("Chromium (browser checks)", chromium()),
+        ("Chromium (browser checks)", chromium() + cjk_font()),
         ("Visdom", visdom_assets()),
         ("TensorBoard", tensorflow_trap()),
         ("Ports", free_ports()),
