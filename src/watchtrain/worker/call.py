@@ -94,11 +94,7 @@ def _answer(request: dict) -> dict:
         state = [_state(describer, argument) for argument in args]
         keywords = {name: _state(describer, argument) for name, argument in kwargs.items()}
     except Exception as error:  # the value's own code (a property, named_parameters) raised as it was read
-        answer = _crash(error, request["function"], path)
-        message = _message(error)
-        answer["headline"] = (f"{request['function']}() returned, but reading what it gave back ran code of its "
-                              f"own, which raised {type(error).__name__}" + (f": {message}" if message else ""))[:5000]
-        return answer
+        return _crash(error, request["function"], path, while_reading_the_value=True)
     return {"status": "returned", "value": described, "arguments": state, "keywords": keywords, "harness": facts,
             "printed": printed}
 
@@ -225,7 +221,8 @@ def _raised_in(error: BaseException, path: Path) -> bool:
     return bool(frames) and Path(frames[-1].filename).resolve() == path.resolve()
 
 
-def _crash(error: BaseException, function: str, path: Path, waits_for: str | None = None) -> dict:
+def _crash(error: BaseException, function: str, path: Path, waits_for: str | None = None,
+           while_reading_the_value: bool = False) -> dict:
     if isinstance(error, SystemExit):
         headline = f"{function}() called sys.exit({error.code!r}); an exercise must return, not exit."
     elif waits_for:
@@ -233,7 +230,9 @@ def _crash(error: BaseException, function: str, path: Path, waits_for: str | Non
                     f"cannot finish. Write {waits_for}() first: {function}() depends on it.")
     else:
         message = _message(error)
-        headline = f"{function}() raised {type(error).__name__}" + (f": {message}" if message else "")
+        raised = "returned, but reading what it gave back ran code of its own, which raised" \
+            if while_reading_the_value else "raised"
+        headline = f"{function}() {raised} {type(error).__name__}" + (f": {message}" if message else "")
     return {"status": "crash", "headline": headline[:5000], "traceback": learner_traceback(error, path),
             "exception_types": [cls.__name__ for cls in type(error).__mro__ if cls is not object]}
 
