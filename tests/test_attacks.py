@@ -12,6 +12,7 @@ import sys
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,19 @@ def marked_processes() -> list[int]:
     return found
 
 
+@dataclass
+class Attacked:
+    """The batch of attacks, and what happened after it: each attack's Gradescope run came next."""
+    batch: Batch
+    out: Path
+    completed: subprocess.CompletedProcess
+    course_before: str  # the course's digest before the batch
+    snapshot: str  # the batch's results folder, as it ended
+    gradescope: dict[str, dict]  # by attack: the results.json of Gradescope's run_autograder
+
+
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
+def attacked(tmp_path_factory, bundle):
     submissions, out = tmp_path_factory.mktemp("attacks"), tmp_path_factory.mktemp("attack-out") / "out"
     for name in ATTACK_NAMES:
         (submissions / name / LESSON).mkdir(parents=True)
@@ -80,16 +92,29 @@ def attacked(tmp_path_factory):
     completed = subprocess.run(command, cwd=COURSE, capture_output=True, text=True, timeout=900,
                                env=secret_environment(tmp_path_factory.mktemp("instructor-home")))
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    batch = Batch(out, completed, time.monotonic() - started, "")
-    reports = {name: (out / "reports" / name).read_bytes() if (out / "reports" / name).exists() else None
-               for name in ("reference", "stub")}
+    ended = time.monotonic()
+    batch = Batch(out, completed, ended - started, "")
     snapshot = tree_digest(out)
-    time.sleep(OUTLIVE_S)  # a daemon that survived would strike now
-    return batch, out, completed, before, snapshot, reports
+    # A daemon that survived the batch would strike in the next seconds: meanwhile, every attack goes
+    # through Gradescope's run_autograder too (whose own daemons must not survive either).
+    gradescope = attacks_through_gradescope(bundle, tmp_path_factory.mktemp("gradescope"))
+    time.sleep(max(0.0, OUTLIVE_S - (time.monotonic() - ended)))
+    return Attacked(batch, out, completed, before, snapshot, gradescope)
+
+
+def attacks_through_gradescope(bundle: Path, root: Path) -> dict[str, dict]:
+    """Each attack graded as Gradescope grades it, two at a time: by attack, its results.json."""
+    roots = {}
+    for name in ATTACK_NAMES:  # laid out first: a script being written cannot be run by another thread
+        roots[name] = gradescope_layout(bundle, root / name)
+        (roots[name] / "submission" / LESSON).mkdir(parents=True)
+        (roots[name] / "submission" / LESSON / "exercise.py").write_bytes((ATTACKS / name / "exercise.py").read_bytes())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(roots, pool.map(run_autograder, roots.values())))
 
 
 def test_the_grader_says_which_protections_are_active(attacked):
-    _, _, completed, *_ = attacked
+    completed = attacked.completed
     assert "[on ] own PID namespace" in completed.stdout + completed.stderr
     assert "[on ] work folder of its own" in completed.stdout + completed.stderr
     assert "[on ] memory and process budget of its own" in completed.stdout + completed.stderr
@@ -97,13 +122,13 @@ def test_the_grader_says_which_protections_are_active(attacked):
 
 @pytest.mark.parametrize("name", ATTACK_NAMES)
 def test_every_attack_gets_exactly_its_fair_score(attacked, name):
-    batch = attacked[0]
+    batch = attacked.batch
     row, expected = batch.rows[name], spec(name)
     assert (row["status"], float(row["score"])) == (expected["status"], expected["score"]), (row, batch.report(name))
 
 
 def test_the_reference_keeps_full_marks_and_the_stub_is_not_started(attacked):
-    batch = attacked[0]
+    batch = attacked.batch
     assert (batch.rows["reference"]["status"], float(batch.rows["reference"]["score"])) == ("graded", 10)
     assert {test["status"] for test in batch.tests("reference")} == {"passed"}
     assert float(batch.rows["stub"]["score"]) == 0
@@ -111,8 +136,7 @@ def test_the_reference_keeps_full_marks_and_the_stub_is_not_started(attacked):
 
 
 def test_nothing_changes_after_the_batch_and_nothing_is_left_running(attacked):
-    _, out, _, _, snapshot, _ = attacked
-    assert tree_digest(out) == snapshot, "a report or results file changed after the batch ended"
+    assert tree_digest(attacked.out) == attacked.snapshot, "a report or results file changed after the batch ended"
     assert marked_processes() == [], "a process started by a submission outlived its run"
 
 
@@ -120,7 +144,7 @@ def test_the_course_files_are_unchanged(attacked):
     for folder in ("src", "autograder", "solutions", "lessons"):
         for path in (COURSE / folder).rglob("*.py"):
             assert b"watchtrain-attack" not in path.read_bytes(), path
-    assert course_digest() == attacked[3]
+    assert course_digest() == attacked.course_before
 
 
 # The attacks on the machine's resources: what each says it got, and the most it may get as root.
@@ -137,7 +161,7 @@ def test_an_attack_on_the_machine_gets_no_more_than_its_budget(attacked, name):
     # processes share one cgroup: the attack meets its own limits, never a classmate's run, and
     # the submission graded beside it keeps the rest of the machine.
     pattern, most = RESOURCE_ATTACKS[name]
-    batch = attacked[0]
+    batch = attacked.batch
     found = [re.search(pattern, test["feedback"]) for test in batch.tests(name, "log_batch_losses")]
     got = [float(match.group(1)) for match in found if match]
     assert got, batch.report(name)  # in every call, or in the run's first call only (see tests/attacks/README.md)
@@ -146,21 +170,13 @@ def test_an_attack_on_the_machine_gets_no_more_than_its_budget(attacked, name):
 
 
 def test_no_secret_reaches_any_report(attacked):
-    out = attacked[1]
-    for path in out.rglob("*"):
+    for path in attacked.out.rglob("*"):
         if path.is_file():
             text = path.read_bytes()
             assert SECRET_ENV.encode() not in text and SECRET_FILE.encode() not in text, path
 
 
-def test_every_attack_scores_zero_through_gradescopes_run_autograder(bundle, tmp_path):
-    roots = {}
-    for name in ATTACK_NAMES:  # laid out first: a script being written cannot be run by another thread
-        roots[name] = gradescope_layout(bundle, tmp_path / name)
-        (roots[name] / "submission" / LESSON).mkdir(parents=True)
-        (roots[name] / "submission" / LESSON / "exercise.py").write_bytes((ATTACKS / name / "exercise.py").read_bytes())
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(roots, pool.map(run_autograder, roots.values())))
-    for name, result in results.items():
+def test_every_attack_scores_zero_through_gradescopes_run_autograder(attacked):
+    for name, result in attacked.gradescope.items():
         public = [test for test in result["tests"] if "hidden" not in test.get("name", "").lower()]
         assert sum(float(test.get("score", 0)) for test in public) == 0, (name, json.dumps(result)[:3000])
