@@ -1,5 +1,7 @@
 """Lesson 01 autograder: scalars, steps, runs and flushing, read back with TensorBoard's own reader."""
 
+import difflib
+
 import numpy as np
 import torch
 from torch import nn
@@ -53,7 +55,9 @@ def _points(scalars: dict, tag: str, where: str) -> list[tuple[int, float]]:
     if tag in scalars:
         return scalars[tag]
     found = sorted(scalars)
-    advice = f"Tags are matched exactly, case and slashes included: the tag must be {tag!r}."
+    close = difflib.get_close_matches(tag, found, n=1, cutoff=0.85)  # a typo, not a sibling tag (train for test)
+    advice = (f"Tags are matched exactly, case and slashes included: the tag must be {tag!r}, not {close[0]!r}."
+              if close else f"No tag here is {tag!r} or close to it: it was not logged at all.")
     if not found:
         advice = "Nothing there was logged with add_scalar; `watchtrain hint 01` walks through the API."
     elif any(name.lower() == tag.lower() for name in found):

@@ -72,9 +72,10 @@ def matches(found: np.ndarray, expected: np.ndarray, mask: np.ndarray | None = N
     return found.shape[:2] == expected.shape[:2] and pixel_differences(found, expected, mask).max() <= GREY_LEVELS
 
 
-def the_only_image(images: dict, tag: str, what: str, *, alone: bool = False):
+def the_only_image(images: dict, tag: str, what: str, *, alone: bool = False, in_one_call: str = ""):
     """The single image logged at step 0 under tag, or a failure that says what was logged instead.
-    `alone`: also insist that it is the only image in log_dir (one check per exercise does)."""
+    `alone`: also insist that it is the only image in log_dir (one check per exercise does).
+    `in_one_call`: the call that logs it all at once, named when it was logged a piece per step."""
     if tag not in images:
         found = sorted(images)
         advice = None
@@ -87,8 +88,14 @@ def the_only_image(images: dict, tag: str, what: str, *, alone: bool = False):
              advice=advice)
     events = images[tag]
     steps = [event.step for event in events]
-    expect_equal(steps, [0], f"The steps at which {what} was logged under {tag!r}",
-                 advice="Log it once, at global_step 0." if len(steps) > 1 else None)
+    advice = None
+    if len(steps) > 1 and steps == list(range(len(steps))):
+        advice = (f"Logged at steps 0 to {len(steps) - 1}, one image per step, as a loop that logs a picture at a "
+                  f"time does: TensorBoard then shows one picture at a time on a slider. Log {what} once, at "
+                  f"global_step 0{', in one call: ' + in_one_call if in_one_call else ''}.")
+    elif len(steps) > 1:
+        advice = "Log it once, at global_step 0."
+    expect_equal(steps, [0], f"The steps at which {what} was logged under {tag!r}", advice=advice)
     others = sorted(name for name in images if name != tag)
     if alone and others:
         fail(f"log_dir holds other images besides {what}: the exercise asks for one image.",
@@ -323,7 +330,8 @@ def _batch_log_dir(lesson, tmp_path_factory):
 def _logged_batch(lesson, tmp_path_factory, *, alone=False):
     log_dir = _batch_log_dir(lesson, tmp_path_factory)
     images = read_run(read_images, log_dir, what="Reading the images your code wrote to log_dir.")
-    return the_only_image(images, BATCH_TAG, "the batch", alone=alone)
+    return the_only_image(images, BATCH_TAG, "the batch", alone=alone,
+                          in_one_call="add_images(tag, batch, 0, dataformats='NHWC') lays its pictures side by side")
 
 
 @exercise("log_channels_last_batch")
@@ -333,8 +341,10 @@ def test_log_channels_last_batch_grid_shape(lesson, tmp_path_factory):
     found, expected = (event.height, event.width), (height, count * width)
     advice = None
     if found == (width, count * height):
-        advice = ("Height and width are swapped in every image: permute(0, 3, 2, 1) is not NHWC -> NCHW. "
-                  "Leave the array as it is and pass dataformats='NHWC'.")
+        advice = ("Height and width are swapped in every image: the axes reached TensorBoard as width before "
+                  "height, through a permute or transpose that exchanged them (NHWC -> NCHW is permute(0, 3, 1, 2), "
+                  "not (0, 3, 2, 1)) or a dataformats that names them the wrong way round ('NWHC'). Leave the array "
+                  "as it is and pass dataformats='NHWC'.")
     expect_equal(found, expected, "The (height, width) of the stored grid (4 images of 12 x 20 side by side)",
                  advice=advice)
 

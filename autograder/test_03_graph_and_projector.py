@@ -133,9 +133,12 @@ def test_log_model_graph_traced_on_a_real_batch(lesson, tmp_path_factory):
             advice = (f"Given a loader of batches of {batch_size}, the graph's input is still a batch of {BATCH_SIZE}, "
                       f"a size this loader never gives: the input was not taken from the loader. Trace on its first "
                       f"batch, images, labels = next(iter(loader)).")
-        elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] != batch_size:
-            advice = (f"The graph was traced on a batch of {found[0]}, not on the loader's first batch of "
-                      f"{batch_size}: use images, labels = next(iter(loader)).")
+        elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] < batch_size:
+            advice = (f"The graph was traced on {found[0]} of the first batch's {batch_size} images: pass the whole "
+                      f"batch as the loader gives it, add_graph(net, images), not a part of it.")
+        elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] > batch_size:
+            advice = (f"The graph was traced on {found[0]} images, more than the loader's first batch of "
+                      f"{batch_size}: trace on that one batch alone, images, labels = next(iter(loader)).")
         expect_equal(found, (batch_size, *IMAGE_SHAPE), f"The shape of the graph's input (the batch add_graph ran "
                      f"the network on), given a loader of batches of {batch_size}", advice=advice)
 
@@ -250,6 +253,16 @@ def test_select_n_random_draws_from_the_random_state(lesson):
     data, labels = _pool()
     first, second = (_choice(lesson, data, labels, N, seed) for seed in (1, 2))
     if first != second:
+        again = _choice(lesson, data, labels, N, 1)
+        expect(again == first,
+               "select_n_random chose other images in the same random state: its choice does not come from the "
+               "random generator as the caller left it.",
+               expected=f"the images {first[:8]}... again, as in the first call in that state",
+               found=f"the images {again[:8]}...",
+               advice="A generator of its own that seeds itself from the clock or the operating system "
+                      "(np.random.default_rng() or random.SystemRandom() without a seed, say) cannot be set by the "
+                      "caller, so a seeded run can never be repeated: draw from the global generator, "
+                      "perm = torch.randperm(len(data)).")
         return
     steps = {b - a for a, b in zip(first, first[1:])}
     if len(steps) == 1:
@@ -478,10 +491,20 @@ def test_log_embedding_sprite_shows_each_image(lesson, tmp_path_factory):
         elif shown is not None:
             advice = (f"Thumbnail {point} shows the picture of point {shown}: give label_img the chosen pictures in "
                       f"the order of the rows of mat.")
+        elif np.abs(tile - expected.T[:, :, np.newaxis]).max() <= GREY_LEVELS:
+            advice = ("The thumbnail is the right picture mirrored across its diagonal: its height and width were "
+                      "swapped (a transpose or permute of the last two axes). label_img is (n, 1, 28, 28), each "
+                      "picture as it is: pixels.unsqueeze(1).")
         fail(f"Thumbnail {point} of sprite.png does not show the image of point {point}.",
              expected=_describe_pixels(expected), found=_describe_pixels(tile), advice=advice)
 
 
 def _describe_pixels(pixels: np.ndarray) -> str:
+    """The grey levels of a picture, and where its ink lies: two pictures with the same levels in
+    other places still read differently."""
+    grey = pixels if pixels.ndim == 2 else pixels.max(axis=2)
+    ink = np.argwhere(grey > grey.min() + (grey.max() - grey.min()) / 2)
+    where = (f", ink in rows {ink[:, 0].min()}-{ink[:, 0].max()} and columns {ink[:, 1].min()}-{ink[:, 1].max()}"
+             if len(ink) else "")
     return (f"{len(np.unique(pixels))} grey levels from {pixels.min()} to {pixels.max()}, "
-            f"mean {pixels.mean():.1f}")
+            f"mean {pixels.mean():.1f}{where}")

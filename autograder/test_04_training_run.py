@@ -599,9 +599,20 @@ def _recorded_losses(run: TrainingRun) -> list[float]:
     """The losses the criterion computed: exactly one per training mini-batch."""
     count = len(run.losses)
     advice = f"Call criterion once per mini-batch ({BATCHES} an epoch, {EPOCHS} epochs), and for nothing else."
-    if count > EPOCHS * BATCHES:
-        advice = ("The criterion ran more often than there are training mini-batches: compute the test accuracy "
-                  "(or any test loss) without it, and call it once per mini-batch.")
+    test_batches = -(-TEST_IMAGES // TEST_BATCH)
+    values = run.losses
+    if count == 2 * EPOCHS * BATCHES and all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+                                             for a, b in zip(values[::2], values[1::2])):
+        advice = ("The criterion ran twice on every mini-batch, with the same loss both times: compute it once, "
+                  "loss = criterion(outputs, labels), and reuse it, loss.backward() and running_loss += "
+                  "loss.item().")
+    elif count > EPOCHS * BATCHES and (count - EPOCHS * BATCHES) % test_batches == 0:
+        advice = ("The criterion ran more often than there are training mini-batches, by a whole number of passes "
+                  f"over the {test_batches} test batches: compute the test accuracy (or any test loss) without it, "
+                  "and call it once per training mini-batch.")
+    elif count > EPOCHS * BATCHES:
+        advice = (f"The criterion ran {count} times for {EPOCHS * BATCHES} training mini-batches: call it once per "
+                  f"mini-batch, and for nothing else.")
     elif count == 0:
         advice = "criterion was never called: compute each mini-batch's loss with the criterion you were given."
     elif count % BATCHES == 0:

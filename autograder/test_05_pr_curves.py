@@ -5,6 +5,7 @@ from the definition and compared with the event file. A wrong curve is matched a
 usual mistakes (predicted labels as the truth, logits as the scores) so the message says which.
 """
 import functools
+import math
 
 import numpy as np
 import torch
@@ -233,6 +234,11 @@ def _logged_curves(lesson, tmp_path_factory, device):
         steps = [event.step for event in events]
         advice = f"Log each class's curve at step 0: global_step=0, not {steps[0]}." if len(steps) == 1 else (
             f"The curve was logged {len(steps)} times: log each class's curve once, with global_step=0.")
+        if steps == [NUM_THRESHOLDS]:
+            advice = (f"The step is {NUM_THRESHOLDS}, the num_thresholds you were given: passed fourth, without its "
+                      f"name, it landed on add_pr_curve's fourth parameter, global_step (the order is tag, labels, "
+                      f"predictions, global_step, num_thresholds). Pass both by name: global_step=0, "
+                      f"num_thresholds=num_thresholds.")
         expect_equal(steps, [0], f"The steps of the PR curve {tag!r}", advice=advice)
     return log_dir, {tag: events[0] for tag, events in curves.items()}
 
@@ -279,14 +285,13 @@ def _same(found: np.ndarray, expected: np.ndarray) -> bool:
 
 
 def _learners_probabilities(lesson, device) -> torch.Tensor | None:
-    """What the learner's class_probabilities returns, as a float tensor of the reference's shape
-    (images, classes), or None when it returns no such thing."""
+    """What the learner's class_probabilities returns, as a float tensor (of any shape), or None
+    when it returns no such thing."""
     try:
         (probs, _), _ = _called(lesson, device)
-        probs = torch.as_tensor(probs).detach().cpu().float()
+        return torch.as_tensor(probs).detach().cpu().float()
     except Exception:  # not started or broken: its own tests say so
         return None
-    return probs if tuple(probs.shape) == (TEST_IMAGES, len(CLASS_NAMES)) else None
 
 
 _YES_OR_NO = ("The scores are only 0 or 1 (a yes/no prediction: the predicted class, or a probability above a "
@@ -318,6 +323,9 @@ def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray,
          torch.sigmoid(torch.from_numpy(logits)).numpy()[:, k]),
         ("The scores are percentages, the softmax times 100: TensorBoard drops every score above 1. Pass the "
          "probabilities themselves, between 0 and 1.", labels == k, 100 * softmax[:, k]),
+        ("The truth and the probabilities were passed the other way round: add_pr_curve(tag, labels, predictions, "
+         "...) takes the truth first, labels == k, then the probabilities, probs[:, k].", probs[:, k],
+         (labels == k).astype(np.float32)),
     )
     for advice, truth, scores in mistakes:
         if _same(found, compute_curve(truth, scores, num_thresholds=NUM_THRESHOLDS)):
@@ -333,7 +341,8 @@ def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path_factor
     own = _learners_probabilities(lesson, device)
     # The learner's own probabilities when they are right (so that a last-bit rounding difference
     # cannot move a score across a threshold), else the reference.
-    own_are_right = own is not None and torch.allclose(own, reference, atol=PROBABILITY_TOLERANCE)
+    own_are_right = own is not None and own.shape == reference.shape and torch.allclose(
+        own, reference, atol=PROBABILITY_TOLERANCE)
     probs = own if own_are_right else reference
     _, labels = _test_set()
     labels, probs, logits = labels.numpy(), probs.numpy(), logits.numpy()
@@ -347,9 +356,19 @@ def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path_factor
         if _same(found, expected):
             continue
         advice = _diagnosis(found, k, labels, probs, logits)
-        if own is not None and not own_are_right and _same(
+        counted = found[0, 0] + found[1, 0] + found[2, 0] + found[3, 0]  # TP + FP + TN + FN: the images it counts
+        if own is not None and own.ndim and own.shape[0] != TEST_IMAGES and math.isclose(counted, own.shape[0],
+                                                                                        abs_tol=0.5):
+            advice = (f"The curve counts {own.shape[0]} images, as many as the rows your class_probabilities "
+                      f"returns, not the {TEST_IMAGES} of the loader: it is drawn from what class_probabilities "
+                      f"returns, and its own checks say what is wrong with it. Once it returns one row per image of "
+                      f"the whole loader, this curve follows.")
+        elif own is not None and not own_are_right and own.shape == reference.shape and _same(
                 found, compute_curve(labels == k, own[:, k].numpy(), num_thresholds=NUM_THRESHOLDS)):
             advice = " ".join(filter(None, (advice, _FROM_CLASS_PROBABILITIES)))
+        elif advice is None and not math.isclose(counted, TEST_IMAGES, abs_tol=0.5):
+            advice = (f"The curve counts {counted:g} images, not the {TEST_IMAGES} the loader gives: build every "
+                      f"curve from the probabilities of all the test images, one row per image.")
         elif advice is None:
             advice = (f"Class {k}'s curve compares labels == {k} (the truth) with probs[:, {k}] (the probability of "
                       f"class {k}).")

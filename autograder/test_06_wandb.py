@@ -118,6 +118,7 @@ class Counted:
     correct: int
     total: int
     batch_accuracies: tuple[float, ...]
+    batch_size: int  # the loader's (its first batch's size)
 
     @property
     def accuracy(self) -> float:
@@ -125,12 +126,13 @@ class Counted:
 
 
 def _count(model: nn.Module, loader: DataLoader, device: str) -> Counted:
-    correct, total, batches = 0, 0, []
+    correct, total, batches, batch_size = 0, 0, [], 0
     for images, labels in loader:
         right = int((_forward(model, images.to(device)).argmax(dim=1).cpu() == labels).sum())
         correct, total = correct + right, total + len(labels)
         batches.append(right / len(labels))
-    return Counted(correct, total, tuple(batches))
+        batch_size = batch_size or len(labels)
+    return Counted(correct, total, tuple(batches), batch_size)
 
 
 def _accuracy(model: nn.Module, loader: DataLoader, device: str) -> float:
@@ -426,6 +428,11 @@ def _accuracy_advice(found, counted: Counted) -> str | None:
                 "the right predictions of all batches by the number of all examples.")
     if math.isclose(found, counted.batch_accuracies[-1]):
         return "This is the last batch's accuracy alone: count over every batch of test_loader."
+    full = len(counted.batch_accuracies) * counted.batch_size
+    if full != counted.total and math.isclose(found, counted.correct / full):
+        return (f"This is correct / {full}: the total counted every one of the {len(counted.batch_accuracies)} "
+                f"batches as a full batch of {counted.batch_size}, but the last one holds fewer and there are "
+                f"{counted.total} examples. Add each batch's own size, labels.size(0), to the total.")
     return None
 
 

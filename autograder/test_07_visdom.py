@@ -29,11 +29,13 @@ from watchtrain.servers.ports import free_port
 SAMPLES, PER_ROW, PADDING, SIDE = 10, 4, 2, 28
 # plot_live_loss: every value different, so that order and replace mistakes show.
 LOSSES = [round(2.3 * 0.8 ** step + 0.03 * (step % 3), 5) for step in range(12)]
-# plot_learning_curves: float32 arrays, as metrics often are; the largest value is in "test".
+# plot_learning_curves: float32 arrays, as metrics often are. The largest value of all is in the
+# middle curve, at neither the first epoch nor the last, so that a top taken from one curve, from
+# the first or last curve, or from the first or last epoch is another number.
 CURVES = {
-    "train": np.array([0.92, 0.71, 0.55, 0.47, 0.41, 0.37], dtype=np.float32),
-    "validation": np.array([0.95, 0.78, 0.66, 0.61, 0.60, 0.62], dtype=np.float32),
-    "test": np.array([0.97, 0.80, 0.69, 0.63, 0.61, 0.63], dtype=np.float32),
+    "train": np.array([0.92, 0.94, 0.55, 0.47, 0.41, 0.37], dtype=np.float32),
+    "validation": np.array([0.90, 0.78, 0.66, 0.81, 1.04, 0.99], dtype=np.float32),
+    "test": np.array([0.89, 0.80, 0.69, 0.63, 0.61, 0.96], dtype=np.float32),
 }
 # monitor_training: 64 images, 4 batches of 16, 3 epochs -> 12 loss points and 3 accuracy points.
 TRAIN_IMAGES, BATCH_SIZE, EPOCHS = 64, 16, 3
@@ -165,6 +167,11 @@ def _points_advice(xs, ys, expected_y):
     if len(xs) == 1 and expected_y and math.isclose(ys[0], expected_y[-1], rel_tol=1e-5):
         return ("Only the last point is left: update='replace' swaps the window's data for the new point "
                 "every time. Use update='append'.")
+    if len(ys) == len(expected_y) + 1 and _same(ys[1:], expected_y, 1e-5) and _same(ys[:1], ys[1:2], 1e-5):
+        return (f"The first value, {ys[0]:g}, was drawn twice: the window was opened with it, and then it was "
+                f"appended again with the rest, or the window was opened with two copies of it (X=[x, x], "
+                f"Y=[y, y], as the blog posts' VisdomLinePlotter opens its windows). Open the window with that one "
+                f"point, then append only the values after it.")
     if len(ys) == len(expected_y) + 1 and _same(ys[1:], expected_y, 1e-5):
         return (f"The first point, ({xs[0]:g}, {ys[0]:g}), is not one of the values: the window was opened with a "
                 f"placeholder point, and every value was appended after it. Open the window with the first value "
@@ -516,8 +523,14 @@ def test_plot_learning_curves_y_axis(lesson, visdom_server):
     if len(y_range) == 2:
         one = next((name for name, values in CURVES.items()
                     if math.isclose(y_range[1], float(values.max()), abs_tol=1e-6)), None)
+        epoch = next((which for which, index in (("first", 0), ("last", -1))
+                      if math.isclose(y_range[1], max(float(values[index]) for values in CURVES.values()),
+                                      abs_tol=1e-6)), None)
         if one is not None:
             advice = f"The top is the largest value of {one!r} alone: take the largest value of all the curves."
+        elif epoch is not None:
+            advice = (f"The top is the largest value of the {epoch} epoch only (one row of Y): take the largest "
+                      f"value of all the curves at every epoch.")
     expect_close(y_range, [0.0, top], "The y axis range [ytickmin, ytickmax]", tol=1e-6, advice=advice)
 
 

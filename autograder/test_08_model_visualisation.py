@@ -26,6 +26,14 @@ INSTALL_GRAPHVIZ = ("Install Graphviz, which provides `dot`: `sudo apt-get insta
                     "`conda install -c conda-forge graphviz`; then `dot -V` prints its version. "
                     "(pip's `graphviz` package is only the Python side; it runs the `dot` program.)")
 EXAMPLE_BATCH = 3  # the batch export_onnx traces with
+
+# A crash whose message holds one of these clues fails with the advice (the lesson fixture).
+CRASH_ADVICE = {
+    "its top-level keys must be the arg names": (
+        "A dict of dynamic_shapes is keyed by the names of forward()'s own parameters (x for the course's Net), "
+        "not by the input_names you give the ONNX graph. Give one entry per input in a tuple, in forward's "
+        "order, dynamic_shapes=({0: torch.export.Dim(\"batch\")},), or key the dict by forward's parameter name."),
+}
 ONNX_TOLERANCE = 1e-4
 
 
@@ -265,12 +273,17 @@ def _graph_advice(missing: list[str], extra: list[str], drawn: set[str], outputs
         return (f"The graph holds only the tensor{shown}, with no backward node: that tensor carries no autograd "
                 f"history. Its forward pass ran under torch.no_grad() or torch.inference_mode(), or it was detached "
                 f"(.detach(), .data): run model(images) with autograd on, and draw that output as it is.")
-    if extra and any(marker in name for name in extra for marker in _LOSS_NODES):
+    if extra and "()" in outputs and any(marker in name for name in extra for marker in _LOSS_NODES):
         return (f"The graph goes on past the model's output, through {', '.join(extra)}: that is a loss (a single "
                 f"number, shape ()). Draw the model's raw class scores, model(images), without a loss.")
     if extra and "()" in outputs:
         return (f"The graph goes on past the model's output, through {', '.join(extra)}, to a single number (shape "
                 f"()) computed from it. Draw the model's raw class scores, model(images), as they are.")
+    if extra and any("Softmax" in name for name in extra):
+        shown = f" (shape {outputs[0]})" if outputs else ""
+        return (f"The graph goes on past the model's output, through {', '.join(extra)}: it was drawn for the "
+                f"probabilities computed from the class scores{shown}, not for the scores. Draw model(images) "
+                f"itself, before any softmax.")
     if extra:
         return (f"The graph holds nodes that model(images) does not make ({', '.join(extra)}): it was drawn for "
                 f"something computed from the output. Draw model(images) itself.")
@@ -562,7 +575,12 @@ def test_onnx_predict_returns_onnxruntime_output(lesson, tmp_path, device):
         expect(isinstance(found, np.ndarray), f"onnx_predict must return a NumPy array{what}.",
                expected="numpy.ndarray", found=type_name(found), advice=advice)
         expected = images.cpu().numpy().reshape(6, -1) @ weight.T + bias
-        expect_equal(list(found.shape), [6, 10], f"The shape of the returned scores{what}")
+        shape_advice = None
+        if list(found.shape) == [6]:
+            shape_advice = ("One number per image, not ten: that is a predicted class (an argmax of the scores), "
+                            "or one score per image. Return the model's whole output, outputs[0], one row of "
+                            "10 class scores per image.")
+        expect_equal(list(found.shape), [6, 10], f"The shape of the returned scores{what}", advice=shape_advice)
         difference = float(np.abs(found - expected).max())
         advice = "Feed images.detach().cpu().numpy() as they are, under the model's input name, and return outputs[0]."
         softmax = np.exp(expected - expected.max(axis=1, keepdims=True))
