@@ -746,6 +746,15 @@ def _value_advice(values: list[float], expected: list[float], losses: list[float
         return "You divide by the batch size: running_loss adds one loss per mini-batch, so divide by log_every."
     if all_close(values, [losses[step] for step in steps]):
         return "These are single mini-batch losses: log the running average, running_loss / log_every."
+    by_index = [e * LOG_EVERY / (i + 1) for e, (_, i) in zip(expected, _logging_points())]
+    if all_close(values, by_index):
+        return (f"You divide by i + 1, the number of mini-batches so far this epoch, but running_loss holds only "
+                f"the last log_every = {LOG_EVERY} losses (it is set back to 0 at each point): divide by log_every.")
+    epoch_means = [sum(losses[(step // BATCHES) * BATCHES:step + 1]) / (step % BATCHES + 1) for step in steps]
+    if all_close(values, epoch_means):
+        return ("These are the mean losses of the epoch so far (the sum since the epoch began, over i + 1): the "
+                "exercise logs the mean of the last log_every losses, so set running_loss back to 0.0 after each "
+                "point and divide by log_every.")
     never_reset = [sum(losses[(step // BATCHES) * BATCHES:step + 1]) / LOG_EVERY for step in steps]
     if all_close(values, never_reset):
         return "running_loss keeps growing: set it back to 0.0 right after you log it."
