@@ -30,9 +30,10 @@ CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the
         "The classic tutorial's helper uses test_preds, which it never defines. The truth of class k's curve "
         "is whether each image IS of class k: labels == k (and the predictions are probs[:, k])."),
     "weights should have the same shape as a": (
-        "add_pr_curve got a truth and predictions of different lengths: both hold one value per image. The truth "
-        "of class k is labels == k, and its predictions are column k of the probabilities, probs[:, k] "
-        "(probs[k] is row k: the ten probabilities of image k)."),
+        "add_pr_curve got a truth and predictions of different shapes: both hold one value per test image, the "
+        "truth labels == k and the predictions probs[:, k], column k. Print the shape of each: probs[k] would be "
+        "row k (the ten probabilities of one image), and labels stacked instead of concatenated would be "
+        "(batches, batch size)."),
 }
 
 
