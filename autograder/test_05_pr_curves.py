@@ -361,7 +361,7 @@ def test_log_pr_curves_match_the_truth_and_probabilities(lesson, tmp_path_factor
         if _same(found, expected):
             continue
         advice = _diagnosis(found, k, labels, probs, logits)
-        counted = found[0, 0] + found[1, 0] + found[2, 0] + found[3, 0]  # TP + FP + TN + FN: the images it counts
+        counted = float(found[:4, 0].sum())  # TP + FP + TN + FN at the first threshold: the images it counts
         if own is not None and own.ndim and own.shape[0] != TEST_IMAGES and math.isclose(counted, own.shape[0],
                                                                                         abs_tol=0.5):
             advice = (f"The curve counts {own.shape[0]} images, as many as the rows your class_probabilities "

@@ -26,6 +26,7 @@ INSTALL_GRAPHVIZ = ("Install Graphviz, which provides `dot`: `sudo apt-get insta
                     "`conda install -c conda-forge graphviz`; then `dot -V` prints its version. "
                     "(pip's `graphviz` package is only the Python side; it runs the `dot` program.)")
 EXAMPLE_BATCH = 3  # the batch export_onnx traces with
+ONNX_TOLERANCE = 1e-4
 
 # A crash whose message holds one of these clues fails with the advice (the lesson fixture).
 CRASH_ADVICE = {
@@ -34,7 +35,6 @@ CRASH_ADVICE = {
         "not by the input_names you give the ONNX graph. Give one entry per input in a tuple, in forward's "
         "order, dynamic_shapes=({0: torch.export.Dim(\"batch\")},), or key the dict by forward's parameter name."),
 }
-ONNX_TOLERANCE = 1e-4
 
 
 def _model(model_class, device: str) -> nn.Module:
