@@ -101,6 +101,12 @@ class Zygote:
         self.process, self.preloaded, self._alive = process, first["ready"], True
         threading.Thread(target=self._read_replies, name="zygote-replies", daemon=True).start()
 
+    @property
+    def runs_requested(self) -> int:
+        """How many runs have been asked of this zygote so far (from its second on, it forks with
+        its memory in huge pages: zygote.py)."""
+        return self._next_id
+
     def wait_until_ready(self) -> None:
         """Start the process if it has not started, and wait until it is ready (or could not start:
         then each run is a plain process, as with spawn)."""

@@ -32,6 +32,7 @@ from launch import apply_limits
 from warm_up import ask_cuda_through_nvml, warm_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RUNS_BEFORE_HUGE_PAGES = 2  # collapsing costs 1 to 2 s of kernel time, once; each later fork saves a little
 
 
 def main(modules: list[str]) -> None:
@@ -50,10 +51,10 @@ def main(modules: list[str]) -> None:
     gc.collect()
     gc.freeze()
     gc.enable()
-    back_with_huge_pages()  # every fork, and every process forked from a fork, starts and ends cheaper
     requests, replies = sys.stdin.buffer.raw, sys.stdout
     send(replies, {"ready": [name for name in modules if name not in failed], "failed": failed})
     children: set[int] = set()
+    forked = 0
     selector = selectors.DefaultSelector()
     selector.register(requests, selectors.EVENT_READ)
     pending = b""
@@ -75,6 +76,12 @@ def main(modules: list[str]) -> None:
                     run_child(request)  # never returns
                 children.add(pid)
                 send(replies, {"id": request["id"], "pid": pid})
+                forked += 1
+                if forked == RUNS_BEFORE_HUGE_PAGES:
+                    # A zygote asked for a second run is serving a batch (or a `watchtrain watch`):
+                    # from the next run on, every fork, and every process forked from a fork, starts
+                    # and ends cheaper. A single check never pays the collapse.
+                    back_with_huge_pages()
         reap(children, replies)
     for pid in children:
         try:
