@@ -12,7 +12,7 @@ from PIL import Image
 
 from watchtrain.artifacts.tensorboard import read_histograms, read_hparams, read_images, read_mesh, read_text
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (KnownCrash, call_explaining, exercise, expect, expect_close, expect_equal,
+from watchtrain.grading import (GradingFailure, call_explaining, exercise, expect, expect_close, expect_equal,
                                 expect_writers_closed, fail, figures_left_open, image_layout_crash, read_run, call_once)
 from watchtrain.models import Net
 
@@ -48,11 +48,8 @@ TRIALS = [
 TRIAL_RUNS = [f"trial_{index}" for index in range(len(TRIALS))]
 METRIC_NAMES = {"accuracy": "hparam/accuracy", "loss": "hparam/loss"}
 
-CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the lesson fixture)
-    "BxNx3": ("add_mesh wants a batch of meshes: add a leading batch dimension, vertices.unsqueeze(0) of shape "
-              "(1, V, 3), and the same for faces and colors."),
-}
-# TensorBoard's image-layout crashes: advice per exercise, from what the message reports (call_explaining).
+# No CRASH_ADVICE: TensorBoard's crashes (an image's layout, a mesh's shape) get advice per exercise, from
+# what the message reports (call_explaining).
 
 
 def quantise(chw: torch.Tensor) -> np.ndarray:
@@ -624,14 +621,40 @@ def test_log_weight_histograms_statistics(lesson, tmp_path_factory):
 
 # log_text_and_mesh
 
+def _mesh_crash_advice(message: str) -> str | None:
+    """Which array add_mesh refused for its shape, as far as its message tells. add_mesh checks vertices,
+    faces and colors, in that order, stops at the first that is not (B, N, 3) and reports that one's
+    shape only; vertices and colors have the same shape, (V, 3), so the message cannot tell them apart."""
+    refused = re.search(r"should be of shape BxNx3, but got (?:torch\.Size\(\[|\()([\d, ]*)", message)
+    if refused is None:
+        return None
+    shape = tuple(int(size) for size in refused.group(1).split(",") if size.strip())
+    batched = ("vertices.unsqueeze(0) and colors.unsqueeze(0), of shape (1, V, 3), and faces.unsqueeze(0), of "
+               "shape (1, F, 3)")
+    if shape == tuple(FACES.shape):
+        return (f"add_mesh refused faces: the array it reports, of shape {shape}, is the (F, 3) triangles without the "
+                f"leading batch dimension that a mesh record needs. Pass faces.unsqueeze(0), of shape (1, F, 3). "
+                f"(add_mesh checks vertices, faces and colors in that order and stops at the first it refuses: "
+                f"vertices passed, and colors has not been checked.)")
+    if shape == tuple(VERTICES.shape):
+        return (f"add_mesh refused an array of shape {shape}: that is vertices or colors, both (V, 3), without the "
+                f"leading batch dimension that a mesh record needs. add_mesh checks vertices, faces and colors in "
+                f"that order and stops at the first it refuses, so either vertices lacks it, or vertices and faces "
+                f"have it and colors lacks it. Add a leading batch dimension to each array that lacks one: "
+                f"{batched}.")
+    return (f"add_mesh wants vertices, faces and colors each as (B, N, 3), a batch of meshes, and refused an array of "
+            f"shape {shape}. For one mesh: {batched}.")
+
+
 def _text_and_mesh(lesson, tmp_path_factory, *, mesh_may_crash=False):
     """The log_dir of the learner's one call. For the text check, add_mesh crashing after add_text is
     the mesh check's business."""
     def call(folder):
         log_dir = folder / "logs"
         try:
-            lesson.log_text_and_mesh(str(log_dir), NOTES, VERTICES.clone(), FACES.clone(), COLORS.clone())
-        except KnownCrash as crash:  # add_mesh refused the mesh (CRASH_ADVICE's only clue)
+            call_explaining(lesson.log_text_and_mesh, str(log_dir), NOTES, VERTICES.clone(), FACES.clone(),
+                            COLORS.clone(), explain=_mesh_crash_advice)
+        except GradingFailure as crash:  # add_mesh refused an array's shape: the mesh check reports it
             return log_dir, crash
         return log_dir, None
     log_dir, mesh_crash = call_once((lesson.log_text_and_mesh.key,), tmp_path_factory, "log_text_and_mesh", call)

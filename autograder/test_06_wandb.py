@@ -28,15 +28,22 @@ from watchtrain.artifacts.onnx import read_onnx, run_onnx
 from watchtrain.artifacts.wandb import as_histogram
 from watchtrain.artifacts.wandb.framing import read_frames
 from watchtrain.data import fashion_mnist, normalize_transform
-from watchtrain.grading import (Described, GradingFailure, LearnerCrash, NewRuns, NotStarted, RecordingLoss,
-                                WandbWatchedNet, WatchedNet, call_explaining, exercise, expect, expect_close,
-                                expect_equal, expect_tuple, fail, run_once, type_name)
+from watchtrain.grading import (Described, GradingFailure, KnownCrash, LearnerCrash, NewRuns, NotStarted,
+                                RecordingLoss, WandbWatchedNet, WatchedNet, call_explaining, exercise, expect,
+                                expect_close, expect_equal, expect_tuple, fail, run_once, type_name)
 from watchtrain.models import Net
 
 GRADER_PROJECT = "watchtrain-grader"
-# The W&B walkthrough reads its settings as attributes (config.epochs) of wandb.config; make and
-# train are handed a plain dict too, which has none.
+# train() is handed a config with only the settings its contract reads (TRAIN_CONFIG below): no batch size.
+BATCH_SIZE_ADVICE = ("train() is given a config with only \"epochs\" and \"log_interval\", the two settings its "
+                     "contract reads: there is no \"batch_size\" in it (make() reads that one, to build the loaders). "
+                     "A batch's size is len(images), which is right for the last batch of an epoch too, often a "
+                     "smaller one.")
 CRASH_ADVICE = {
+    "train() raised KeyError: 'batch_size'": BATCH_SIZE_ADVICE,
+    "train() raised AttributeError: 'dict' object has no attribute 'batch_size'": BATCH_SIZE_ADVICE,
+    # The W&B walkthrough reads its settings as attributes (config.epochs) of wandb.config; make and
+    # train are handed a plain dict too, which has none.
     "'dict' object has no attribute": "config can be a plain dict, which has no attributes: read each setting as "
                                       "config[\"epochs\"]. A W&B run's config answers that way too, so the same "
                                       "code serves model_pipeline.",
@@ -778,11 +785,16 @@ def test_test_writes_the_accuracy_to_the_summary(lesson, device, wandb_runs):
 # ---------------------------------------------------------------- save_model_onnx
 
 def _export_crash_advice(message: str) -> str | None:
-    """The advice when wandb.watch's hooks (wandb_torch's log_tensor_stats) broke the export. For this call only,
-    not in CRASH_ADVICE: when model_pipeline's export crashes so, its checks tell whose mistake it is."""
+    """The advice when wandb.watch's hooks (wandb_torch's log_tensor_stats) broke the export, or wandb.save refused
+    a file outside its base_path. For this call only, not in CRASH_ADVICE: when model_pipeline's export crashes so,
+    its checks tell whose mistake it is."""
     if "wandb_torch" in message or "log_tensor_stats" in message:
         return ("wandb's hooks ran inside the ONNX exporter's trace of your model and broke it. Call "
                 "wandb.unwatch(model) before torch.onnx.export.")
+    if "Glob may not walk above the base path" in message:
+        return ("wandb.save refused the file because it does not lie inside base_path, the folder that its saved "
+                "name is taken relative to. The file belongs in the run's files folder: export it to "
+                "os.path.join(wandb.run.dir, \"model.onnx\"), which base_path=wandb.run.dir holds.")
     return None
 
 
@@ -893,7 +905,8 @@ def _rebuilt_loader(described, train: bool) -> DataLoader | None:
 class OwnParts:
     """The learner's own make/train/test/save_model_onnx, called with what model_pipeline should give
     them: what the pipeline's run is compared with wherever it differs from the contract, so that a
-    mistake of those functions does not cost the pipeline too. Each is called at most once."""
+    mistake of those functions does not cost the pipeline too. Each is called at most once; one that crashes
+    (with CRASH_ADVICE's advice or without) gives None, and its own checks report the crash."""
 
     def __init__(self, lesson, device: str, wandb_runs, scratch: Path):
         self.lesson, self.device, self.roots, self.scratch = lesson, device, wandb_runs.roots, scratch
@@ -910,7 +923,7 @@ class OwnParts:
             torch.manual_seed(0)  # as before the pipeline: the same first weights
             try:
                 made = self.lesson.make(dict(PIPELINE_CONFIG), self.device)
-            except LearnerCrash:
+            except (LearnerCrash, KnownCrash):
                 return None
             return made if isinstance(made, tuple) and len(made) == 5 else None
         return self._once("made", call)
@@ -950,7 +963,7 @@ class OwnParts:
             try:
                 _, run = self._in_a_run(self.lesson.train, model, loader, criterion, optimizer, dict(PIPELINE_CONFIG),
                                         self.device)
-            except LearnerCrash:
+            except (LearnerCrash, KnownCrash):
                 return None
             return (run, list(criterion.values)) if run is not None else None
         return self._once("trained", call)
@@ -968,7 +981,7 @@ class OwnParts:
             try:
                 _, run = self._in_a_run(self.lesson.train, model, loader, nn.CrossEntropyLoss(), optimizer,
                                         dict(config), self.device, config=config)
-            except LearnerCrash:
+            except (LearnerCrash, KnownCrash):
                 return None
             return _logged_rows(run) if run is not None else None
         return self._once(("logged rows", str(config)), call)
@@ -981,7 +994,7 @@ class OwnParts:
                 return None
             try:
                 _, run = self._in_a_run(self.lesson.test, copy.deepcopy(model), loader, self.device)
-            except LearnerCrash:
+            except (LearnerCrash, KnownCrash):
                 return None
             return run.summary.get("test_accuracy") if run is not None else None
         return self._once("tested", call)
@@ -991,7 +1004,7 @@ class OwnParts:
         def call():
             try:
                 _, run = self._in_a_run(self.lesson.save_model_onnx, copy.deepcopy(model), images, watch=True)
-            except LearnerCrash:
+            except (LearnerCrash, KnownCrash):
                 return None
             return run
         return self._once("saved", call)

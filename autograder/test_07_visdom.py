@@ -45,6 +45,9 @@ BATCHES = TRAIN_IMAGES // BATCH_SIZE
 CRASH_ADVICE = {
     "Must define a window to update": "update='append' needs win=<the id of the window to grow>: keep the id that "
                                       "the first viz.line call returns and pass win=win with every later point.",
+    "largest label should not be greater than size of the legends table": (
+        "Visdom checks that opts legend is a list or a tuple with a name for every line: dict.keys(), a NumPy array "
+        "or a string fails that check, and so does a list with fewer names than the lines. Pass legend=list(curves)."),
     "is not JSON serializable": "Visdom sends opts to the server as JSON, which knows no NumPy scalar (np.float32, "
                                 "np.int64) and no tensor: convert numbers in opts with float(...) or int(...).",
     "envs should be a list": "viz.save takes a list of env names: viz.save([viz.env]).",
@@ -135,7 +138,10 @@ def _titled(windows, title, kind):
             advice = (f"The {kind} window is titled {same_kind[0].title!r}: titles are matched exactly, so it must "
                       f"be {title!r}.")
         elif untitled:
-            advice = f"A {kind} window has no title: give it one with opts=dict(title={title!r})."
+            advice = (f"A {kind} window has no title. Either the request that opened it gave none (give it "
+                      f"opts=dict(title={title!r})), or it was opened by a request sent with win= to a window your "
+                      f"env does not hold (one opened in another env, say): Visdom then opens that window with the "
+                      f"request's own opts, which had no title.")
         elif not same_kind:
             advice = f"There is no {kind} window at all in your env."
         fail(f"No window titled {title!r} in your env.", expected=f"a {kind} window titled {title!r}",
@@ -165,8 +171,9 @@ def _one_line(window):
 
 def _points_advice(xs, ys, expected_y):
     if len(xs) == 1 and expected_y and math.isclose(ys[0], expected_y[-1], rel_tol=1e-5):
-        return ("Only the last point is left: update='replace' swaps the window's data for the new point "
-                "every time. Use update='append'.")
+        return ("Only the last point is left: every request swapped the window's data for its one point. "
+                "update='replace' (or any update other than 'append') does that, and so does a request with win= "
+                "and no update, which opens the window anew. Send every later point with win=win, update='append'.")
     if len(ys) == len(expected_y) + 1 and _same(ys[1:], expected_y, 1e-5) and _same(ys[:1], ys[1:2], 1e-5):
         return (f"The first value, {ys[0]:g}, was drawn twice: the window was opened with it, and then it was "
                 f"appended again with the rest, or the window was opened with two copies of it (X=[x, x], "
@@ -373,23 +380,48 @@ def test_show_samples_first_image(lesson, visdom_server):
             fail("The 'first image' window does not show the first image.", advice=_picture_advice(found, 0, images))
 
 
+def _grid_size(per_row: int, padding: int, shared: bool) -> tuple[int, int]:
+    """(width, height) of a grid of the SAMPLES images: Visdom's viz.images puts `padding` pixels on every side
+    of each image; torchvision's make_grid (`shared`) puts `padding` pixels between neighbours and at the edges."""
+    rows = math.ceil(SAMPLES / per_row)
+    if shared:
+        return per_row * (SIDE + padding) + padding, rows * (SIDE + padding) + padding
+    return per_row * (SIDE + 2 * padding), rows * (SIDE + 2 * padding)
+
+
+def _grid_size_advice(size) -> str | None:
+    """The usual grid whose (width, height) this is, when the size singles one out."""
+    if size == (SIDE, SIDE):
+        return "That is one image: viz.images(pixels, nrow=4) lays out the whole batch."
+    if size == _grid_size(8, PADDING, shared=False):
+        return "That is Visdom's default of 8 images per row: pass nrow=4."
+    visdom = (f"The grid asked for is Visdom's own: viz.images(pixels, nrow=4) puts {PADDING} pixels on every side of "
+              f"each image, {SIDE + 2 * PADDING} pixels per cell.")
+    if size == _grid_size(PER_ROW, PADDING, shared=True):
+        return (f"That is the size of torchvision's make_grid(pixels, nrow=4) with its default padding: neighbouring "
+                f"images share their {PADDING} pixels, so the cells are {SIDE + PADDING} pixels apart. " + visdom)
+    if size == _grid_size(8, PADDING, shared=True):
+        return (f"That is the size of torchvision's make_grid(pixels) with its defaults: 8 images per row, and "
+                f"neighbouring images share their {PADDING} pixels, so the cells are {SIDE + PADDING} pixels apart. "
+                + visdom)
+    padding = next((padding for padding in range(1, 9) if padding != PADDING
+                    and size == _grid_size(PER_ROW, padding, shared=False)), None)
+    if padding is not None:
+        return (f"That is viz.images with padding={padding}: the grid asked for has Visdom's usual {PADDING} pixels "
+                f"around each image, its default. Leave padding out.")
+    return None
+
+
 @exercise("show_samples")
 def test_show_samples_grid_of_all_images(lesson, visdom_server):
     env, crash, images, _ = _show_samples(lesson, visdom_server)
     with _judged_despite(crash):
         window = _titled(_windows(visdom_server, env), "batch", "image")
-        cell = SIDE + 2 * PADDING
-        expected = (PER_ROW * cell, math.ceil(SAMPLES / PER_ROW) * cell)
-        advice = None
-        if window.image_size == (SIDE, SIDE):
-            advice = "That is one image: viz.images(pixels, nrow=4) lays out the whole batch."
-        elif window.image_size == (min(SAMPLES, 8) * cell, math.ceil(SAMPLES / 8) * cell):
-            advice = "That is Visdom's default of 8 images per row: pass nrow=4."
-        expect_equal(window.image_size, expected, f"The size (width, height) of the grid of {SAMPLES} images, "
-                     f"{PER_ROW} per row", advice=advice)
+        expect_equal(window.image_size, _grid_size(PER_ROW, PADDING, shared=False), f"The size (width, height) of "
+                     f"the grid of {SAMPLES} images, {PER_ROW} per row", advice=_grid_size_advice(window.image_size))
         # Visdom places the first image `padding` (or, in 0.2.4, padding + 1) pixels from the corner,
         # and the others `cell` pixels apart.
-        first = _expected_pixels(images[0])
+        cell, first = SIDE + 2 * PADDING, _expected_pixels(images[0])
         offset = next((o for o in (PADDING, PADDING + 1)
                        if not _gray_levels_differ(window.pixels[o:o + SIDE, o:o + SIDE, 0], first)), None)
         if offset is None:

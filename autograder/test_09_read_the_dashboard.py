@@ -63,6 +63,8 @@ class Replay:
     ratios: dict[str, list[float]] = field(default_factory=dict)
     ratios_to_after: dict[str, list[float]] = field(default_factory=dict)  # divided by the weight after the step
     summed_norms: list[float] = field(default_factory=list)  # every parameter's gradient norm, added up
+    value_norms: list[dict[str, float]] = field(default_factory=list)  # each step's parameter norms (not gradients')
+    value_norms_after: list[dict[str, float]] = field(default_factory=list)  # the same, once the step is done
     lr_times_gradient: dict[str, list[float]] = field(default_factory=dict)  # what plain SGD's ratio would be
     train_losses: list[float] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
@@ -118,7 +120,9 @@ def _replay(initial: torch.nn.Module, train_set: TensorDataset, val_set: TensorD
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
             previous = {name: parameter.detach().clone() for name, parameter in named.items()}
+            replay.value_norms.append({name: value.norm().item() for name, value in previous.items()})
             optimizer.step()
+            replay.value_norms_after.append({name: value.detach().norm().item() for name, value in named.items()})
             for name in layers:
                 replay.layer_norms[name].append(norms[name])
                 step_size = (named[name].detach() - previous[name]).norm()
@@ -234,8 +238,14 @@ def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, 
     elif _close(values, [LR * LR_DECAY ** step for step in range(STEPS)]):
         advice = "The rate falls at every mini-batch: call scheduler.step() once per epoch, after its last mini-batch."
     elif _close(values, [LR * LR_DECAY ** (step // BATCHES + 1) for step in range(STEPS)]):
-        advice = ("Every epoch trains at the next epoch's rate: scheduler.step() runs before the epoch's "
-                  "mini-batches; call it after them.")
+        if run.trained_like_the_replay:
+            advice = ("Your network trained at the right rates (it ends where the contract's training takes it), but "
+                      "every 'lr' logged is the next epoch's: it was read after scheduler.step() had lowered it, or "
+                      "from scheduler.get_lr(), which computes the next rate. Log optimizer.param_groups[0]['lr'] "
+                      "at the step itself.")
+        else:
+            advice = ("Every epoch trains at the next epoch's rate: scheduler.step() runs before the epoch's "
+                      "mini-batches; call it after them.")
     expect_close(values, expected, "The 'lr' of every step (the rate the optimizer used for it)", tol=1e-6,
                  advice=advice)
 
@@ -302,6 +312,9 @@ def test_train_and_instrument_logs_global_and_per_layer_gradient_norms(lesson, t
             advice = "Every norm is 0: measure the gradients after loss.backward(), not after zero_grad()."
         elif _close(found[1:], expected[:-1]):
             advice = "These are the previous mini-batch's gradients: measure them right after loss.backward()."
+        elif _are_value_norms(found, replay, name):
+            advice = (f"These are the norms of {name} itself, its values, not of its gradient: measure "
+                      f"the gradient that loss.backward() left in it, its .grad.")
         expect_close(found, expected, f"The 'grad_norm/{name}' of every step", tol=TOL,
                      advice=advice or _diverged_advice(run))
 
@@ -317,7 +330,20 @@ def _norm_advice(values: list[float], replay: Replay) -> str | None:
     if _close(values, replay.summed_norms):
         return ("This is the sum of the parameters' gradient norms. The global norm is the norm of all the gradients "
                 "as one vector: the square root of the sum of their squared norms.")
+    if _are_value_norms(values, replay):
+        return ("This is the norm of the parameters themselves, their values, not of their gradients: measure the "
+                "gradients that loss.backward() left in them, each parameter's .grad.")
     return None
+
+
+def _are_value_norms(found: list[float], replay: Replay, name: str | None = None) -> bool:
+    """Whether `found` holds, at every step, the norm of the values of the parameter `name` (of all the parameters
+    as one vector, when None) instead of its gradient's, measured before the step's update or after it."""
+    def norms(steps: list[dict[str, float]]) -> list[float]:
+        if name is not None:
+            return [step[name] for step in steps]
+        return [math.sqrt(sum(norm ** 2 for norm in step.values())) for step in steps]
+    return _close(found, norms(replay.value_norms)) or _close(found, norms(replay.value_norms_after))
 
 
 def _diverged_advice(run: InstrumentedRun) -> str | None:
@@ -370,12 +396,22 @@ def test_train_and_instrument_logs_the_update_to_weight_ratios(lesson, tmp_path_
         elif _close(found, run.replay.ratios_to_after[name]):
             advice = ("The step is divided by the size of the weight after the step: divide it by the size of the "
                       "weight before it, the copy taken just before optimizer.step().")
+        elif _close([abs(value) for value in found], _size_changes(run.replay, name), 1e-2):
+            advice = ("That is how much the layer's norm changed, (|after| - |before|) / |before|. The ratio takes "
+                      "the norm of the change itself, |after - before|, which counts every element's move.")
         elif _close(found, run.replay.lr_times_gradient[name], 1e-3):
             advice = ("That is lr x |gradient| / |weight|, the step plain SGD would take. This optimizer uses "
                       "momentum, so measure the step itself: the weights after optimizer.step() minus a copy "
                       "taken just before it.")
         expect_close(found, expected, f"The {tag!r} of every step (|weight after - weight before| / "
                                       f"|weight before|)", tol=TOL, advice=advice or _diverged_advice(run))
+
+
+def _size_changes(replay: Replay, name: str) -> list[float]:
+    """How much the layer's norm changed at each step, relative to its norm before the step (a change of size,
+    not the size of the change); the tolerance allows for float32 subtracting two close norms."""
+    return [abs(after[name] - before[name]) / before[name]
+            for before, after in zip(replay.value_norms, replay.value_norms_after)]
 
 
 @exercise("train_and_instrument")
