@@ -2,17 +2,24 @@
 import pickle
 import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tensorboard.compat.proto import event_pb2, graph_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorboard.plugins.mesh import metadata as mesh_metadata
+from tensorboard.plugins.mesh.plugin_data_pb2 import MeshPluginData
+from tensorboard.plugins.pr_curve import metadata as pr_curve_metadata
+from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.record_writer import RecordWriter
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import compute_curve
 
 from watchtrain.artifacts import ArtifactError
+from watchtrain.artifacts.images import MAX_PIXELS
 from watchtrain.artifacts.tensorboard import (
     event_files,
     event_files_still_open,
@@ -29,6 +36,7 @@ from watchtrain.artifacts.tensorboard import (
     read_text,
     verify_event_file,
 )
+from watchtrain.artifacts.tensorboard.records import masked_crc32c
 
 LOSSES = [2.5, 1.75, 1.25, 1.0]  # exact in float32, the type scalars are stored in
 IMAGE_CHW = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5) * 4
@@ -364,3 +372,141 @@ def test_folders_nested_past_the_limit_are_the_learners_problem_not_a_recursion_
     (deepest / "d").mkdir()
     with pytest.raises(ArtifactError, match=f"more than {MAX_FOLDER_DEPTH} levels deep"):
         find_runs(tmp_path)
+
+
+# Hostile files: what a submission can write by hand, read without leaving log_dir, allocating
+# gigabytes or raising from inside a library
+
+def write_events(run_dir: Path, *events) -> Path:
+    """A run of one event file that holds `events` (Event protos), framed as the SummaryWriter frames them."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "events.out.tfevents.1.host").open("wb") as file:
+        writer = RecordWriter(file)
+        for event in (event_pb2.Event(wall_time=1.0, file_version="brain.Event:2"), *events):
+            writer.write(event.SerializeToString())
+    return run_dir
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The first chunks of a PNG that claims width x height pixels: a few dozen bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def image_event(encoded: bytes):
+    image = summary_pb2.Summary.Image(height=1, width=1, colorspace=3, encoded_image_string=encoded)
+    return event_pb2.Event(step=0, summary=summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="img", image=image)]))
+
+
+def tensor_event(tag: str, plugin: str, tensor, content: bytes = b""):
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin, content=content))
+    value = summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)
+    return event_pb2.Event(step=0, summary=summary_pb2.Summary(value=[value]))
+
+
+def float_tensor(shape: tuple[int, ...], values=(), **fields):
+    dims = [tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in shape]
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dims),
+                                  float_val=list(values), **fields)
+
+
+def test_a_record_length_of_two_to_the_sixtieth_is_truncation_not_an_allocation(tmp_path):
+    length = struct.pack("<Q", 2**60)
+    (tmp_path / "events.out.tfevents.1.host").write_bytes(length + struct.pack("<I", masked_crc32c(length)) + b"x" * 20)
+    with pytest.raises(ArtifactError, match="truncated: its last record, starting at byte 0 of 32"):
+        read_scalars(tmp_path)
+
+
+@pytest.mark.parametrize("encoded, problem", [
+    (png_header(50_000, 50_000), "claims more than"),  # Pillow's own refusal, as an OSError
+    (png_header(MAX_PIXELS + 1, 1), f"{MAX_PIXELS + 1} x 1 pixels, more than the {MAX_PIXELS:,}"),
+    (b"GIF87a\x01\x00\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;",  # 1 x 1 pixel
+     "cannot identify image file"),  # the SummaryWriter writes PNG only; Pillow would read any format it knows
+], ids=["50000 x 50000", "just past the limit", "a GIF"])
+def test_an_image_that_is_too_large_or_not_a_png_is_refused_before_decoding(tmp_path, encoded, problem):
+    with pytest.raises(ArtifactError, match=f"The image logged under tag 'img' cannot be decoded .*{problem}"):
+        read_images(write_events(tmp_path, image_event(encoded)))
+
+
+def test_a_tensor_claiming_billions_of_elements_is_refused_before_allocating(tmp_path):
+    huge = float_tensor((100_000, 100_000), [1.0])  # one value stored, repeated to fill the shape
+    with pytest.raises(ArtifactError, match=r"claims shape \(100000, 100000\), 10000000000 elements"):
+        read_scalars(write_events(tmp_path / "scalars", tensor_event("loss", scalar_metadata.PLUGIN_NAME, huge)))
+    pr_content = pr_curve_metadata.create_summary_metadata("pr", "", 3).plugin_data.content
+    huge_curve = float_tensor((6, 10**10), [1.0])
+    with pytest.raises(ArtifactError, match=r"claims shape \(6, 10000000000\)"):
+        read_pr_curves(write_events(tmp_path / "pr", tensor_event("pr", pr_curve_metadata.PLUGIN_NAME, huge_curve,
+                                                                  pr_content)))
+
+
+def _mesh_content(content_type: int) -> bytes:
+    return mesh_metadata.create_summary_metadata("m", "", content_type, components=1, shape=[1, 1, 3]).plugin_data.content
+
+
+def _deeply_nested_graph() -> bytes:
+    graph = graph_pb2.GraphDef()
+    attribute = graph.node.add(name="n", op="Op").attr["a"]
+    for _ in range(3000):  # each level an attribute holding a function holding an attribute
+        attribute = attribute.func.attr["a"]
+    return graph.SerializeToString()
+
+
+@pytest.mark.parametrize("reader, events, problem", [
+    (read_scalars, [tensor_event("loss", "scalars", float_tensor((3,), [1.0, 2.0, 3.0]))],
+     r"at step 0 has shape \(3,\); the SummaryWriter writes one value there"),
+    (read_scalars, [tensor_event("loss", "scalars", float_tensor((1,), tensor_content=b"abc"))],
+     "cannot be read .ValueError: buffer size must be a multiple of element size"),
+    (read_scalars, [tensor_event("loss", "scalars", tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE))],
+     "cannot be read .KeyError"),
+    (read_pr_curves, [tensor_event("pr", "pr_curves", float_tensor((2, 3), [0.0] * 6),
+                                   pr_curve_metadata.create_summary_metadata("pr", "", 3).plugin_data.content)],
+     r"has shape \(2, 3\); the SummaryWriter writes \(6, 3\)"),
+    (read_pr_curves, [tensor_event("pr", "pr_curves", float_tensor((6, 3), [0.0] * 18), b"\xff\xff")],
+     "The plugin metadata of tag 'pr' cannot be decoded"),
+    (read_mesh, [tensor_event("m_VERTEX", "mesh", float_tensor((), [1.0]), _mesh_content(MeshPluginData.VERTEX))],
+     r"has shape \(\); the SummaryWriter writes \(meshes, points, 3\)"),
+    (read_mesh, [event_pb2.Event(step=0, wall_time=2.0, summary=summary_pb2.Summary(value=[
+        tensor_event(tag, "mesh", float_tensor((samples, 1, 3), [1.0] * 3 * samples), _mesh_content(kind)).summary.value[0]
+        for tag, kind, samples in [("m_VERTEX", MeshPluginData.VERTEX, 2), ("m_FACE", MeshPluginData.FACE, 1)]]))],
+     "has faces or colours for another number of meshes than it has vertices for"),
+    (read_graph, [event_pb2.Event(step=0, graph_def=b"\xff\xff\xff")], "The model graph in this run cannot be decoded"),
+    (read_graph, [event_pb2.Event(step=0, graph_def=_deeply_nested_graph())], "cannot be decoded"),
+], ids=["scalar of 3 values", "content of the wrong length", "unknown dtype", "pr curve of 2 rows",
+        "pr metadata garbage", "mesh of one number", "faces for fewer meshes", "graph garbage", "graph nested 3000 deep"])
+def test_plugin_data_the_writer_never_writes_is_an_artifact_error(tmp_path, reader, events, problem):
+    with pytest.raises(ArtifactError, match=problem) as caught:
+        reader(write_events(tmp_path, *events))
+    assert "add_*" in caught.value.fix
+
+
+def _projector(log_dir: Path, embedding: str) -> Path:
+    (log_dir / "00000" / "default").mkdir(parents=True)
+    (log_dir / "00000" / "default" / "tensors.tsv").write_text("1\t2\n")
+    (log_dir / "projector_config.pbtxt").write_text(f"embeddings {{ tensor_name: \"t\" {embedding} }}")
+    return log_dir
+
+
+@pytest.mark.parametrize("field", ["tensor_path", "metadata_path", "sprite_image_path"])
+@pytest.mark.parametrize("named", ["../secret.tsv", "00000/../../secret.tsv", "{outside}/secret.tsv", "/dev/zero",
+                                   "00000/default/tensors.tsv\\000"])
+def test_projector_files_named_outside_the_log_directory_are_not_read(tmp_path, field, named):
+    (tmp_path / "secret.tsv").write_text("4\t2\n")
+    named = named.format(outside=tmp_path)
+    tensor = "tensor_path: \"00000/default/tensors.tsv\""
+    embedding = {"tensor_path": f"tensor_path: \"{named}\"", "metadata_path": f"{tensor} metadata_path: \"{named}\"",
+                 "sprite_image_path": f"{tensor} sprite {{ image_path: \"{named}\" }}"}[field]
+    log_dir = _projector(tmp_path / "logs", embedding)
+    with pytest.raises(ArtifactError, match="which is not a file inside the log directory") as caught:
+        read_projector(log_dir)
+    assert caught.value.path == log_dir / "projector_config.pbtxt"
+
+
+def test_a_sprite_claiming_billions_of_pixels_is_refused_before_decoding(tmp_path):
+    log_dir = _projector(tmp_path, "tensor_path: \"00000/default/tensors.tsv\" "
+                                   "sprite { image_path: \"00000/default/sprite.png\" }")
+    (log_dir / "00000" / "default" / "sprite.png").write_bytes(png_header(50_000, 50_000))
+    with pytest.raises(ArtifactError, match="The sprite image cannot be read .it claims more than"):
+        read_projector(log_dir)

@@ -1,4 +1,7 @@
 """watchtrain.artifacts.visdom on windows made by a real Visdom server: live, and from a saved env file."""
+import base64
+import json
+
 import numpy as np
 import pytest
 
@@ -88,3 +91,51 @@ def test_an_unreadable_image_is_reported():
     window = {"id": "w", "type": "image", "title": "bad", "content": {"src": "data:image/png;base64,AAAA"}}
     with pytest.raises(ArtifactError, match="no readable picture"):
         windows({"w": window}, "env")
+
+
+def test_a_bar_chart_with_category_names_is_read(server):
+    """What is not a number, such as the names on a bar chart's axis, reads as NaN: a check compares numbers."""
+    viz = server.client(env="bars")
+    viz.bar(X=np.array([3, 5]), opts=dict(rownames=["cats", "dogs"], title="pets"))
+    (bars,) = read_env(server.client(), "bars")
+    assert len(bars.traces) == 1 and np.isnan(bars.traces[0].x).all() and bars.traces[0].y == [3.0, 5.0]
+
+
+# Hostile envs: what a submission can send to the server by hand, or write in place of a saved env
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("src, problem", [
+    ("data:image/png;base64," + base64.b64encode(_png_header(50_000, 50_000)).decode(), "claims more than"),
+    (None, "AttributeError"),
+], ids=["50000 x 50000", "no src"])
+def test_an_image_window_too_large_or_without_a_picture_is_refused_before_decoding(src, problem):
+    window = {"id": "w", "type": "image", "title": "bad", "content": {"src": src}}
+    with pytest.raises(ArtifactError, match=f"no readable picture .*{problem}"):
+        windows({"w": window}, "env")
+
+
+@pytest.mark.parametrize("jsons", [[1, 2], {"w": 5}, {"a": {"i": "x"}, "b": {"i": 1}},
+                                   {"w": {"type": "plot", "content": {"data": [1, 2]}}},
+                                   {"w": {"type": "plot", "content": {"data": [], "layout": [1]}}}],
+                         ids=["a list", "a number", "mixed orders", "traces that are numbers", "a list for layout"])
+def test_windows_visdoms_calls_never_send_are_an_artifact_error(tmp_path, jsons):
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps({"jsons": jsons, "reload": {}}), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="the env holds something Visdom's own window calls never send"):
+        read_env_file(path)
+
+
+def test_json_nested_past_pythons_stack_is_a_damaged_env_file(tmp_path):
+    path = tmp_path / "env.json"
+    path.write_text('{"jsons": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    with pytest.raises(ArtifactError, match="not a Visdom env file .RecursionError"):
+        read_env_file(path)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from torch import nn
 
 from watchtrain.artifacts import ArtifactError
 from watchtrain.artifacts.wandb import find_runs, read_run
-from watchtrain.artifacts.wandb.framing import BLOCK_SIZE, read_frames
+from watchtrain.artifacts.wandb.framing import (BLOCK_SIZE, CHUNK_HEADER, FILE_HEADER, FULL, IDENT, MAGIC, VERSION,
+                                                read_frames)
 from watchtrain.grading.wandb_fixtures import forced_offline, offline_environment
 
 BIG_VALUE = [round(0.001 * i, 3) for i in range(12_000)]  # about 80 KB of JSON: spans three blocks
@@ -266,3 +268,61 @@ def test_agrees_with_wandbs_own_inspector(runs, name):
         (theirs["run_id"], theirs["project"], theirs["name"], theirs["exit_code"])
     assert ours.config == theirs["config"]
     assert ours.summary == {key: value for key, value in theirs["summary"].items() if not key.startswith("_")}
+
+
+# Hostile files: records a submission can write by hand
+
+def _run_file(path: Path, *records) -> Path:
+    """A run file holding `records` (wandb Record protos), each a FULL chunk of the first block."""
+    content = bytearray(FILE_HEADER.pack(MAGIC, IDENT, VERSION))
+    for record in records:
+        payload = record.SerializeToString()
+        content += CHUNK_HEADER.pack(zlib.crc32(payload, zlib.crc32(bytes([FULL]))), len(payload), FULL) + payload
+    assert len(content) <= BLOCK_SIZE
+    path.write_bytes(bytes(content))
+    return path
+
+
+def _history(**values_json):
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    return pb.Record(history=pb.HistoryRecord(item=[pb.HistoryItem(key=key, value_json=value)
+                                                    for key, value in values_json.items()]))
+
+
+def test_json_nested_past_pythons_stack_is_damage_not_a_recursion_error(tmp_path):
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    deep = "[" * 5000 + "]" * 5000
+    for record in (pb.Record(config=pb.ConfigRecord(update=[pb.ConfigItem(key="a", value_json=deep)])),
+                   pb.Record(summary=pb.SummaryRecord(update=[pb.SummaryItem(key="a", value_json=deep)])),
+                   pb.Record(history=pb.HistoryRecord(item=[pb.HistoryItem(key="a", json=deep)]))):
+        with pytest.raises(ArtifactError, match=r"damaged at byte 7: a value is not JSON that Python can read \(Rec"):
+            read_run(_run_file(tmp_path / "run-deep.wandb", record))
+
+
+@pytest.mark.parametrize("step", ['"abc"', "Infinity", "null", "[1]", "2.5"])
+def test_a_history_step_that_is_not_a_whole_number_is_damage(tmp_path, step):
+    with pytest.raises(ArtifactError, match="a history row's step is .*, not a whole number"):
+        read_run(_run_file(tmp_path / "run-step.wandb", _history(_step=step, loss="1.0")))
+    assert read_run(_run_file(tmp_path / "run-step.wandb", _history(_step="3.0", loss="1.0"))).values("loss") == [(3, 1.0)]
+
+
+@pytest.mark.parametrize("saved", ["../x", "/etc/passwd", "a/../../b", ""])
+def test_a_saved_file_outside_the_runs_files_folder_is_damage(tmp_path, saved):
+    """A check copies the saved files from run.files_dir: such a path would send it elsewhere."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    record = pb.Record(files=pb.FilesRecord(files=[pb.FilesItem(path=saved)]))
+    with pytest.raises(ArtifactError, match=f"names the saved file {saved!r}, which is not inside the run's files"):
+        read_run(_run_file(tmp_path / "run-saved.wandb", record))
+
+
+def test_values_a_newer_wandb_might_write_are_read_not_raised(tmp_path):
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    record = pb.Record(files=pb.FilesRecord(files=[pb.FilesItem(path="model.onnx", policy=99)]))
+    assert read_run(_run_file(tmp_path / "run-enum.wandb", record)).files[0].policy == "99"
+    run = read_run(_run_file(tmp_path / "run-histogram.wandb",
+                             _history(_step="1", w='{"_type": "histogram", "bins": 3, "values": "ab"}')))
+    assert run.histograms("w") == [] and run.histogram_keys() == set()

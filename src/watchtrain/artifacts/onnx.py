@@ -11,6 +11,9 @@ sit in the same folder, so `read_onnx` checks that before anything else.
 """
 from __future__ import annotations
 
+import functools
+import math
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,9 @@ Dim = int | str | None
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 _FIX_EXPORT = ("export it again with torch.onnx.export(model.eval(), (example_images,), path, ...) "
                "and keep every file it writes together")
+# A lesson's model runs in milliseconds and a few megabytes; a graph may ask for terabytes, or loop for ever.
+MAX_RUN_BYTES = 1 << 30
+MAX_RUN_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ def read_onnx(path: str | Path) -> OnnxModelInfo:
     """Check an ONNX file completely (parses, weights files present, passes onnx.checker) and describe it."""
     import onnx
     from onnx import numpy_helper
+    from onnx.external_data_helper import uses_external_data
 
     path = Path(path)
     model = _load_graph(path)
@@ -77,7 +84,6 @@ def read_onnx(path: str | Path) -> OnnxModelInfo:
     try:
         # The path form also checks the external data and works for models over 2 GB.
         onnx.checker.check_model(str(path))
-        onnx.load_external_data_for_model(model, str(path.parent))
     except (onnx.checker.ValidationError, OSError, ValueError) as err:
         raise ArtifactError(f"{path.name} is not a valid ONNX model; onnx.checker says: {_first_line(err)}",
                             path, _FIX_EXPORT) from None
@@ -86,7 +92,11 @@ def read_onnx(path: str | Path) -> OnnxModelInfo:
                       for attribute in node.attribute if attribute.name == "value"})
 
     def is_true(name: str) -> bool:
-        return name in constants and bool(numpy_helper.to_array(constants[name]).all())
+        # A flag such as training_mode is one value, stored in the .onnx file. The weights files are not
+        # read: a thousand tensors may all name the same gigabyte of one file.
+        flag = constants.get(name)
+        return (flag is not None and math.prod(flag.dims) == 1 and not uses_external_data(flag)
+                and bool(numpy_helper.to_array(flag).all()))
 
     return OnnxModelInfo(
         path=path,
@@ -107,6 +117,12 @@ def external_data_files(path: str | Path, model=None) -> tuple[Path, ...]:
     path = Path(path)
     model = model if model is not None else _load_graph(path)
     locations = {ExternalDataInfo(tensor).location for tensor in _tensors(model.graph) if uses_external_data(tensor)}
+    for location in locations:
+        # onnx and onnxruntime refuse these as well, but the files' existence must not even be looked up.
+        parts = Path(location).parts
+        if not parts or Path(location).is_absolute() or ".." in parts:
+            raise ArtifactError(f"{path.name} names {location!r} as the file of its weights, which is not a file "
+                                f"beside it", path, _FIX_EXPORT)
     return tuple(path.parent / location for location in sorted(locations))
 
 
@@ -116,14 +132,23 @@ def run_onnx(path: str | Path, inputs: Mapping[str, np.ndarray] | np.ndarray, *,
 
     With `optimize=False` (the default) onnxruntime runs the graph exactly as written: its default
     optimisations would delete a training-mode Dropout and hide that the model was exported in train mode.
+    A run that needs more than MAX_RUN_BYTES of memory, or MAX_RUN_SECONDS, is stopped.
     """
     import onnxruntime
 
     path = Path(path)
+    # onnxruntime gives each weight tensor memory of its own, even when a thousand of them name the same
+    # gigabyte of one file; the arena's ceiling does not cover them.
+    values = sum(math.prod(tensor.dims) for tensor in _tensors(_load_graph(path).graph))
+    if values > MAX_RUN_BYTES // 4:
+        raise ArtifactError(f"{path.name} declares weights of {values:,} values, more than the {MAX_RUN_BYTES >> 20} "
+                            f"MiB of memory a lesson's model may use", path, _FIX_EXPORT)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings are about its own optimiser
     if not optimize:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    _register_capped_allocator()
+    options.add_session_config_entry("session.use_env_allocators", "1")
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own, unexported exception types
@@ -131,12 +156,34 @@ def run_onnx(path: str | Path, inputs: Mapping[str, np.ndarray] | np.ndarray, *,
     if not isinstance(inputs, Mapping):
         inputs = {session.get_inputs()[0].name: inputs}
     feeds = {name: np.ascontiguousarray(array) for name, array in inputs.items()}
+    run_options = onnxruntime.RunOptions()
+    stop = threading.Timer(MAX_RUN_SECONDS, setattr, (run_options, "terminate", True))
+    stop.start()
     try:
-        return session.run(None, feeds)
+        return session.run(None, feeds, run_options)
     except Exception as err:
+        if run_options.terminate:
+            raise ArtifactError(f"onnxruntime was still running {path.name} after {MAX_RUN_SECONDS} s, so it was "
+                                f"stopped; a lesson's model runs in milliseconds", path, _FIX_EXPORT) from None
+        if "Available memory of" in str(err):  # the arena's own words when the cap is reached
+            raise ArtifactError(f"onnxruntime stopped {path.name}, which asked for more than the {MAX_RUN_BYTES >> 20} "
+                                f"MiB of memory a lesson's model may use", path, _FIX_EXPORT) from None
         expected = ", ".join(f"{i.name} {i.shape}" for i in session.get_inputs())
         raise ArtifactError(f"onnxruntime could not run {path.name}: {_first_line(err)}", path,
                             f"the model expects {expected}; check the names and the fixed dimensions") from None
+    finally:
+        stop.cancel()
+
+
+@functools.cache
+def _register_capped_allocator() -> None:
+    """Give onnxruntime's process-wide CPU arena a ceiling, MAX_RUN_BYTES, which a session uses with
+    "session.use_env_allocators": an allocation past it fails instead of exhausting the machine."""
+    import onnxruntime
+
+    memory = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                       onnxruntime.OrtMemType.DEFAULT)
+    onnxruntime.create_and_register_allocator(memory, onnxruntime.OrtArenaCfg(MAX_RUN_BYTES, -1, -1, -1))
 
 
 def _load_graph(path: Path):

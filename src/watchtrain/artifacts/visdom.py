@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.images import open_image
 
 
 @dataclass(frozen=True)
 class Trace:
     name: str
-    x: list[float]
+    x: list[float]  # NaN for what is not a number: a gap (None), a bar chart's category names
     y: list[float]
 
 
@@ -60,7 +61,7 @@ def read_env(client, env: str) -> list[Window]:
     payload = client.get_window_data(env=env)
     try:
         jsons = json.loads(payload) if payload else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise ArtifactError(f"the Visdom server answered something that is not JSON for env {env!r}: "
                             f"{str(payload)[:200]!r}", env, "restart the Visdom server") from None
     return windows(jsons, env)
@@ -75,7 +76,7 @@ def read_env_file(path: str | Path) -> list[Window]:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         jsons = saved["jsons"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as err:
         raise ArtifactError(f"the saved env is not a Visdom env file ({type(err).__name__}: {err})", path,
                             "delete it and call viz.save([env]) again") from None
     return windows(jsons, path)
@@ -83,13 +84,18 @@ def read_env_file(path: str | Path) -> list[Window]:
 
 def windows(jsons: dict[str, Any], source: str | Path) -> list[Window]:
     """Windows from Visdom's {window id: window JSON} mapping, in the order they were opened."""
-    ordered = sorted(jsons.values(), key=lambda window: window.get("i", 0))
-    return [_window(window, source) for window in ordered]
+    try:
+        ordered = sorted(jsons.values(), key=lambda window: window.get("i", 0))
+        return [_window(window, source) for window in ordered]
+    except (AttributeError, TypeError, ValueError) as err:  # what was sent bypassed the client's methods
+        raise ArtifactError(f"the env holds something Visdom's own window calls never send ({type(err).__name__}: "
+                            f"{err})", source, "make every window with viz.line(...), viz.text(...), viz.image(...) "
+                            "and the like") from None
 
 
 def _window(raw: dict, source: str | Path) -> Window:
     kind, content = raw.get("type", ""), raw.get("content")
-    common = {"id": raw.get("id", ""), "type": kind, "title": raw.get("title") or ""}
+    common = {"id": str(raw.get("id", "")), "type": str(kind), "title": str(raw.get("title") or "")}
     if kind == "plot" and isinstance(content, dict):
         layout = content.get("layout") or {}
         traces = tuple(Trace(str(t.get("name", "")), _numbers(t.get("x")), _numbers(t.get("y")))
@@ -103,17 +109,22 @@ def _window(raw: dict, source: str | Path) -> Window:
 
 
 def _numbers(values) -> list[float]:
-    return [float("nan") if v is None else float(v) for v in (values or ())]
+    return [_number(v) for v in values] if isinstance(values, list) else []
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def decode_image(src: str, source: str | Path) -> np.ndarray:
     """A `data:image/...;base64,...` URL as (height, width, 3) uint8 pixels."""
-    from PIL import Image
-
     try:
         _, encoded = src.split(",", 1)
-        with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
+        with open_image(io.BytesIO(base64.b64decode(encoded)), ("PNG", "JPEG")) as image:  # JPEG: opts jpgquality
             return np.asarray(image.convert("RGB"))
-    except (ValueError, binascii.Error, OSError) as err:
+    except (AttributeError, ValueError, binascii.Error, OSError) as err:  # AttributeError: src is not a string
         raise ArtifactError(f"an image window holds no readable picture ({type(err).__name__}: {err})", source,
                             "send the image with viz.image(...) or viz.images(...)") from None

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from google.protobuf.message import DecodeError
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.mesh import metadata as mesh_metadata
 from tensorboard.plugins.mesh.plugin_data_pb2 import MeshPluginData
@@ -17,12 +18,16 @@ from tensorboard.plugins.text import metadata as text_metadata
 from tensorboard.util import tensor_util
 
 from watchtrain.artifacts.errors import ArtifactError
-from watchtrain.artifacts.tensorboard.records import CLOSE_WRITER_FIX
+from watchtrain.artifacts.images import open_image
 from watchtrain.artifacts.tensorboard.runs import find_runs, load_run
 
 Points = list[tuple[int, float]]
 
 _TEXT_TAG_SUFFIX = "/text_summary"  # torch's add_text appends it to the learner's tag
+# A tensor may store one value for all its elements, so a few bytes can claim billions of them. The
+# lessons' largest, a mesh or a PR curve, holds thousands.
+MAX_TENSOR_ELEMENTS = 10_000_000
+_SUMMARY_FIX = "log with the SummaryWriter's add_* methods, and run the exercise again"
 
 
 def plugin_tags(accumulator: EventAccumulator, plugin_name: str) -> dict[str, bytes]:
@@ -56,9 +61,38 @@ def scalar_points(accumulator: EventAccumulator) -> dict[str, Points]:
               for tag in accumulator.Tags()["scalars"]}
     # add_scalar(..., new_style=True) stores a tensor owned by the scalars plugin instead.
     for tag in plugin_tags(accumulator, scalar_metadata.PLUGIN_NAME):
-        points[tag] = [(event.step, float(tensor_util.make_ndarray(event.tensor_proto)))
+        points[tag] = [(event.step, float(_tensor(event, tag, accumulator.path, "one value",
+                                                            lambda shape: math.prod(shape) == 1)))
                        for event in accumulator.Tensors(tag)]
     return points
+
+
+def _plugin_metadata(parse, content: bytes, tag: str, run_dir: str | os.PathLike[str]):
+    """`parse(content)`, a plugin's own parser of its metadata; ArtifactError when that fails."""
+    try:
+        return parse(content)
+    except (DecodeError, ValueError) as error:
+        raise ArtifactError(f"The plugin metadata of tag {tag!r} cannot be decoded ({error}).", run_dir,
+                            _SUMMARY_FIX) from None
+
+
+def _tensor(event, tag: str, run_dir: str | os.PathLike[str], expected: str, shape_fits) -> np.ndarray:
+    """The tensor an event holds, as an array; ArtifactError unless `shape_fits` its shape (`expected`
+    says which shapes do), or when it claims more than MAX_TENSOR_ELEMENTS elements."""
+    proto = event.tensor_proto
+    shape = tuple(dim.size for dim in proto.tensor_shape.dim)
+    where = f"The tensor logged under tag {tag!r} at step {event.step}"
+    if math.prod(shape) > MAX_TENSOR_ELEMENTS:
+        raise ArtifactError(f"{where} claims shape {shape}, {math.prod(shape)} elements: more than the "
+                            f"{MAX_TENSOR_ELEMENTS} a lesson's tensor may have.", run_dir, _SUMMARY_FIX)
+    if not shape_fits(shape):
+        raise ArtifactError(f"{where} has shape {shape}; the SummaryWriter writes {expected} there.",
+                            run_dir, _SUMMARY_FIX)
+    try:
+        return tensor_util.make_ndarray(proto)
+    except (KeyError, TypeError, ValueError) as error:  # an unknown dtype, values that do not fill the shape
+        raise ArtifactError(f"{where} cannot be read ({type(error).__name__}: {error}).", run_dir,
+                            _SUMMARY_FIX) from None
 
 
 # Images
@@ -82,11 +116,11 @@ def read_images(run_dir: str | os.PathLike[str]) -> dict[str, list[ImageEvent]]:
 
 def _decode_png(encoded: bytes, run_dir: str | os.PathLike[str], tag: str) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(encoded)) as image:
+        with open_image(io.BytesIO(encoded), ("PNG",)) as image:
             pixels = np.array(image)
-    except (UnidentifiedImageError, OSError) as error:
+    except OSError as error:
         raise ArtifactError(f"The image logged under tag {tag!r} cannot be decoded ({error}).",
-                            run_dir, CLOSE_WRITER_FIX) from None
+                            run_dir, _SUMMARY_FIX) from None  # its record's checksum held: written this way
     return pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
 
 
@@ -147,17 +181,21 @@ def read_mesh(run_dir: str | os.PathLike[str]) -> dict[str, list[MeshEvent]]:
     # mesh name -> content type -> (wall_time, step) of the add_mesh call -> (B, N, 3) array
     parts: dict[str, dict[int, dict[tuple[float, int], np.ndarray]]] = defaultdict(lambda: defaultdict(dict))
     for tag, content in plugin_tags(accumulator, mesh_metadata.PLUGIN_NAME).items():
-        data = mesh_metadata.parse_plugin_metadata(content)
+        data = _plugin_metadata(mesh_metadata.parse_plugin_metadata, content, tag, run_dir)
         for event in accumulator.Tensors(tag):
             # One add_mesh call writes its parts into one event, so they share wall time and step.
             call = (event.wall_time, event.step)
-            parts[data.name][data.content_type][call] = tensor_util.make_ndarray(event.tensor_proto)
+            parts[data.name][data.content_type][call] = _tensor(
+                event, tag, run_dir, "(meshes, points, 3)", lambda shape: len(shape) == 3 and shape[2] == 3)
     meshes = {}
     for name, by_type in parts.items():
         faces, colors = by_type[MeshPluginData.FACE], by_type[MeshPluginData.COLOR]
         meshes[name] = []
         for call, vertices in by_type[MeshPluginData.VERTEX].items():
             _, step = call
+            if any(call in part and len(part[call]) != len(vertices) for part in (faces, colors)):
+                raise ArtifactError(f"The mesh {name!r} at step {step} has faces or colours for another number of "
+                                    f"meshes than it has vertices for.", run_dir, _SUMMARY_FIX)
             for sample in range(vertices.shape[0]):
                 meshes[name].append(MeshEvent(
                     step, sample, vertices[sample].astype(np.float32),
@@ -191,8 +229,10 @@ def read_pr_curves(run_dir: str | os.PathLike[str]) -> dict[str, list[PRCurveEve
     accumulator = load_run(run_dir)
     curves = {}
     for tag, content in plugin_tags(accumulator, pr_curve_metadata.PLUGIN_NAME).items():
-        num_thresholds = pr_curve_metadata.parse_plugin_metadata(content).num_thresholds
-        curves[tag] = [PRCurveEvent(event.step, num_thresholds, *tensor_util.make_ndarray(event.tensor_proto))
+        num_thresholds = _plugin_metadata(pr_curve_metadata.parse_plugin_metadata, content, tag, run_dir).num_thresholds
+        curves[tag] = [PRCurveEvent(event.step, num_thresholds,
+                                    *_tensor(event, tag, run_dir, f"(6, {num_thresholds}): 6 rows of num_thresholds",
+                                             lambda shape: shape == (6, num_thresholds)))
                        for event in accumulator.Tensors(tag)]
     return curves
 
@@ -229,8 +269,12 @@ def read_graph(run_dir: str | os.PathLike[str]) -> GraphSummary:
     if not accumulator.Tags()["graph"]:
         raise ArtifactError("No model graph was logged in this run.", run_dir,
                             "call writer.add_graph(model, example_input) once, then close the writer")
+    try:
+        graph = accumulator.Graph()
+    except DecodeError as error:
+        raise ArtifactError(f"The model graph in this run cannot be decoded ({error}).", run_dir, _SUMMARY_FIX) from None
     return GraphSummary(tuple(GraphNode(node.name, node.op, tuple(node.input), _output_shapes(node))
-                              for node in accumulator.Graph().node))
+                              for node in graph.node))
 
 
 def _output_shapes(node) -> tuple[tuple[int, ...], ...]:

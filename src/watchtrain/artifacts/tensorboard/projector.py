@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 from google.protobuf import text_format
-from PIL import Image, UnidentifiedImageError
 from tensorboard.plugins.projector import metadata as projector_metadata
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.folders import walk
+from watchtrain.artifacts.images import open_image
 from watchtrain.artifacts.tensorboard.runs import existing_directory
 
 _EMBEDDING_FIX = "call writer.add_embedding(...) again and close the writer; do not move or edit the files it writes"
@@ -59,9 +59,9 @@ def _read_embedding(root: Path, config_path: Path, embedding) -> ProjectorEmbedd
     if not embedding.tensor_path:
         raise ArtifactError(f"The embedding {embedding.tensor_name!r} has no tensor_path (a TensorFlow "
                             f"checkpoint embedding); this course reads tensors.tsv files.", config_path, _EMBEDDING_FIX)
-    tensor_path = config_dir / embedding.tensor_path
-    metadata_path = config_dir / embedding.metadata_path if embedding.metadata_path else None
-    sprite_path = config_dir / embedding.sprite.image_path if embedding.sprite.image_path else None
+    tensor_path = _inside(root, config_path, embedding.tensor_path)
+    metadata_path = _inside(root, config_path, embedding.metadata_path) if embedding.metadata_path else None
+    sprite_path = _inside(root, config_path, embedding.sprite.image_path) if embedding.sprite.image_path else None
     header, rows = _read_metadata(metadata_path) if metadata_path else ((), ())
     return ProjectorEmbedding(
         run=config_dir.relative_to(root).as_posix(),
@@ -75,6 +75,16 @@ def _read_embedding(root: Path, config_path: Path, embedding) -> ProjectorEmbedd
         metadata_path=metadata_path,
         sprite_path=sprite_path,
     )
+
+
+def _inside(root: Path, config_path: Path, named: str) -> Path:
+    """The file the config names, relative to its own folder; ArtifactError when it lies outside root
+    (an absolute path, or one that climbs out with ".."): the checker reads nothing but the learner's files."""
+    path = config_path.parent / named
+    if "\0" in named or not path.resolve().is_relative_to(root.resolve()):  # resolve() refuses a NUL byte
+        raise ArtifactError(f"The projector config names {named!r}, which is not a file inside the log "
+                            f"directory {root}.", config_path, _EMBEDDING_FIX)
+    return path
 
 
 def _read_tensor(path: Path) -> np.ndarray:
@@ -97,9 +107,9 @@ def _read_metadata(path: Path) -> tuple[tuple[str, ...], tuple[tuple[str, ...], 
 
 def _read_sprite(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as image:
+        with open_image(path, ("PNG",)) as image:
             return np.array(image)
-    except (OSError, UnidentifiedImageError) as error:
+    except OSError as error:
         raise ArtifactError(f"The sprite image cannot be read ({error}).", path, _EMBEDDING_FIX) from None
 
 

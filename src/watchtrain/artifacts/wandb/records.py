@@ -116,7 +116,8 @@ class WandbRun:
 
 
 def as_histogram(value: Any) -> Histogram | None:
-    if isinstance(value, dict) and value.get("_type") == "histogram" and "bins" in value and "values" in value:
+    if (isinstance(value, dict) and value.get("_type") == "histogram" and isinstance(value.get("bins"), list)
+            and isinstance(value.get("values"), list)):
         return Histogram(tuple(value["bins"]), tuple(value["values"]))
     return None
 
@@ -164,10 +165,12 @@ class _RunState:
             for item in record.history.item:
                 _set(values, _key_path(item), _item_value(item, path, offset))
             step = record.history.step.num if record.history.HasField("step") else values.get("_step", 0)
+            if not isinstance(step, int) and not (isinstance(step, float) and step.is_integer()):
+                raise ArtifactError(f"The W&B run file is damaged at byte {offset}: a history row's step is "
+                                    f"{step!r}, not a whole number.", path, RERUN_FIX)
             self.history.append(HistoryRow(int(step), _without_system_keys(values)))
         elif kind == "files":
-            self.files += [SavedFile(item.path, pb.FilesItem.PolicyType.Name(item.policy).lower(),
-                                     pb.FilesItem.FileType.Name(item.type).lower()) for item in record.files.files]
+            self.files += [_saved_file(item, path, offset) for item in record.files.files]
         elif kind == "artifact":
             artifact = record.artifact
             entries = tuple(ArtifactEntry(entry.path, entry.size, entry.digest, entry.local_path)
@@ -191,6 +194,21 @@ class _RunState:
                         config=_without_system_keys(self.config), history=tuple(self.history),
                         summary=_without_system_keys(self.summary), files=tuple(self.files),
                         artifacts=tuple(self.artifacts), exit_code=self.exit_code, truncated=truncated)
+
+
+def _saved_file(item: pb.FilesItem, path: Path, offset: int) -> SavedFile:
+    # wandb.save refuses a path that climbs out of the run's files folder: a reader of the saved files
+    # must not be sent elsewhere.
+    if not item.path or Path(item.path).is_absolute() or ".." in Path(item.path).parts:
+        raise ArtifactError(f"The W&B run file is damaged at byte {offset}: it names the saved file {item.path!r}, "
+                            f"which is not inside the run's files folder.", path, RERUN_FIX)
+    return SavedFile(item.path, _enum_name(pb.FilesItem.PolicyType, item.policy),
+                     _enum_name(pb.FilesItem.FileType, item.type))
+
+
+def _enum_name(enum, number: int) -> str:
+    """The lower-case name of an enum value; its number when this wandb version does not know it."""
+    return enum.Name(number).lower() if number in enum.values() else str(number)
 
 
 def _apply(target: dict, updates, path: Path, offset: int) -> None:
@@ -219,9 +237,9 @@ def _item_value(item: pb.HistoryItem, path: Path, offset: int) -> Any:
 def _json(text: str, path: Path, offset: int) -> Any:
     try:
         return json.loads(text, parse_constant=_json_constant)
-    except ValueError:
-        raise ArtifactError(f"The W&B run file is damaged at byte {offset}: a value is not valid JSON "
-                            f"({text[:60]!r}).", path, RERUN_FIX) from None
+    except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
+        raise ArtifactError(f"The W&B run file is damaged at byte {offset}: a value is not JSON that Python can "
+                            f"read ({type(error).__name__}, {text[:60]!r}).", path, RERUN_FIX) from None
 
 
 def _json_constant(name: str) -> float:
