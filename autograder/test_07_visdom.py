@@ -760,12 +760,15 @@ def test_monitor_training_saves_the_env(lesson, visdom_server, device):
         raise crash
     windows = _windows(visdom_server, env)
     path = visdom_server.env_file(env)
-    try:
-        saved = read_env_file(path)
-    except ArtifactError:
+    if not path.is_file():
         fail("Your env was never saved: the server holds it in memory only, and it is lost when the server stops.",
              expected=f"{path.name} in the server's env folder", found="no such file",
              advice="Call viz.save([viz.env]) at the end: the server writes <env>.json into its env folder then.")
+    try:
+        saved = read_env_file(path)
+    except ArtifactError as unreadable:  # saved, but not as viz.save writes it
+        fail(f"Your saved env cannot be read: {unreadable.problem}.", expected=f"{path.name} as viz.save writes it",
+             found=unreadable.problem, advice=f"Let the server write it: {unreadable.fix}.")
     titles = sorted(w.title for w in saved)
     expect_equal(titles, ["accuracy", "loss"], "The titles of the windows in the saved env (exactly the two plots)",
                  advice=("The env holds windows the exercise does not ask for: send the 'loss' and 'accuracy' "
