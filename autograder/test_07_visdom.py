@@ -117,8 +117,9 @@ def _windows(server, env):
 def _raw_windows(server, env) -> dict[str, dict]:
     """The server's own record of each window of env, by title (keys and all, unlike read_env)."""
     payload = server.client().get_window_data(env=env)
-    records = json.loads(payload) if payload else {}
-    return {record.get("title") or "": record for record in records.values() if isinstance(record, dict)}
+    records = json.loads(payload) if payload else {}  # read_env has read the same answer: it is JSON
+    # Titled as read_env titles them: a title sent as a list, say, is its str() there too.
+    return {str(record.get("title") or ""): record for record in records.values() if isinstance(record, dict)}
 
 
 def _was_grown(record: dict) -> bool:
