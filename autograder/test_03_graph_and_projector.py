@@ -38,6 +38,9 @@ SPRITE_SHAPE = (TILES_PER_ROW * SIDE, TILES_PER_ROW * SIDE)
 GREY_LEVELS = 1  # the sprite stores int(x * 255); allow one level for a different float rounding
 
 CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the lesson fixture)
+    "len of header must be equal to the number of columns": (
+        "metadata_header names the columns of a metadata given as one list per point (several columns). One class "
+        "name per point is a single column, written without a header line: leave metadata_header out."),
     "has no attribute 'next'": ("The classic tutorial's `dataiter.next()` no longer exists: DataLoader "
                                 "iterators only work with the built-in, `images, labels = next(iter(loader))`."),
     "No module named 'tensorflow'": ("The old tutorials' `import tensorflow as tf; tf.io.gfile = ...` hack is "
@@ -124,6 +127,7 @@ def test_log_model_graph_traced_on_a_real_batch(lesson, tmp_path_factory):
     # docstring's example, not taken from the loader, shows there.
     for batch_size in (BATCH_SIZE, OTHER_BATCH_SIZE):
         _, graph = _logged_graph(lesson, tmp_path_factory, batch_size)
+        last_batch_size = len(_normalised_batches()) % batch_size
         inputs = [node for node in graph.nodes if node.op == "IO Node" and node.name.startswith("input/")]
         found = inputs[0].output_shapes[0] if inputs and inputs[0].output_shapes else None
         advice = None
@@ -133,6 +137,11 @@ def test_log_model_graph_traced_on_a_real_batch(lesson, tmp_path_factory):
             advice = (f"Given a loader of batches of {batch_size}, the graph's input is still a batch of {BATCH_SIZE}, "
                       f"a size this loader never gives: the input was not taken from the loader. Trace on its first "
                       f"batch, images, labels = next(iter(loader)).")
+        elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] == last_batch_size:
+            advice = (f"The graph's input is a batch of {found[0]}: the size of this loader's last batch, or a part "
+                      f"of its first. A run shows the last graph logged, so add_graph called for every batch in a "
+                      f"loop leaves the last batch's. Call it once, on the whole first batch, "
+                      f"images, labels = next(iter(loader)).")
         elif found is not None and tuple(found[1:]) == IMAGE_SHAPE and found[0] < batch_size:
             advice = (f"The graph was traced on {found[0]} of the first batch's {batch_size} images: pass the whole "
                       f"batch as the loader gives it, add_graph(net, images), not a part of it.")

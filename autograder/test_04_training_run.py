@@ -52,6 +52,15 @@ CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the
         "train_and_log takes the figures' own interval: keep the signature of the stub, "
         "train_and_log(log_dir, net, train_loader, test_loader, criterion, optimizer, epochs=1, log_every=1000, "
         "figure_every=5000, device=\"cpu\"), and draw the figure only when (i + 1) % figure_every == 0."),
+    # accuracy's batches hold 8 pictures and the network gives 10 outputs per picture
+    "The size of tensor a (10) must match the size of tensor b (8) at non-singleton dimension 0": (
+        "The guesses have 10 entries, one per class, where the labels have 8, one per picture of the batch: the "
+        "argmax (or max) ran over the batch, dim=0. Take it across the classes of each picture, "
+        "net(images).argmax(dim=1)."),
+    "'bool' object has no attribute 'sum'": (
+        "A comparison gave one Python bool instead of a tensor with one entry per picture, so one side of the == "
+        "is not a tensor. torch.max(outputs, 1) and outputs.max(1) return a pair (values, indices): unpack it, "
+        "_, predicted = torch.max(outputs, 1), or use outputs.argmax(dim=1)."),
 }
 
 
@@ -703,7 +712,9 @@ def _step_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, 
         return ("The step restarts at every epoch, so each epoch is drawn over the last: "
                 "use step = epoch * len(train_loader) + i.")
     if steps == [step + 1 for step in expected]:
-        return "Every step is one too far (off by one): step = epoch * len(train_loader) + i, with i from enumerate."
+        return (f"Every step is one too far (off by one). Either the step adds 1 to epoch * len(train_loader) + i "
+                f"(i from enumerate), or you log one mini-batch late, when i % {name} == 0 (and i > 0), after "
+                f"mini-batch {every + 1}, not {every}: log when (i + 1) % {name} == 0.")
     if steps == [(step // BATCHES) * TRAIN_IMAGES + step % BATCHES for step in expected]:
         return ("len(train_loader.dataset) counts images; len(train_loader) counts mini-batches, "
                 "which is what the step counts.")
@@ -744,6 +755,9 @@ def _value_advice(values: list[float], expected: list[float], losses: list[float
         return "These are sums of log_every losses: divide running_loss by log_every."
     if all_close(values, [e * LOG_EVERY / BATCH_SIZE for e in expected]):
         return "You divide by the batch size: running_loss adds one loss per mini-batch, so divide by log_every."
+    if all_close(values, [e * BATCH_SIZE for e in expected]):
+        return (f"Each running loss is {BATCH_SIZE} times the mean, the batch size: the loss of a mini-batch is "
+                f"already the mean over its pictures, so add loss.item() itself, not loss.item() * inputs.size(0).")
     if all_close(values, [losses[step] for step in steps]):
         return "These are single mini-batch losses: log the running average, running_loss / log_every."
     by_index = [e * LOG_EVERY / (i + 1) for e, (_, i) in zip(expected, _logging_points())]
@@ -765,6 +779,15 @@ def _value_advice(values: list[float], expected: list[float], losses: list[float
     if all_close(values, carried):
         return ("The first point of each epoch after the first also holds the losses of the previous epoch's last "
                 "mini-batches (those after its last point): set running_loss to 0.0 at the start of every epoch too.")
+    late = []  # logged one mini-batch late (i % log_every == 0, i > 0): each epoch's first sum holds one loss more
+    for step in steps:
+        first_of_epoch = step % BATCHES == LOG_EVERY - 1
+        start = (step // BATCHES) * BATCHES if first_of_epoch else step + 2 - LOG_EVERY
+        late.append(sum(losses[start:step + 2]) / LOG_EVERY)
+    if all_close(values, late):
+        return (f"You log one mini-batch late, when i % log_every == 0 (and i > 0), after mini-batch "
+                f"{LOG_EVERY + 1}, so the first point of each epoch sums {LOG_EVERY + 1} losses: log when "
+                f"(i + 1) % log_every == 0.")
     return None
 
 

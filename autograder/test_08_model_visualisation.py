@@ -553,6 +553,10 @@ def _predict(lesson, path: Path, images: torch.Tensor):
             fail(f"Your code crashed: {str(crash).splitlines()[0][:300]}",
                  advice="This model's input is called 'pixels', not the name your code fed: read the name from the "
                         "file, session.get_inputs()[0].name, and feed the images under it.")
+        if "Invalid output name" in str(crash):
+            fail(f"Your code crashed: {str(crash).splitlines()[0][:300]}",
+                 advice="This model's output is called 'scores', not the name your code asked for: ask for every "
+                        "output, session.run(None, feeds), and return the first, outputs[0].")
         raise
 
 
