@@ -44,6 +44,11 @@ def expect_writers_closed(log_dir: str | os.PathLike[str]) -> None:
                     "before close() or flush(), the events still queued are lost.")
 
 
+# The folder SummaryWriter() makes when it is given no log_dir: runs/Dec04_23-46-13_<host><comment>
+# (the month's name as the locale writes it).
+DEFAULT_RUN = re.compile(r"runs/[^/]*\d{2}_\d{2}-\d{2}-\d{2}_")
+
+
 def _stray_runs_note(path: str | os.PathLike[str]) -> str:
     """Where the events went when they are in the working directory of the call that was to write
     `path` (a shared call's own, or this check's) instead."""
@@ -54,7 +59,7 @@ def _stray_runs_note(path: str | os.PathLike[str]) -> str:
     if not stray:
         return ""
     where = ", ".join("./" if run == "." else f"./{run}" for run in stray[:4]) + (" ..." if len(stray) > 4 else "")
-    if any(run.startswith("runs/") for run in stray):
+    if any(DEFAULT_RUN.match(run) for run in stray):
         why = "SummaryWriter() without a log_dir writes to ./runs/<date>_<host>"
     else:
         why = "a relative path is taken from the working directory"
