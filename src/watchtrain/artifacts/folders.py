@@ -31,3 +31,10 @@ def walk(root: str | os.PathLike[str]) -> Iterator[tuple[Path, list[str]]]:
             continue
         yield folder, [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
         stack.extend((Path(entry.path), depth + 1) for entry in reversed(entries) if entry.is_dir(follow_symlinks=False))
+
+
+def stays_inside(name: str) -> bool:
+    """Whether a file name that an artifact records (an ONNX model's weights file, a W&B run's saved
+    file) names a file inside the folder it is relative to: not empty, not absolute, no "..", no NUL."""
+    parts = Path(name).parts
+    return bool(parts) and "\0" not in name and not Path(name).is_absolute() and ".." not in parts

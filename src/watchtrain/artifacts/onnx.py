@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.folders import stays_inside
 
 # A symbolic dimension keeps its name (str); a fixed one is an int; an unknown one is None.
 Dim = int | str | None
@@ -119,8 +120,7 @@ def external_data_files(path: str | Path, model=None) -> tuple[Path, ...]:
     locations = {ExternalDataInfo(tensor).location for tensor in _tensors(model.graph) if uses_external_data(tensor)}
     for location in locations:
         # onnx and onnxruntime refuse these as well, but the files' existence must not even be looked up.
-        parts = Path(location).parts
-        if not parts or Path(location).is_absolute() or ".." in parts:
+        if not stays_inside(location):
             raise ArtifactError(f"{path.name} names {location!r} as the file of its weights, which is not a file "
                                 f"beside it", path, _FIX_EXPORT)
     return tuple(path.parent / location for location in sorted(locations))

@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2 as pb
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.folders import stays_inside
 from watchtrain.artifacts.wandb.framing import RERUN_FIX, read_frames
 
 # Keys wandb adds to every history row and to the summary; they are not the learner's data.
@@ -199,7 +200,7 @@ class _RunState:
 def _saved_file(item: pb.FilesItem, path: Path, offset: int) -> SavedFile:
     # wandb.save refuses a path that climbs out of the run's files folder: a reader of the saved files
     # must not be sent elsewhere.
-    if not item.path or Path(item.path).is_absolute() or ".." in Path(item.path).parts:
+    if not stays_inside(item.path):
         raise ArtifactError(f"The W&B run file is damaged at byte {offset}: it names the saved file {item.path!r}, "
                             f"which is not inside the run's files folder.", path, RERUN_FIX)
     return SavedFile(item.path, _enum_name(pb.FilesItem.PolicyType, item.policy),
