@@ -13,6 +13,10 @@ from pathlib import Path
 from watchtrain.artifacts.errors import ArtifactError
 
 MAX_FOLDER_DEPTH = 100  # a W&B run's files sit 4 levels below its folder, a projector's 3
+# What one reader reads whole: an event file run, a W&B run file, a projector's file, a saved Visdom
+# env. A lesson writes kilobytes to a few megabytes of each (the whole course, about 10 MB); far
+# more would take the checker's memory, and minutes, before any check could say what is wrong.
+MAX_READ_BYTES = 64 * 2**20
 
 
 def walk(root: str | os.PathLike[str]) -> Iterator[tuple[Path, list[str]]]:
@@ -31,6 +35,17 @@ def walk(root: str | os.PathLike[str]) -> Iterator[tuple[Path, list[str]]]:
             continue
         yield folder, [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
         stack.extend((Path(entry.path), depth + 1) for entry in reversed(entries) if entry.is_dir(follow_symlinks=False))
+
+
+LOGGED_TOO_MUCH = "something was logged far more often than asked, or more than the library's records was written"
+
+
+def refuse_oversized(paths: list[Path], what: str, where: Path, fix: str, cause: str = LOGGED_TOO_MUCH) -> None:
+    """An ArtifactError, before a byte is read, when the files in `paths` hold more than MAX_READ_BYTES together."""
+    size = sum(path.stat().st_size for path in paths)
+    if size > MAX_READ_BYTES:
+        raise ArtifactError(f"{what} reached {size / 2**20:,.0f} MB, and a lesson's code writes a few MB at most "
+                            f"({MAX_READ_BYTES >> 20} MB is the limit): {cause}.", where, fix)
 
 
 def stays_inside(name: str) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from watchtrain.artifacts.errors import ArtifactError
-from watchtrain.artifacts.folders import stays_inside
+from watchtrain.artifacts.folders import refuse_oversized, stays_inside
 
 # A symbolic dimension keeps its name (str); a fixed one is an int; an unknown one is None.
 Dim = int | str | None
@@ -194,6 +194,8 @@ def _load_graph(path: Path):
     if not path.is_file():
         raise ArtifactError(f"there is no ONNX file at {path}", path,
                             "export the model with torch.onnx.export(model, (example_images,), path, ...)")
+    refuse_oversized([path], path.name, path, _FIX_EXPORT, cause="a lesson's network is a few hundred KB; this is "
+                     "a far larger model, or not an exported model at all")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError) as err:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.folders import refuse_oversized
 from watchtrain.artifacts.images import open_image
 
 
@@ -73,6 +74,8 @@ def read_env_file(path: str | Path) -> list[Window]:
     if not path.is_file():
         raise ArtifactError("the env was never saved: its file does not exist", path,
                             "call viz.save([env]) once everything is plotted; the server writes the file then")
+    refuse_oversized([path], "The saved env", path, "plot only what the exercise asks for, delete the file and "
+                     "call viz.save([env]) again")
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         jsons = saved["jsons"]

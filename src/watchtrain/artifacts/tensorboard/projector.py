@@ -12,7 +12,7 @@ from tensorboard.plugins.projector import metadata as projector_metadata
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from watchtrain.artifacts.errors import ArtifactError
-from watchtrain.artifacts.folders import walk
+from watchtrain.artifacts.folders import refuse_oversized, walk
 from watchtrain.artifacts.images import open_image
 from watchtrain.artifacts.tensorboard.runs import existing_directory
 
@@ -49,6 +49,7 @@ def read_projector(log_root: str | os.PathLike[str]) -> list[ProjectorEmbedding]
 
 def _parse_config(path: Path) -> ProjectorConfig:
     try:
+        refuse_oversized([path], "The projector config", path, _EMBEDDING_FIX)
         return text_format.Parse(path.read_text(encoding="utf-8"), ProjectorConfig())
     except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
         raise ArtifactError(f"The projector config cannot be read ({error}).", path, _EMBEDDING_FIX) from None
@@ -116,6 +117,7 @@ def _read_sprite(path: Path) -> np.ndarray:
 def _lines(path: Path) -> list[str]:
     """Lines split on "\n" only, as the projector splits them (a label may hold other line breaks)."""
     try:
+        refuse_oversized([path], "This embedding file", path, _EMBEDDING_FIX)
         return path.read_text(encoding="utf-8").removesuffix("\n").split("\n")
     except (OSError, UnicodeDecodeError) as error:
         raise ArtifactError(f"An embedding file cannot be read ({error}).", path, _EMBEDDING_FIX) from None

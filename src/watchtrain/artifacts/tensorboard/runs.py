@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import (
 )
 
 from watchtrain.artifacts.errors import ArtifactError
-from watchtrain.artifacts.folders import walk
+from watchtrain.artifacts.folders import refuse_oversized, walk
 from watchtrain.artifacts.tensorboard.records import CLOSE_WRITER_FIX, is_event_file, verify_event_file
 
 _SHOWN_ENTRIES = 6
@@ -47,6 +47,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> EventAccumulator:
                             f"directory writes a file of its own, so this many means a new writer for every step "
                             f"or batch.", directory, "make one SummaryWriter before the loop, log every point "
                             "through it, and close it after the loop")
+    refuse_oversized(files, "The event files of this run", directory, "log only what the exercise asks for, as often "
+                     "as it asks, through one SummaryWriter, and run the exercise again in an empty log directory")
     for path in files:
         verify_event_file(path)
     # purge_orphaned_data=False: a grader must see repeated or backwards steps, not have them

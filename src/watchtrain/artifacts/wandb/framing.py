@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchtrain.artifacts.errors import ArtifactError
+from watchtrain.artifacts.folders import refuse_oversized
 
 FILE_HEADER = struct.Struct("<4sHB")
 MAGIC, IDENT, VERSION = b":W&B", 0xBEE1, 0
@@ -46,6 +47,8 @@ def read_frames(path: Path) -> Frames:
     raises ArtifactError, since nothing after such a point can be trusted.
     """
     try:
+        refuse_oversized([path], "The W&B run file", path,
+                         "log only what the exercise asks for, as often as it asks, and run it again")
         content = path.read_bytes()
     except OSError as error:
         raise ArtifactError(f"Cannot read the W&B run file ({error.strerror}).", path, RERUN_FIX) from None
