@@ -472,14 +472,14 @@ def calling_a_worker(label: str, function: str, libraries: tuple[str, ...] = ())
     """)
 
 
-def run_in_a_child(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+def run_in_a_child(code: str, tmp_path: Path, *more: str) -> subprocess.CompletedProcess:
     """`code` run by a new interpreter, as a process that starts a worker itself would: its
-    arguments are a submission holding EXERCISE and a work folder, and it runs in that folder."""
+    arguments are a submission holding EXERCISE, a work folder and `more`, and it runs in that folder."""
     submission, workspace = tmp_path / "submission", tmp_path / "workspace"
     (submission / LESSON).mkdir(parents=True)
     (submission / LESSON / "exercise.py").write_text(textwrap.dedent(EXERCISE))
     (workspace / "cwd").mkdir(parents=True)
-    return subprocess.run([sys.executable, "-c", code, str(submission), str(workspace)], cwd=workspace / "cwd",
+    return subprocess.run([sys.executable, "-c", code, str(submission), str(workspace), *more], cwd=workspace / "cwd",
                           capture_output=True, text=True, timeout=300)
 
 
@@ -551,6 +551,31 @@ def test_no_process_a_call_is_forked_from_has_asked_cuda_anything(tmp_path):
     """) + calling_a_worker("FORKED AFTER CUDA", "forked_after_cuda", ("torch.onnx", "onnxscript", "onnx"))
     completed = run_in_a_child(code, tmp_path)
     assert "FORKED AFTER CUDA: False" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
+
+
+def test_a_spawner_that_imported_wandb_leaves_no_folder_behind(tmp_path, monkeypatch):
+    # Imported, wandb makes two folders in the temporary folder, which its finalizers remove when the
+    # interpreter exits. The spawner ends with os._exit, which runs none: it removes the ones it made.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from watchtrain.grading.submission import lesson_module
+        from watchtrain.grading.worker_client import LearnerWorker
+
+        worker = LearnerWorker.start(Path(sys.argv[1]), Path("/nonexistent-data"), lambda: Path(sys.argv[2]), ("wandb",))
+        try:
+            print("ADDED:", lesson_module(worker, "{LESSON}", timeout=60).add(2, 3))
+            print("WHILE RUNNING:", sorted(path.name.split("wandb-")[-1] for path in Path(sys.argv[3]).glob("*wandb-*")))
+        finally:
+            worker.close()
+    """)
+    completed = run_in_a_child(code, tmp_path, str(scratch))
+    assert "ADDED: 5" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-3000:]
+    assert "WHILE RUNNING: ['artifacts', 'media']" in completed.stdout, completed.stdout[-2000:]
+    assert list(scratch.glob("*wandb-*")) == []  # (torch's compiler cache, torchinductor_<user>, is meant to stay)
 
 
 def test_the_plugin_starts_a_fresh_worker_only_for_someone_elses_work(tmp_path, monkeypatch):

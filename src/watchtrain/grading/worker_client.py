@@ -38,6 +38,7 @@ WORKER_ENVIRONMENT = (SANDBOX_MARKER, "MPLBACKEND", "CUDA_VISIBLE_DEVICES", "PYT
                       "LANG", "LC_ALL", "TZ")
 CREDENTIAL_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 DATA_BYTES, FILE_BYTES = 6 * 2**30, 1 * 2**30
+SPAWNER_EXIT_S = 0.5  # for the spawner to exit by itself, removing what it made in /tmp; then it is killed
 BATCH_CORES = 1  # in a batch (runs side by side, OMP_NUM_THREADS=1), a worker's processes together use one core at most
 
 
@@ -271,8 +272,8 @@ class LearnerWorker:
 
     def close(self) -> None:
         self._stop_host()
-        self._control.close()
-        _kill(self._spawner_pid)
+        self._control.close()  # the spawner sees the end of its channel, removes what it made in /tmp and exits
+        _kill(self._spawner_pid, grace=SPAWNER_EXIT_S)
         remove_budget(self.budget)
 
 
@@ -341,8 +342,14 @@ def _pytest_link(path: str, workspace: Path) -> bool:
         return False
 
 
-def _kill(pid: int) -> None:
+def _kill(pid: int, grace: float = 0.0) -> None:
+    """SIGKILL `pid` and reap it if it is our child; a child given a `grace` of seconds may exit by itself first."""
+    deadline = time.monotonic() + grace
     try:
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                return
+            time.sleep(0.002)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError, PermissionError):

@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -94,16 +95,20 @@ def run_spawner(control: socket.socket, libraries: tuple[str, ...] = ()) -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle; it stops us
     preload = PRELOAD + tuple(name for name in libraries if name in HEAVY)
     gc.disable()  # no full collections while the heap grows by imports (see the plugin's pytest_configure)
+    inherited = _import_time_folders()  # the process we were forked from made these, and removes them
     _import_quietly(preload)
     from watchtrain.classroom.isolation.warm_up import warm_up
 
     warm_up(preload)  # here, once: a host restarted after a time-out must start in well under a second
+    made_here = _import_time_folders() - inherited
     gc.freeze()  # as in the zygote: the forks' garbage collections leave the preloaded objects alone
     gc.enable()
     while True:
         try:
             request = json.loads(receive_frame(control))
         except (ChannelClosed, OSError):
+            for folder in made_here:  # os._exit runs no finalizer: without this, wandb's stay in /tmp
+                shutil.rmtree(folder, ignore_errors=True)
             os._exit(0)
         checker_end, host_end = socket.socketpair()
         pid = os.fork()
@@ -225,7 +230,22 @@ def _become_host(channel: socket.socket, request: dict) -> None:
 
 # Temporary folders that libraries make once, when imported (module, attribute holding a TemporaryDirectory).
 # Imported by the spawner or the zygote outside the jail, they are missing from the jail's own /tmp.
-IMPORT_TIME_FOLDERS = (("wandb.sdk.data_types._private", "MEDIA_TMP"),)  # wandb.watch(log_graph=True), wandb.Image
+IMPORT_TIME_FOLDERS = (("wandb.sdk.data_types._private", "MEDIA_TMP"),  # wandb.watch(log_graph=True), wandb.Image
+                       ("wandb.sdk.artifacts.artifact", "Artifact._TMP_DIR"))  # wandb.Artifact
+
+
+def _import_time_folder(module_name: str, attribute: str):
+    """The TemporaryDirectory a library made when imported, if it is imported."""
+    found = sys.modules.get(module_name)
+    for name in attribute.split("."):
+        found = getattr(found, name, None)
+    return found if isinstance(getattr(found, "name", None), str) else None
+
+
+def _import_time_folders() -> set[str]:
+    """The paths of the import-time folders of the libraries imported so far."""
+    folders = (_import_time_folder(module_name, attribute) for module_name, attribute in IMPORT_TIME_FOLDERS)
+    return {folder.name for folder in folders if folder is not None}
 
 
 def _remake_import_time_folders() -> None:
@@ -235,10 +255,10 @@ def _remake_import_time_folders() -> None:
     import tempfile
 
     for module_name, attribute in IMPORT_TIME_FOLDERS:
-        folder = getattr(sys.modules.get(module_name), attribute, None)
-        if isinstance(getattr(folder, "name", None), str) and not os.path.isdir(folder.name):
+        folder = _import_time_folder(module_name, attribute)
+        if folder is not None and not os.path.isdir(folder.name):
             try:
-                folder.name = tempfile.mkdtemp(suffix=f"-{attribute.lower()}")
+                folder.name = tempfile.mkdtemp(suffix=f"-{attribute.rsplit('.', 1)[-1].strip('_').lower()}")
             except OSError:  # the learner's call will say what it could not write
                 pass
 
