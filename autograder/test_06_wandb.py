@@ -560,9 +560,26 @@ def _sample_advice(image, label, train: bool) -> str:
     return "Use the course's fashion_mnist with the lessons' normalisation, then keep every config['slice']-th image."
 
 
+def _setting_advice(config: dict):
+    """For call_explaining: a KeyError raised where the learner's line reads a setting the config it
+    was handed does not hold (config["lr"] for "learning_rate", "epoch" for "epochs") names the
+    settings it does hold."""
+    def explain(message: str) -> str | None:
+        found = re.search(r"raised KeyError: '([^']*)'", message)
+        if found is None or found.group(1) in config:
+            return None
+        key = found.group(1)
+        if f'["{key}"]' not in message and f"['{key}']" not in message:  # a dict of the learner's own, say
+            return None
+        return (f"The config your function was handed has no setting {key!r}; it holds "
+                f"{', '.join(repr(name) for name in config)}. Read each setting by the name the docstring "
+                f"gives it: the same names are the keys of a W&B run's config.")
+    return explain
+
+
 @exercise("make")
 def test_make_builds_model_data_loss_and_optimizer_from_config(lesson, device):
-    made = lesson.make(dict(MAKE_CONFIG), device)
+    made = call_explaining(lesson.make, dict(MAKE_CONFIG), device, explain=_setting_advice(MAKE_CONFIG))
     model, train_loader, test_loader, criterion, optimizer = expect_tuple(
         made, "make", ("model", "train_loader", "test_loader", "criterion", "optimizer"))
     expect(_is(model, "Module"), "The model is an nn.Module.", expected="ConvNet", found=type_name(model))
@@ -651,8 +668,9 @@ def _train_with_grader_run(lesson, device, wandb_runs) -> Trained:
     loader = _subset_loader(True, TRAIN_IMAGES, TRAIN_BATCH, shuffle=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN_LR)
     criterion = RecordingLoss(nn.CrossEntropyLoss())
-    _, harness = lesson.train.inside("wandb_run", project=GRADER_PROJECT, config=dict(TRAIN_CONFIG))(
-        model, loader, criterion, optimizer, dict(TRAIN_CONFIG), device)
+    _, harness = call_explaining(lesson.train.inside("wandb_run", project=GRADER_PROJECT, config=dict(TRAIN_CONFIG)),
+                                 model, loader, criterion, optimizer, dict(TRAIN_CONFIG), device,
+                                 explain=_setting_advice(TRAIN_CONFIG))
     return Trained(_the_run(wandb_runs, "train()"), model, initial, optimizer, list(criterion.values), loader,
                    Hooks(tuple(model.passes), dict(model.at_end)), harness)
 
