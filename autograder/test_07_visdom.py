@@ -612,13 +612,30 @@ def _reference_run(device, zero_grad=True, momentum=0.0, batch_stride=BATCH_SIZE
     return losses, accuracies, last_batch, after_update
 
 
+def _monitor_call(lesson, visdom_server, device):
+    """The learner's one run: its env, its crash (or None), what the function gave back, and the
+    envs the server saved while it ran (their names)."""
+    images, labels = _fashion_batch()
+
+    def send(viz, env):
+        before = _env_files(visdom_server)
+        crash, value = _outcome(lesson.monitor_training, viz, images.clone(), labels.clone(), EPOCHS, BATCH_SIZE,
+                                device)
+        return crash, value, sorted(name for name, stamp in _env_files(visdom_server).items() if before.get(name) != stamp)
+    env, (crash, value, saved) = _shared_run(lesson, visdom_server, "monitor_training", send, device)
+    return env, crash, value, saved
+
+
 def _monitor(lesson, visdom_server, device):
     """The learner's run: its env, its crash (or None), the reference run it is compared with, and
     what the function gave back."""
-    images, labels = _fashion_batch()
-    env, (crash, value) = _shared_run(lesson, visdom_server, "monitor_training", lambda viz, env: _outcome(
-        lesson.monitor_training, viz, images.clone(), labels.clone(), EPOCHS, BATCH_SIZE, device), device)
+    env, crash, value, _ = _monitor_call(lesson, visdom_server, device)
     return env, crash, _reference_run(device), value
+
+
+def _env_files(server) -> dict[str, int]:
+    """The envs saved in the server's env folder: name -> when their file was last written."""
+    return {path.stem: path.stat().st_mtime_ns for path in server.env_path.glob("*.json")}
 
 
 def _step_advice(xs):
@@ -756,11 +773,16 @@ def test_monitor_training_sends_points_as_it_trains(lesson, visdom_server, devic
 
 @exercise("monitor_training")
 def test_monitor_training_saves_the_env(lesson, visdom_server, device):
-    env, crash, _, _ = _monitor(lesson, visdom_server, device)
+    env, crash, _, saved = _monitor_call(lesson, visdom_server, device)
     if crash is not None:
         raise crash
     windows = _windows(visdom_server, env)
     path = visdom_server.env_file(env)
+    if not path.is_file() and saved:  # viz.save(["main"]), say: it saved, but another env
+        fail(f"Your code saved {', '.join(map(repr, saved))}, not the env your windows are in ({env!r}).",
+             expected=f"{path.name} in the server's env folder", found=", ".join(f"{name}.json" for name in saved),
+             advice="viz.save takes the names of the envs to write, and your windows are in the client's own env: "
+                    "viz.save([viz.env]).")
     if not path.is_file():
         fail("Your env was never saved: the server holds it in memory only, and it is lost when the server stops.",
              expected=f"{path.name} in the server's env folder", found="no such file",
