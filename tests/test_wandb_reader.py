@@ -94,8 +94,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         _write_big_run()
         _write_failed_run()
         _snapshot_open_run(root / "run-open.wandb")
-        subprocess.run([sys.executable, "-c", KILLED_SCRIPT], env={**_plain_env(), **offline_environment(killed_root)},
-                       check=True, timeout=120)
+        (killed_root / "tmp").mkdir(parents=True)  # what wandb makes there at import stays there: os._exit cleans nothing
+        subprocess.run([sys.executable, "-c", KILLED_SCRIPT], check=True, timeout=120,
+                       env={**_plain_env(), **offline_environment(killed_root), "TMPDIR": str(killed_root / "tmp")})
     # forced_offline has finished the runs and shut wandb's service down: every file is complete.
     written = {read_run(path).name: path for path in find_runs(root / "written")}
     written["killed"] = find_runs(killed_root)[0]
