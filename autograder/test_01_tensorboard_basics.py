@@ -179,9 +179,18 @@ def _loss_run(runs: dict, split: str) -> list[tuple[int, float]]:
         main = runs.get(".", {})
         advice = "add_scalars('Loss', {'train': ..., 'test': ...}, epoch) writes the runs Loss_train and Loss_test."
         chart_runs = sorted(name for name in runs if name.endswith(("_train", "_test")))
+        # A writer per split (log_dir/train, log_dir/test), each with a "Loss" tag: another idiom, which TensorBoard
+        # draws on one chart too, but not the layout asked for.
+        split_runs = sorted(name for name, tags in runs.items() if name.rsplit("/", 1)[-1] in ("train", "test")
+                            and any(tag.lower().startswith("loss") for tag in tags))
         if chart_runs and not any(name.startswith("Accuracy_") for name in chart_runs):
             advice = (f"add_scalars wrote the runs {', '.join(chart_runs)}: a run is named <main_tag>_<key>, so the "
                       f"chart's tag must be 'Loss' and the keys 'train' and 'test'.")
+        elif split_runs:
+            advice = (f"Your writers into {' and '.join(name + '/' for name in split_runs)} also put both losses on "
+                      f"one chart in TensorBoard, but the exercise asks for the layout add_scalars writes, the runs "
+                      f"Loss_train and Loss_test: one writer.add_scalars('Loss', {{'train': ..., 'test': ...}}, "
+                      f"epoch) writes it, with no second writer to close.")
         elif any(tag.lower().startswith("loss") for tag in main):
             advice = ("The losses were logged with add_scalar, which draws two separate charts; "
                       "add_scalars('Loss', {'train': ..., 'test': ...}, epoch) draws both on one chart.")
