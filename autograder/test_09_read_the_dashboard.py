@@ -225,7 +225,12 @@ def test_train_and_instrument_logs_the_learning_rate_from_the_optimizer(lesson, 
     values = _expect_every_step(_scalars(run, "lr"), "lr")
     expected = run.replay.lr
     advice = None
-    if _close(values, [LR] * STEPS):
+    if run.schedulers.get("scheduler_steps_given_an_epoch") and not _close(values, expected, 1e-6):
+        advice = ("scheduler.step(epoch) was given the epoch: a scheduler then sets the rate of that epoch number "
+                  f"(ExponentialLR: {LR} * lr_decay ** epoch), which after epoch 0 is still the first rate, so every "
+                  "epoch trains one decay late. That argument is deprecated: call scheduler.step(), with none, once "
+                  "after each epoch.")
+    elif _close(values, [LR] * STEPS):
         if run.trained_like_the_replay:
             advice = (f"The learning rate stays at {LR} although the scheduler multiplied it by {LR_DECAY} after the "
                       f"first epoch (step {BATCHES} trained at {LR * LR_DECAY}): read it from the optimizer, "

@@ -10,7 +10,8 @@ Calling the learner
 - `lesson.<function>.inside(harness, **options)(...)` runs it inside a worker-side harness (an
   open W&B run, say) and returns (value, the harness's facts). Harnesses: "wandb_run", and
   "lr_schedulers", which notes the learning-rate schedulers the call attaches to an optimizer among
-  its arguments (schedulers_on_the_optimizer, scheduler_names, scheduler_steps) or to another one
+  its arguments (schedulers_on_the_optimizer, scheduler_names, scheduler_steps, and
+  scheduler_steps_given_an_epoch: the deprecated step(epoch)) or to another one
   (schedulers_on_other_optimizers).
 - `CRASH_ADVICE = {clue: advice}` at the top of a test file: a crash whose message holds `clue`
   fails as `KnownCrash` with that advice. Other crashes are `LearnerCrash` errors, an untouched

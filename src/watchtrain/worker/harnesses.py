@@ -56,6 +56,7 @@ def lr_schedulers(args: tuple):
     watched = {id(arg) for arg in args if isinstance(arg, Optimizer)}
     built: dict[int, tuple[object, str]] = {}  # id -> (scheduler, its class name), once it is built
     steps: dict[int, int] = {}
+    given_an_epoch: dict[int, int] = {}  # step(epoch): the deprecated form, which sets that epoch's rate
     busy: set[tuple[str, int]] = set()  # (method, scheduler id) running: a super() chain counts once
 
     def wrapped(method: str, original):
@@ -73,6 +74,8 @@ def lr_schedulers(args: tuple):
                 built[id(self)] = (self, type(self).__name__)
             elif id(self) in built:
                 steps[id(self)] = steps.get(id(self), 0) + 1
+                if args or kwargs:
+                    given_an_epoch[id(self)] = given_an_epoch.get(id(self), 0) + 1
             return result
         return wrapper
 
@@ -95,6 +98,8 @@ def lr_schedulers(args: tuple):
     facts["schedulers_on_the_optimizer"] = len(ours)
     facts["scheduler_names"] = ", ".join(name for name, _ in ours)
     facts["scheduler_steps"] = sum(count for _, count in ours)
+    facts["scheduler_steps_given_an_epoch"] = sum(count for key, count in given_an_epoch.items()
+                                                  if id(getattr(built[key][0], "optimizer", None)) in watched)
     facts["schedulers_on_other_optimizers"] = len(built) - len(ours)
 
 
