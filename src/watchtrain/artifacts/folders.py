@@ -13,8 +13,8 @@ from pathlib import Path
 from watchtrain.artifacts.errors import ArtifactError
 
 MAX_FOLDER_DEPTH = 100  # a W&B run's files sit 4 levels below its folder, a projector's 3
-# What one reader reads whole: an event file run, a W&B run file, a projector's file, a saved Visdom
-# env. A lesson writes kilobytes to a few megabytes of each (the whole course, about 10 MB); far
+# What one reader reads whole: a run's event files, a W&B run file, a projector's file, a saved
+# Visdom env, an ONNX model. A lesson writes kilobytes to a few megabytes of each (the whole course, about 10 MB); far
 # more would take the checker's memory, and minutes, before any check could say what is wrong.
 MAX_READ_BYTES = 64 * 2**20
 
