@@ -93,13 +93,11 @@ def lr_schedulers(args: tuple):
     finally:
         for cls, method, original in patched:
             setattr(cls, method, original)
-    ours = [(name, steps.get(key, 0)) for key, (scheduler, name) in built.items()
-            if id(getattr(scheduler, "optimizer", None)) in watched]
+    ours = {key: name for key, (scheduler, name) in built.items() if id(getattr(scheduler, "optimizer", None)) in watched}
     facts["schedulers_on_the_optimizer"] = len(ours)
-    facts["scheduler_names"] = ", ".join(name for name, _ in ours)
-    facts["scheduler_steps"] = sum(count for _, count in ours)
-    facts["scheduler_steps_given_an_epoch"] = sum(count for key, count in given_an_epoch.items()
-                                                  if id(getattr(built[key][0], "optimizer", None)) in watched)
+    facts["scheduler_names"] = ", ".join(ours.values())
+    facts["scheduler_steps"] = sum(steps.get(key, 0) for key in ours)
+    facts["scheduler_steps_given_an_epoch"] = sum(given_an_epoch.get(key, 0) for key in ours)
     facts["schedulers_on_other_optimizers"] = len(built) - len(ours)
 
 
