@@ -59,7 +59,7 @@ def test_handout_has_the_lessons_stubs_and_public_autograder_as_committed(handou
             expected = committed(COURSE_ROOT, path)  # test_course.py insists that each exists
             assert (handout / path).read_bytes() == expected if expected else not (handout / path).exists(), path
     for path in ("course.toml", "pyproject.toml", "constraints.txt", "autograder/conftest.py",
-                 "tools/install_system_deps.sh"):
+                 "tools/install_system_deps.sh", "tools/venv_cache.py"):
         assert (handout / path).is_file(), path
     assert (handout / "src" / "watchtrain" / "grading" / "plugin.py").is_file()
     assert (handout / "data" / "fashion-mnist-mini" / "SHA256SUMS").is_file()
@@ -77,7 +77,7 @@ def test_handout_readme_and_makefile_are_for_students(handout):
     makefile = (handout / "Makefile").read_text()
     assert "--solutions" not in makefile and "pytest tests" not in makefile
     course_makefile = committed(COURSE_ROOT, "Makefile").decode()
-    for target in ("setup", "$(STAMP)", "system-deps"):
+    for target in ("setup", "$(STAMP)", "venv-install", "system-deps", "$(VENV_KEPT)"):
         assert _rule(makefile, target) == _rule(course_makefile, target), \
             f"students must install as the course does: {target}"
     assert "TORCH_CPU_INDEX :=" in makefile, "students can install the CPU-only PyTorch as the course does"

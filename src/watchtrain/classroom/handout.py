@@ -123,7 +123,8 @@ def student_readme(course: Course) -> str:
 
 def student_makefile(course: Course) -> str:
     """The students' Makefile: the course Makefile's variables, its `setup` rule and every rule that
-    one needs, so students install exactly as the course does; `make test` grades their lessons/."""
+    one needs (as a prerequisite or through `$(MAKE) rule`), so students install exactly as the
+    course does; `make test` grades their lessons/."""
     text = (course.root / "Makefile").read_text(encoding="utf-8")
     variables = [line for line in text.splitlines() if re.match(r"^(export\s+)?[A-Z_]+\s*[:?]?=", line)]
     rules, wanted, seen = [], ["setup"], set()
@@ -138,7 +139,7 @@ def student_makefile(course: Course) -> str:
                 raise HandoutError("the course Makefile has no `setup:` rule, which the students' Makefile copies")
             continue  # a file, not a rule
         rules.append(match.group(0).rstrip("\n"))
-        wanted += match.group(1).split()
+        wanted += match.group(1).split() + re.findall(r"\$\(MAKE\)(?:\s+-\S+)*\s+([\w-]+)", match.group(0))
     return fill("handout_Makefile", variables="\n".join(variables), install_rules="\n\n".join(rules))
 
 
