@@ -6,7 +6,7 @@ import pytest
 
 from watchtrain.course import load_course
 from watchtrain.grading import GradingFailure, expect_equal, expect_list, expect_tuple
-from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, makes_lesson_unloadable,
+from watchtrain.grading.outcomes import (GRADER_ERROR_PREFIX, classify, first_hint, incident, makes_lesson_unloadable,
                                          sections_for_learner)
 from watchtrain.grading.results import ERROR, FAILED, GRADER_ERROR, NOT_STARTED
 from watchtrain.grading.submission import (LearnerCrash, MissingFunction, NotStarted, SubmissionError,
@@ -180,8 +180,12 @@ def test_a_timeout_after_the_learners_call_returned_is_not_blamed_on_it():
     limit = TimeLimitExceeded(10)
     status, feedback = outcome(limit)
     assert status == ERROR and "after your code had returned" in feedback and "did not finish" not in feedback
+    assert incident(feedback, "add") == "checking what add() left behind timed out"
     limit.in_learner_call = True
     assert "add() did not finish within the time limit" in outcome(limit)[1]
+    assert incident(outcome(limit)[1], "add") == "add() timed out"
+    assert incident(outcome(LearnerCrash("crashed: add() did not return: killed", function="add"))[1], "add") == \
+        "add() crashed"
 
 
 @pytest.mark.parametrize("module, source, says", [

@@ -26,6 +26,7 @@ from watchtrain.classroom.isolation.sandbox import Limits, Sandbox
 from watchtrain.classroom.submissions import INVALID
 from watchtrain.course import EXERCISE_FILE, Course
 from watchtrain.grading.options import HIDDEN_DIR
+from watchtrain.grading.outcomes import incident
 from watchtrain.grading.results import ERROR, NOT_STARTED, Status, SubmissionStatus, TestResult, build_report
 from watchtrain.grading.results_log import COLLECTED, PHASE, RESULT, read_new_events, read_results_log
 from watchtrain.grading.runner import GRADING_PYTEST_OPTIONS, autograder_targets
@@ -208,9 +209,9 @@ def copy_grader(course: Course, target: Path, *, hidden: bool) -> Path:
 
 
 def _incidents(results: list[TestResult]) -> list[str]:
-    """'f() crashed', 'f() timed out' per exercise, with how many checks it cost."""
-    counts = Counter(f"{result.exercise}() {result.feedback.split(':', 1)[0]}" for result in results
-                     if result.status == ERROR and result.feedback.startswith(("crashed:", "timed out:")))
+    """'f() crashed', 'f() timed out' per exercise (outcomes.incident), with how many checks it cost."""
+    counts = Counter(filter(None, (incident(result.feedback, result.exercise) for result in results
+                                   if result.status == ERROR)))
     return [f"{what} ({count} checks)" if count > 1 else what for what, count in counts.items()]
 
 

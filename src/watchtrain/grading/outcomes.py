@@ -53,11 +53,25 @@ def makes_lesson_unloadable(excinfo: pytest.ExceptionInfo | None) -> bool:
             and not excinfo.errisinstance(MissingFunction))
 
 
+CHECKING_RAN_OUT = "ran out while the grader read and checked"  # the learner's call had returned
+
+
+def incident(feedback: str, function: str) -> str | None:
+    """A check's error as a submission's note counts it: "f() crashed", "f() timed out", or, where
+    the time ran out after f() had returned, "checking what f() left behind timed out"; None for
+    any other feedback."""
+    if feedback.startswith("timed out:") and CHECKING_RAN_OUT in feedback:
+        return f"checking what {function}() left behind timed out"
+    if feedback.startswith(("crashed:", "timed out:")):
+        return f"{function}() {feedback.split(':', 1)[0]}"
+    return None
+
+
 def timeout_feedback(function: str, when: str, seconds: float, advice: str = "", in_learner_call: bool = True) -> str:
     if advice:
         return f"timed out: {function}() did not finish within the time limit of {seconds:g} s per test. {advice}"
     if when == "call" and not in_learner_call:
-        return (f"timed out: the time limit of {seconds:g} s per test ran out while the grader read and checked "
+        return (f"timed out: the time limit of {seconds:g} s per test {CHECKING_RAN_OUT} "
                 f"what {function}() left behind, after your code had returned. The grader reads every file your "
                 f"code wrote where the exercise says to write: thousands of files there would take it that long.")
     if when == "setup":
