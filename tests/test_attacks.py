@@ -165,6 +165,9 @@ def test_an_attack_on_the_machine_gets_no_more_than_its_budget(attacked, name):
     found = [re.search(pattern, test["feedback"]) for test in batch.tests(name, "log_batch_losses")]
     got = [float(match.group(1)) for match in found if match]
     assert got, batch.report(name)  # in every call, or in the run's first call only (see tests/attacks/README.md)
+    if name == "hogs_memory" and os.geteuid() == 0:  # the budget's kills are named where the attack struck
+        assert any("the kernel killed one or more of the processes your code started" in test["feedback"]
+                   for test in batch.tests(name, "log_batch_losses") if "held" in test["feedback"]), batch.report(name)
     if os.geteuid() == 0:
         assert max(got) <= most, got
 

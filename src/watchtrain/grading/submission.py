@@ -173,7 +173,8 @@ def _outcome(answer: dict, function: str, args: tuple, kwargs: dict, worker: Lea
         types = [str(t) for t in types] if isinstance(types, list) else []
         headline = _text(answer, "headline")
         processes = TOO_MANY_PROCESSES if worker.hit_process_limit() else ""
-        message = "\n".join(filter(None, [headline, _text(answer, "traceback"), _memory_note(types, headline), processes]))
+        memory = _memory_note(types, headline) or (CHILD_KILLED_FOR_MEMORY if worker.ran_out_of_memory() else "")
+        message = "\n".join(filter(None, [headline, _text(answer, "traceback"), memory, processes]))
         raise LearnerCrash(message, types, function)
     if status == "died":
         raise LearnerCrash(_died(function, answer.get("exit_code"), worker.ran_out_of_memory()), function=function)
@@ -337,6 +338,11 @@ def _memory_note(exception_types: list[str], headline: str) -> str:
         return (f"Your code ran out of memory: the grader lets each of its processes hold at most "
                 f"{DATA_BYTES >> 30} GiB (less where the machine has less free). {_GROWING}")
     return ""
+
+
+CHILD_KILLED_FOR_MEMORY = (f"While it ran, the kernel killed one or more of the processes your code started, for "
+                           f"running out of memory: the grader lets your code's processes hold at most "
+                           f"{WORKER_MEMORY_BYTES >> 30} GiB together. {_GROWING}")
 
 
 def _killed_for_memory() -> str:
