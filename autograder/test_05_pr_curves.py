@@ -15,8 +15,8 @@ from torch.utils.tensorboard.summary import compute_curve
 
 from watchtrain.artifacts.tensorboard import read_pr_curves
 from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
-from watchtrain.grading import (WatchedNet, exercise, expect, expect_close, expect_equal, expect_tuple,
-                                expect_writers_closed, fail, read_run, run_once, call_once, type_name)
+from watchtrain.grading import (WatchedNet, call_explaining, call_once, exercise, expect, expect_close, expect_equal,
+                                expect_tuple, expect_writers_closed, fail, read_run, run_once, type_name)
 from watchtrain.models import Net
 
 TEST_IMAGES, BATCH_SIZE = 200, 50
@@ -29,12 +29,47 @@ CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the
     "name 'test_preds' is not defined": (
         "The classic tutorial's helper uses test_preds, which it never defines. The truth of class k's curve "
         "is whether each image IS of class k: labels == k (and the predictions are probs[:, k])."),
-    "weights should have the same shape as a": (
-        "add_pr_curve got a truth and predictions of different shapes: both hold one value per test image, the "
-        "truth labels == k and the predictions probs[:, k], column k. Print the shape of each: probs[k] would be "
-        "row k (the ten probabilities of one image), and labels stacked instead of concatenated would be "
-        "(batches, batch size)."),
 }
+
+_SHAPES_DIFFER = ("add_pr_curve got a truth and predictions of different shapes: both hold one value per test image, "
+                  "the truth labels == k and the predictions probs[:, k], column k.")
+
+
+def _shape_crash_advice(lesson, device):
+    """For call_explaining: add_pr_curve (or the indexing before it) refused what log_pr_curves gave
+    it. What the learner's own class_probabilities returns says whether that is the cause."""
+    def explain(message: str) -> str | None:
+        probs, labels = _learners_pair(lesson, device)
+        if "list indices must be integers or slices, not tuple" in message and isinstance(probs, list):
+            return ("Your class_probabilities returns the probabilities as a list, and probs[:, k] indexes a tensor. "
+                    "Once it returns one tensor (its own checks say how), this curve follows.")
+        if "weights should have the same shape as a" not in message:
+            return None
+        if labels is not None and not isinstance(labels, torch.Tensor):
+            kind = type_name(labels)
+            return (f"{_SHAPES_DIFFER} Your class_probabilities returns the labels as a {kind}, so labels == k "
+                    f"compares the whole {kind} with k and gives a single False, not one truth per image. Once it "
+                    f"returns them as one tensor (its own checks say how), this curve follows.")
+        if isinstance(labels, torch.Tensor) and labels.ndim == 2:
+            return (f"{_SHAPES_DIFFER} Your class_probabilities returns labels stacked instead of concatenated, "
+                    f"shape {tuple(labels.shape)} (batches, batch size), and labels == k keeps that shape. Once it "
+                    f"returns one label per image (its own checks say how), this curve follows.")
+        if isinstance(labels, torch.Tensor) and labels.shape == (TEST_IMAGES,):
+            return (f"{_SHAPES_DIFFER} Your class_probabilities returns one label per image, so look at the "
+                    f"predictions: probs[k] would be row k (the ten probabilities of one image).")
+        return (f"{_SHAPES_DIFFER} Print the shape of each: probs[k] would be row k (the ten probabilities of one "
+                f"image), and labels stacked instead of concatenated would be (batches, batch size).")
+    return explain
+
+
+def _learners_pair(lesson, device) -> tuple:
+    """What the learner's class_probabilities returns, as (probs, labels) of any kind; (None, None)
+    where it returns no pair."""
+    try:
+        result, _ = _called(lesson, device)
+    except Exception:  # not started or broken: its own tests say so
+        return None, None
+    return tuple(result) if isinstance(result, (tuple, list)) and len(result) == 2 else (None, None)
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,12 +136,20 @@ def _probabilities(lesson, device):
         kinds = {type_name(probs), type_name(labels)}
         advice = None
         if "list" in kinds:
-            advice = "A list of per-batch results is not one tensor: torch.cat(probs) and torch.cat(labels)."
+            advice = " ".join(_list_advice(name, value) for name, value in (("probs", probs), ("labels", labels))
+                              if isinstance(value, list))
         elif "ndarray" in kinds:
             advice = "Return torch tensors, not numpy arrays: leave out .numpy()."
         fail("class_probabilities must return two tensors.", expected="(Tensor, Tensor)",
              found=f"({type_name(probs)}, {type_name(labels)})", advice=advice)
     return probs, labels
+
+
+def _list_advice(name: str, value: list) -> str:
+    if value and all(isinstance(item, torch.Tensor) for item in value):
+        return f"{name} is a list of per-batch results, not one tensor: torch.cat({name}) joins them."
+    return (f"{name} is a list of plain numbers, not a tensor: return the tensor itself, not a list made from it "
+            f"(.tolist()).")
 
 
 def _shape_advice(shape: tuple, what: str) -> str | None:
@@ -212,7 +255,8 @@ def test_class_probabilities_keep_labels_in_order_without_autograd(lesson, devic
 def _logged_curves(lesson, tmp_path_factory, device):
     def call(folder):
         log_dir = folder / "logs"
-        lesson.log_pr_curves(str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS, device=device)
+        call_explaining(lesson.log_pr_curves, str(log_dir), _net(device), _loader(), num_thresholds=NUM_THRESHOLDS,
+                        device=device, explain=_shape_crash_advice(lesson, device))
         return log_dir
     log_dir = call_once((lesson.log_pr_curves.key, device), tmp_path_factory, "log_pr_curves", call)
     curves = read_run(read_pr_curves, log_dir, what="Reading the PR curves your code wrote to log_dir.")
@@ -321,6 +365,9 @@ def _diagnosis(found: np.ndarray, k: int, labels: np.ndarray, probs: np.ndarray,
          predicted == k, logits[:, k]),
         ("The softmax ran over the batch (dim=0): use F.softmax(logits, dim=1).", labels == k,
          _batchwise_softmax_over_images(torch.from_numpy(logits)).numpy()[:, k]),
+        ("Every curve was scored with each image's largest probability, probs.max(dim=1): the network's "
+         "confidence in whichever class it picked. Class k's curve needs probs[:, k], the probability of class k, "
+         "also for the images where another class won.", labels == k, probs.max(axis=1)),
         (_YES_OR_NO, labels == k, (predicted == k).astype(np.float32)),
         (_YES_OR_NO, labels == k, (probs[:, k] > 0.5).astype(np.float32)),
         ("The scores went through a sigmoid, which squashes each logit on its own: the probabilities are the "
