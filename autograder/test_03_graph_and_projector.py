@@ -50,6 +50,10 @@ CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the
         "The network's forward() got two inputs: add_graph(net, x) unpacks a tuple or list x into the call, and a "
         "loader's batch is the pair (images, labels). Unpack it first, images, labels = next(iter(loader)), and "
         "trace on images alone."),
+    # add_graph(net) without input_to_model hands torch.jit.trace no example at all.
+    "example_kwarg_inputs should be a dict": (
+        "add_graph traces the network by running it on an example input, and it got none: give it the first batch's "
+        "images as its second argument, add_graph(net, images)."),
     # add_embedding builds the sprite from label_img with TensorBoard's make_grid, which wants (n, C, H, W).
     "Input should be a 4D numpy array with 3 channels": (
         "add_embedding draws the sprite from label_img, which must be a batch laid out (n, C, H, W) with 1 or 3 "
