@@ -517,7 +517,9 @@ def _bars_problem(base: np.ndarray, changed: dict[int, np.ndarray], axis: int) -
 
 @exercise("log_class_histogram_figure")
 def test_log_class_histogram_figure_one_bar_per_class(lesson, tmp_path):
-    base = _logged_figure(lesson, tmp_path / "base", BAR_BASE).pixels
+    _, words = call_explaining(lesson.log_class_histogram_figure.inside("figure_texts"), str(tmp_path / "base"),
+                               _labels(BAR_BASE), explain=_figure_crash_advice)
+    base = _figure_in(tmp_path / "base").pixels
     changed = {}
     for klass, count in BAR_CHANGES.items():
         counts = list(BAR_BASE)
@@ -530,6 +532,31 @@ def test_log_class_histogram_figure_one_bar_per_class(lesson, tmp_path):
              expected=f"one bar per class, {len(CLASS_NAMES)} in all, a class without images at height 0",
              found=problems[0],
              advice="`watchtrain hint 02` shows how the counts and the bars are made.")
+    _expect_class_names(words)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace("\u2212", "-"))  # matplotlib writes negative ticks with a minus sign, not a hyphen
+    except ValueError:
+        return False
+    return True
+
+
+def _expect_class_names(words: dict) -> None:
+    """Every class's name is written on the figure: its tick labels, a legend or a note on a bar."""
+    texts = words.get("figure_texts", "").splitlines()
+    if not texts:  # no figure went through add_figure (an image drawn by hand, say): nothing to read
+        return
+    missing = [name for name in CLASS_NAMES if not any(name in text for text in texts)]
+    if missing:
+        ticks = words.get("figure_tick_labels", "").splitlines()
+        advice = ("Every tick label is a number: the bars stand at the class indices with no names. Label each bar "
+                  "with its class's name, CLASS_NAMES[k], in place of its index."
+                  if ticks and all(_is_number(tick) for tick in ticks) else
+                  "Label each bar with its class's name from CLASS_NAMES, as it is spelled there.")
+        fail(f"The bars must be labelled with the class names: {len(missing)} of them appear nowhere on the figure.",
+             expected=list(CLASS_NAMES), found=ticks or "no tick labels", advice=advice)
 
 
 # log_weight_histograms
@@ -584,7 +611,24 @@ def test_log_weight_histograms_tags_and_steps(lesson, tmp_path_factory):
             advice = "Every snapshot went to step 0: pass the snapshot's index as global_step."
         elif steps == [step + 1 for step in expected_steps]:
             advice = "The steps start at 1: use the snapshot's index, from 0, as enumerate() gives it."
+        else:
+            advice = _one_counter_advice(steps, len(names), len(snapshots))
         expect_equal(steps, expected_steps, f"The steps of the {name!r} histograms (one per snapshot)", advice=advice)
+
+
+def _one_counter_advice(steps: list[int], parameters: int, snapshots: int) -> str | None:
+    """When one counter numbered every histogram added, across the parameters, what it looks like."""
+    if len(steps) != snapshots or snapshots < 2 or parameters < 2:
+        return None
+    if all(later - earlier == parameters for earlier, later in zip(steps, steps[1:])):
+        return (f"These steps go up by {parameters} from one snapshot to the next: one counter numbers every "
+                f"histogram added, across all {parameters} parameters. A histogram's step is its snapshot's index "
+                f"(0, 1, 2, ...), the same for every parameter of that snapshot.")
+    if steps[0] > 1 and all(later - earlier == 1 for earlier, later in zip(steps, steps[1:])):
+        return (f"These steps go on from {steps[0]}, where the parameter before ended: one counter numbers every "
+                f"histogram added, parameter after parameter. A histogram's step is its snapshot's index "
+                f"(0, 1, 2, ...), the same for every parameter.")
+    return None
 
 
 @exercise("log_weight_histograms")

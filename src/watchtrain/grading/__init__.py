@@ -12,7 +12,8 @@ Calling the learner
   "lr_schedulers", which notes the learning-rate schedulers the call attaches to an optimizer among
   its arguments (schedulers_on_the_optimizer, scheduler_names, scheduler_steps, and
   scheduler_steps_given_an_epoch: the deprecated step(epoch)) or to another one
-  (schedulers_on_other_optimizers).
+  (schedulers_on_other_optimizers), and "figure_texts", which notes the words of every figure the
+  call logs with add_figure, once drawn (figure_tick_labels and figure_texts, one per line).
 - `CRASH_ADVICE = {clue: advice}` at the top of a test file: a crash whose message holds `clue`
   fails as `KnownCrash` with that advice. Other crashes are `LearnerCrash` errors, an untouched
   stub is `NotStarted`; the plugin words both for the learner.

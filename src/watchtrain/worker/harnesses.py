@@ -12,7 +12,9 @@ A harness may also only watch what the call does: lesson 09's
 
     lesson.train_and_instrument.inside("lr_schedulers")(log_dir, model, ..., optimizer, ...)
 
-notes the learning-rate schedulers the call attaches to its optimizer, and how often it steps them.
+notes the learning-rate schedulers the call attaches to its optimizer, and how often it steps them,
+and lesson 02's `log_class_histogram_figure` runs inside "figure_texts", which notes the words of
+the figures it logs.
 """
 from __future__ import annotations
 
@@ -101,6 +103,40 @@ def lr_schedulers(args: tuple):
     facts["schedulers_on_other_optimizers"] = len(built) - len(ours)
 
 
+@contextmanager
+def figure_texts(args: tuple):
+    """Notes the text of every matplotlib figure the call logs with SummaryWriter.add_figure, once
+    drawn: its tick labels apart (what names the bars), and all its texts (legends, titles,
+    annotations). A check reads the words there; the pixels alone do not say them."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    original = SummaryWriter.__dict__["add_figure"]
+    ticks: list[str] = []
+    texts: list[str] = []
+
+    @functools.wraps(original)
+    def add_figure(self, tag, figure, *args, **kwargs):
+        result = original(self, tag, figure, *args, **kwargs)  # draws the figure: its tick labels are set now
+        for one in figure if isinstance(figure, list) else [figure]:
+            for axes in getattr(one, "axes", []):
+                ticks.extend(label.get_text() for label in [*axes.get_xticklabels(), *axes.get_yticklabels()])
+            finder = getattr(one, "findobj", None)
+            if finder is not None:
+                from matplotlib.text import Text
+
+                texts.extend(text.get_text() for text in finder(Text))
+        return result
+
+    SummaryWriter.add_figure = add_figure
+    facts: dict = {}
+    try:
+        yield facts
+    finally:
+        SummaryWriter.add_figure = original
+    facts["figure_tick_labels"] = "\n".join(dict.fromkeys(filter(None, ticks)))[:4000]
+    facts["figure_texts"] = "\n".join(dict.fromkeys(filter(None, texts)))[:8000]
+
+
 def _subclasses(cls: type) -> list[type]:
     found = []
     for sub in cls.__subclasses__():
@@ -108,7 +144,7 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
-HARNESSES = {"wandb_run": wandb_run, "lr_schedulers": lr_schedulers}
+HARNESSES = {"wandb_run": wandb_run, "lr_schedulers": lr_schedulers, "figure_texts": figure_texts}
 
 
 def process_facts() -> dict:
