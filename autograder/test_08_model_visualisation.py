@@ -335,6 +335,10 @@ def _render_advice(path: Path, listing: list[str], graph) -> str:
     others = [name for name in listing if name.startswith(stem + ".") and name.rsplit(".", 1)[-1] in _IMAGE_FORMATS]
     if others:
         return f"out_dir holds {', '.join(others)}, but no {path.name}: {call}."
+    sources = [name for name in listing if (path.parent / name).is_file() and _holds_dot_source(path.parent / name)]
+    if sources and sources == listing:
+        return (f"out_dir holds only the graph's DOT source ({', '.join(sources)}): saving a graph writes its text, "
+                f"and Graphviz draws it when the graph is rendered. {call}.")
     rendered = str(getattr(graph, "filename", "") or "")
     if not listing and rendered and not rendered.startswith(str(path.parent)):
         return f"The graph was rendered to {rendered!r}, outside out_dir: {call}."
@@ -365,9 +369,14 @@ def _expect_dot_drawing(path: Path, proportions: float | None, expected: float) 
                   "Render the graph you return, with the default engine, dot.")
 
 
+def _holds_dot_source(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(200).lstrip().startswith((b"digraph", b"graph", b"strict"))
+
+
 def _not_a_drawing(path: Path) -> str | None:
     head = path.read_bytes()[:200].lstrip()
-    if head.startswith((b"digraph", b"graph", b"strict")):
+    if _holds_dot_source(path):
         return (f"{path.name} holds the DOT source, not a drawing: render(name, format=...) writes the source at "
                 f"`name` and the drawing at name + '.' + format, so give it os.path.join(out_dir, 'autograd_graph').")
     if head.startswith((b"<?xml", b"<svg")) and path.suffix == ".png":
