@@ -56,7 +56,8 @@ def test_log_losses_steps_count_from_zero(lesson, tmp_path_factory):
     _, scalars = _logged(lesson, tmp_path_factory)
     steps = [step for step, _ in scalars.get(TAG, [])]
     # A diagnosis only when the evidence singles it out: here, steps that start at 1.
-    advice = "The steps start at 1: count from 0, as enumerate() does." if steps == list(range(1, 6)) else None
+    advice = ("The steps start at 1: the first point is at step 0 (where enumerate starts by default)."
+              if steps == list(range(1, 6)) else None)
     expect_equal(steps, list(range(len(LOSSES))), f"The steps of the {TAG!r} points", advice=advice)
 
 

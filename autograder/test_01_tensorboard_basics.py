@@ -44,7 +44,8 @@ def _step_advice(steps: list[int], per_epoch: int, epochs: int) -> str | None:
         return ("You used the epoch as the step, so all batches of an epoch share one x position: "
                 "use global_step = epoch * batches_per_epoch + batch_index.")
     if steps == list(range(1, total + 1)):
-        return "The steps start at 1: count from 0, as enumerate() does."
+        return ("The steps start at 1, one past where they belong: the first point is at step 0 (where enumerate "
+                "starts by default).")
     if len(steps) != total:
         return f"{total} points were expected and {len(steps)} were written: log once per {'batch' if per_epoch > 1 else 'epoch'}."
     return None

@@ -610,7 +610,8 @@ def test_log_weight_histograms_tags_and_steps(lesson, tmp_path_factory):
         if steps and all(step == 0 for step in steps):
             advice = "Every snapshot went to step 0: pass the snapshot's index as global_step."
         elif steps == [step + 1 for step in expected_steps]:
-            advice = "The steps start at 1: use the snapshot's index, from 0, as enumerate() gives it."
+            advice = ("The steps start at 1: a histogram's step is its snapshot's index, from 0 (where enumerate "
+                      "starts by default).")
         else:
             advice = _one_counter_advice(steps, len(names), len(snapshots))
         expect_equal(steps, expected_steps, f"The steps of the {name!r} histograms (one per snapshot)", advice=advice)
