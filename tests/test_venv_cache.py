@@ -77,3 +77,11 @@ def test_only_the_last_used_copies_are_kept(venv_cache, tmp_path):
     venv_cache.save(clone_with_a_venv(tmp_path / "first"), "default")
     kept = [path.name for path in root.iterdir() if not path.name.startswith(".")]
     assert len(kept) == venv_cache.KEEP and venv_cache.set_up_key("default") in kept
+
+
+def test_a_copy_that_fails_is_told_in_one_line(venv_cache):
+    """cp -al across two disks fails once per file: the note keeps the first line and counts the rest."""
+    error = subprocess.CalledProcessError(1, ["cp"], stderr=b"cp: cannot create hard link 'a': Invalid cross-device link\n"
+                                                             b"cp: cannot create hard link 'b': Invalid cross-device link\n")
+    assert venv_cache._why(error) == ("cp: cannot create hard link 'a': Invalid cross-device link "
+                                      "(and 1 more lines like it)")

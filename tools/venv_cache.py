@@ -142,9 +142,12 @@ def _forget_all_but_the_last_used(root: Path) -> None:
 
 
 def _why(error: Exception) -> str:
+    """The first line of what went wrong (cp says it once per file: 47,000 lines for one .venv)."""
+    lines = str(error).splitlines()
     if isinstance(error, subprocess.CalledProcessError):
-        return (error.stderr or b"").decode(errors="replace").strip() or str(error)
-    return str(error)
+        lines = (error.stderr or b"").decode(errors="replace").strip().splitlines() or lines
+    more = f" (and {len(lines) - 1} more lines like it)" if len(lines) > 1 else ""
+    return (lines[0] if lines else type(error).__name__) + more
 
 
 def main() -> int:
