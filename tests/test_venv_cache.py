@@ -84,4 +84,4 @@ def test_a_copy_that_fails_is_told_in_one_line(venv_cache):
     error = subprocess.CalledProcessError(1, ["cp"], stderr=b"cp: cannot create hard link 'a': Invalid cross-device link\n"
                                                              b"cp: cannot create hard link 'b': Invalid cross-device link\n")
     assert venv_cache._why(error) == ("cp: cannot create hard link 'a': Invalid cross-device link "
-                                      "(and 1 more lines like it)")
+                                      "(and 1 more like it)")

@@ -146,7 +146,7 @@ def _why(error: Exception) -> str:
     lines = str(error).splitlines()
     if isinstance(error, subprocess.CalledProcessError):
         lines = (error.stderr or b"").decode(errors="replace").strip().splitlines() or lines
-    more = f" (and {len(lines) - 1} more lines like it)" if len(lines) > 1 else ""
+    more = f" (and {len(lines) - 1} more like it)" if len(lines) > 1 else ""
     return (lines[0] if lines else type(error).__name__) + more
 
 
