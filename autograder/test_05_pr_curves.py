@@ -39,12 +39,14 @@ def _shape_crash_advice(lesson, device):
     """For call_explaining: add_pr_curve (or the indexing before it) refused what log_pr_curves gave
     it. What the learner's own class_probabilities returns says whether that is the cause."""
     def explain(message: str) -> str | None:
-        probs, labels = _learners_pair(lesson, device)
-        if "list indices must be integers or slices, not tuple" in message and isinstance(probs, list):
-            return ("Your class_probabilities returns the probabilities as a list, and probs[:, k] indexes a tensor. "
-                    "Once it returns one tensor (its own checks say how), this curve follows.")
-        if "weights should have the same shape as a" not in message:
+        indexed_a_list = "list indices must be integers or slices, not tuple" in message
+        if not indexed_a_list and "weights should have the same shape as a" not in message:
             return None
+        probs, labels = _learners_pair(lesson, device)
+        if indexed_a_list:
+            return ("Your class_probabilities returns the probabilities as a list, and probs[:, k] indexes a tensor. "
+                    "Once it returns one tensor (its own checks say how), this curve follows."
+                    if isinstance(probs, list) else None)
         if labels is not None and not isinstance(labels, torch.Tensor):
             kind = type_name(labels)
             return (f"{_SHAPES_DIFFER} Your class_probabilities returns the labels as a {kind}, so labels == k "
@@ -336,10 +338,10 @@ def _same(found: np.ndarray, expected: np.ndarray) -> bool:
 def _learners_probabilities(lesson, device) -> torch.Tensor | None:
     """What the learner's class_probabilities returns, as a float tensor (of any shape), or None
     when it returns no such thing."""
+    probs, _ = _learners_pair(lesson, device)
     try:
-        (probs, _), _ = _called(lesson, device)
-        return torch.as_tensor(probs).detach().cpu().float()
-    except Exception:  # not started or broken: its own tests say so
+        return torch.as_tensor(probs).detach().cpu().float() if probs is not None else None
+    except Exception:  # a list of tensors, say: its own tests say what is wrong
         return None
 
 

@@ -335,7 +335,8 @@ def _render_advice(path: Path, listing: list[str], graph) -> str:
     others = [name for name in listing if name.startswith(stem + ".") and name.rsplit(".", 1)[-1] in _IMAGE_FORMATS]
     if others:
         return f"out_dir holds {', '.join(others)}, but no {path.name}: {call}."
-    sources = [name for name in listing if (path.parent / name).is_file() and _holds_dot_source(path.parent / name)]
+    sources = [name for name in listing
+               if (path.parent / name).is_file() and _head(path.parent / name).startswith(DOT_START)]
     if sources and sources == listing:
         return (f"out_dir holds only the graph's DOT source ({', '.join(sources)}): saving a graph writes its text, "
                 f"and Graphviz draws it when the graph is rendered. {call}.")
@@ -369,14 +370,18 @@ def _expect_dot_drawing(path: Path, proportions: float | None, expected: float) 
                   "Render the graph you return, with the default engine, dot.")
 
 
-def _holds_dot_source(path: Path) -> bool:
+DOT_START = (b"digraph", b"graph", b"strict")  # how a DOT source file begins
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file, without the whitespace before them."""
     with path.open("rb") as file:
-        return file.read(200).lstrip().startswith((b"digraph", b"graph", b"strict"))
+        return file.read(200).lstrip()
 
 
 def _not_a_drawing(path: Path) -> str | None:
-    head = path.read_bytes()[:200].lstrip()
-    if _holds_dot_source(path):
+    head = _head(path)
+    if head.startswith(DOT_START):
         return (f"{path.name} holds the DOT source, not a drawing: render(name, format=...) writes the source at "
                 f"`name` and the drawing at name + '.' + format, so give it os.path.join(out_dir, 'autograd_graph').")
     if head.startswith((b"<?xml", b"<svg")) and path.suffix == ".png":

@@ -340,14 +340,13 @@ def _memory_note(exception_types: list[str], headline: str) -> str:
     return ""
 
 
+_BUDGET = f"the grader lets your code's processes hold at most {WORKER_MEMORY_BYTES >> 30} GiB together"
 CHILD_KILLED_FOR_MEMORY = (f"While it ran, the kernel killed one or more of the processes your code started, for "
-                           f"running out of memory: the grader lets your code's processes hold at most "
-                           f"{WORKER_MEMORY_BYTES >> 30} GiB together. {_GROWING}")
+                           f"running out of memory: {_BUDGET}. {_GROWING}")
 
 
 def _killed_for_memory() -> str:
-    return (f"the kernel killed it for running out of memory (the grader lets your code's processes hold at most "
-            f"{WORKER_MEMORY_BYTES >> 30} GiB together). {_GROWING}")
+    return f"the kernel killed it for running out of memory ({_BUDGET}). {_GROWING}"
 
 
 def _died(function: str, code, ran_out_of_memory: bool | None) -> str:
