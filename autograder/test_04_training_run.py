@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
-from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
+from watchtrain.data import CLASS_NAMES, first_images
 from watchtrain.grading import (FLOAT32_TOL, Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet,
                                 call_once, exercise, expect, expect_close, expect_equal, expect_list,
                                 expect_writers_closed, fail, figures_left_open, printed_by_last_call, read_run,
@@ -67,8 +67,7 @@ CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the
 @functools.lru_cache(maxsize=None)
 def _images(train: bool, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `count` images of the bundled set, normalised as in the lessons, and their labels."""
-    dataset = fashion_mnist(train=train, transform=normalize_transform())
-    return torch.stack([dataset[i][0] for i in range(count)]), dataset.targets[:count].clone()
+    return first_images(train, count)
 
 
 def _dataset(train: bool, count: int) -> TensorDataset:

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.tensorboard.summary import compute_curve
 
 from watchtrain.artifacts.tensorboard import read_pr_curves
-from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
+from watchtrain.data import CLASS_NAMES, first_images
 from watchtrain.grading import (WatchedNet, call_explaining, call_once, exercise, expect, expect_close, expect_equal,
                                 expect_tuple, expect_writers_closed, fail, read_run, run_once, type_name)
 from watchtrain.models import Net
@@ -76,16 +76,13 @@ def _learners_pair(lesson, device) -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def _test_set() -> tuple[torch.Tensor, torch.Tensor]:
-    dataset = fashion_mnist(train=False, transform=normalize_transform())
-    return torch.stack([dataset[i][0] for i in range(TEST_IMAGES)]), dataset.targets[:TEST_IMAGES].clone()
+    return first_images(False, TEST_IMAGES)
 
 
 @functools.lru_cache(maxsize=None)
 def _trained_weights() -> dict:
     """A briefly trained tutorial CNN, so that the curves look like a real model's: right and wrong guesses."""
-    dataset = fashion_mnist(train=True, transform=normalize_transform())
-    images = torch.stack([dataset[i][0] for i in range(1280)])
-    labels = dataset.targets[:1280]
+    images, labels = first_images(True, 1280)
     torch.manual_seed(0)
     net = Net()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)

@@ -20,7 +20,7 @@ from torch import nn
 
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
-from watchtrain.data import CLASS_NAMES, fashion_mnist, normalize_transform
+from watchtrain.data import CLASS_NAMES, first_images
 from watchtrain.grading import (FLOAT32_TOL, Described, GradingFailure, LearnerCrash, exercise, expect, expect_close,
                                 expect_equal, fail, run_once)
 from watchtrain.servers.ports import free_port
@@ -60,9 +60,7 @@ OPENING_KEYS = {"command", "id", "title", "inflate", "width", "height", "content
 
 @functools.lru_cache(maxsize=None)
 def _fashion_batch():
-    dataset = fashion_mnist(train=False, transform=normalize_transform())
-    pairs = [dataset[i] for i in range(TRAIN_IMAGES)]
-    return torch.stack([image for image, _ in pairs]), torch.tensor([label for _, label in pairs])
+    return first_images(False, TRAIN_IMAGES)
 
 
 def _outcome(function, *args) -> tuple[LearnerCrash | GradingFailure | None, object]:

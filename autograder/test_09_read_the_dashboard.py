@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import find_runs, read_histograms, read_scalars
-from watchtrain.data import fashion_mnist, normalize_transform
+from watchtrain.data import first_images
 from watchtrain.failure_runs import MODES, write_failure_run
 from watchtrain.grading import (NotStarted, WatchedNet, exercise, expect, expect_close, expect_equal, expect_list,
                                 call_once, expect_writers_closed, fail, read_run)
@@ -50,8 +50,7 @@ CRASH_ADVICE = {  # a crash whose message holds a key fails with its advice (the
 
 
 def _dataset(train: bool, count: int) -> TensorDataset:
-    dataset = fashion_mnist(train=train, transform=normalize_transform())
-    return TensorDataset(torch.stack([dataset[i][0] for i in range(count)]), dataset.targets[:count].clone())
+    return TensorDataset(*first_images(train, count))
 
 
 @dataclass

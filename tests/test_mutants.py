@@ -18,6 +18,7 @@ instructor would use: the reference solutions must score full points and the unt
 its reports are shown there and in tests/test_attacks.py.)
 """
 import ast
+import functools
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from itertools import zip_longest
@@ -42,6 +43,7 @@ def test_every_lesson_with_an_autograder_has_at_least_four_mutants():
     assert all(count >= 4 for count in counts.values()), counts
 
 
+@functools.cache  # one parse of each autograder file, not one for each of its 30-odd mutants
 def _test_names(lesson: str) -> set[str]:
     tree = ast.parse((COURSE / "autograder" / f"test_{lesson}.py").read_text(encoding="utf-8"))
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}

@@ -4,6 +4,7 @@
 set committed under `data/fashion-mnist-mini/` (6,000 training and 1,000 test images); with
 `full=True` it reads the 70,000-image set that `watchtrain data fetch` puts in
 `data/fashion-mnist-full/`. See data/README.md for where the images come from and how they are split.
+`first_images()` gives the first pictures of the bundled set as one normalised batch, for graders and demos.
 
 A set folder holds four gzipped IDX files and a `SHA256SUMS` listing them and their uncompressed
 forms. torchvision wants the uncompressed files in `<root>/FashionMNIST/raw/`, so each load checks
@@ -25,6 +26,7 @@ from watchtrain.atomic import write_atomically
 from watchtrain.course import ManifestError, find_course_root
 
 if TYPE_CHECKING:
+    import torch
     import torchvision
 
 CLASS_NAMES = (
@@ -102,6 +104,17 @@ def fashion_mnist(
         return FashionMNIST(str(torchvision_root), train=train, transform=transform, download=False)
     except (RuntimeError, ValueError, TypeError, OSError) as err:
         raise DataError(f"torchvision could not read {torchvision_root / RAW_SUBDIR}: {err}; fix it with {fix}") from None
+
+
+def first_images(train: bool, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` pictures of the bundled set as one (count, 1, 28, 28) batch, each exactly
+    what normalize_transform() makes of it, and their labels. Made in one step rather than picture by
+    picture through PIL, which costs a tenth of a second for a thousand pictures."""
+    import torch
+
+    dataset = fashion_mnist(train=train)
+    pixels = dataset.data[:count].unsqueeze(1).to(torch.get_default_dtype()).div(255)  # ToTensor()
+    return pixels.sub_(0.5).div_(0.5), dataset.targets[:count].clone()  # Normalize((0.5,), (0.5,))
 
 
 def prepare(set_dir: Path, fix: str, *, full: bool = False) -> Path:

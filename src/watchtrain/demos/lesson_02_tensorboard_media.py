@@ -16,11 +16,10 @@ SWEEP = ({"lr": 0.1, "batch_size": 16}, {"lr": 0.01, "batch_size": 16}, {"lr": 0
 def run(solution, out: Path) -> str:
     import numpy as np
 
-    from watchtrain.data import fashion_mnist, normalize_transform
+    from watchtrain.data import fashion_mnist, first_images
     from watchtrain.demos.quick_training import train_quickly
 
-    test = fashion_mnist(train=False, transform=normalize_transform())
-    images = torch.stack([test[i][0] for i in range(32)])
+    images, _ = first_images(False, 32)
     solution.log_image_grid(str(out / "images"), images)
     tinted = (images[:8].permute(0, 2, 3, 1) * 0.5 + 0.5).numpy() * np.array([1.0, 0.8, 0.6], dtype=np.float32)
     solution.log_channels_last_batch(str(out / "images"), tinted.astype(np.float32))

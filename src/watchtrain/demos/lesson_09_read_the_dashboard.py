@@ -23,12 +23,11 @@ def run(solution, out: Path, *, device: str = "cpu") -> str:
 
 
 def _instrumented(solution, out: Path, device: str) -> list[float]:
-    from watchtrain.data import fashion_mnist, normalize_transform
+    from watchtrain.data import first_images
     from watchtrain.models import MLP
 
     def images(train: bool, count: int) -> TensorDataset:
-        dataset = fashion_mnist(train=train, transform=normalize_transform())
-        return TensorDataset(torch.stack([dataset[i][0] for i in range(count)]), dataset.targets[:count].clone())
+        return TensorDataset(*first_images(train, count))
 
     torch.manual_seed(0)
     model = MLP((28 * 28, 64, 10))
