@@ -18,7 +18,7 @@ from torchvision.datasets import FashionMNIST
 
 from watchtrain import data, dataset_build
 from watchtrain.cli import main
-from watchtrain.data import CLASS_NAMES, DataError, fashion_mnist, normalize_transform
+from watchtrain.data import CLASS_NAMES, DataError, fashion_mnist, first_images, normalize_transform
 from watchtrain.models import Net
 
 MINI_FIX = "git checkout -- data/fashion-mnist-mini"
@@ -91,6 +91,18 @@ def test_dataloader_batch_with_normalize_transform_lies_in_minus_one_to_one():
     assert images.shape == (64, 1, 28, 28) and images.dtype == torch.float32
     assert labels.shape == (64,) and labels.dtype == torch.int64
     assert images.min().item() == -1.0 and images.max().item() == 1.0
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_first_images_are_bit_for_bit_what_the_transform_makes_of_each_picture(train):
+    """The graders replay training on first_images(); a learner's loop gets the same pictures one by
+    one through normalize_transform(). Any difference in the last bit would move their losses apart."""
+    dataset = fashion_mnist(train=train, transform=normalize_transform())
+    one_by_one = torch.stack([dataset[i][0] for i in range(300)])
+    images, labels = first_images(train, 300)
+    assert images.dtype == one_by_one.dtype and torch.equal(images, one_by_one)
+    assert torch.equal(labels, dataset.targets[:300])
+    assert torch.equal(first_images(train, 300)[0], images)  # the set itself is left as it was
 
 
 def test_checksums_list_the_gz_files_and_their_decompressed_forms():
