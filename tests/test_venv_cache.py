@@ -1,8 +1,10 @@
 """tools/venv_cache.py: a fresh clone's .venv is restored from an identical set-up's, in the new
 folder's own terms, and the kept copy is never changed by it."""
 import importlib.util
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,17 @@ def test_only_the_last_used_copies_are_kept(venv_cache, tmp_path):
     venv_cache.save(clone_with_a_venv(tmp_path / "first"), "default")
     kept = [path.name for path in root.iterdir() if not path.name.startswith(".")]
     assert len(kept) == venv_cache.KEEP and venv_cache.set_up_key("default") in kept
+
+
+def test_a_partial_copy_left_by_a_killed_save_is_removed_and_a_running_one_is_not(venv_cache, tmp_path):
+    root = tmp_path / "cache"
+    abandoned, running = root / ".partial-999999999", root / ".partial-999999998"
+    for partial in (abandoned, running):
+        (partial / "venv").mkdir(parents=True)
+    hour_ago = time.time() - venv_cache.ABANDONED_AFTER_S - 60
+    os.utime(abandoned, (hour_ago, hour_ago))
+    venv_cache.save(clone_with_a_venv(tmp_path / "first"), "default")
+    assert not abandoned.exists() and running.exists()
 
 
 def test_a_copy_that_fails_is_told_in_one_line(venv_cache):

@@ -38,6 +38,7 @@ from pathlib import Path
 COURSE = Path(__file__).resolve().parents[1]
 INPUTS = ("Makefile", "constraints.txt", "pyproject.toml", "tools/venv_cache.py")
 KEEP = 3
+ABANDONED_AFTER_S = 3600  # a partial copy this old was left by a save that was killed
 ORIGIN = "origin.json"  # beside the copy: the folder it was made in, and the files that name it
 
 
@@ -135,9 +136,13 @@ def _imports_the_course_from(venv: Path, folder: Path) -> bool:
 
 
 def _forget_all_but_the_last_used(root: Path) -> None:
+    """Keep the KEEP copies used last, and remove what a save killed midway left: a save takes
+    seconds, so a partial copy an hour old is no save still running (whatever its process id
+    means here: the cache may be shared with another container)."""
     copies = sorted((path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")),
                     key=lambda path: path.stat().st_mtime, reverse=True)
-    for old in copies[KEEP:]:
+    abandoned = [path for path in root.glob(".partial-*") if time.time() - path.stat().st_mtime > ABANDONED_AFTER_S]
+    for old in copies[KEEP:] + abandoned:
         shutil.rmtree(old, ignore_errors=True)
 
 
