@@ -16,6 +16,7 @@ import time
 import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,17 @@ class Batch:
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> Batch:
+def waiting_runs(tmp_path_factory):
+    """Two gradings that wait on purpose, each alone for 10 to 20 s of little work: a submission that
+    sleeps past its time limit, and a zygote that is slow to start. The batch below starts them
+    first, in threads, so that their waiting overlaps its work. By name: each one's future."""
+    with ThreadPoolExecutor(2) as pool:
+        yield {"sleeper": pool.submit(grade_a_sleeper, tmp_path_factory.mktemp("sleeper")),
+               "slow zygote": pool.submit(grade_behind_a_slow_zygote, tmp_path_factory.mktemp("slow-zygote"))}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, waiting_runs) -> Batch:
     root = tmp_path_factory.mktemp("batch")
     submissions = root / "submissions"
     for name in BAD_NAMES:
@@ -244,43 +255,56 @@ def test_a_second_run_regrades_nothing(batch):
     assert f"{len(batch.rows)} already graded before (resumed)" in completed.stdout
 
 
-def test_a_submission_past_its_time_limit_reads_timeout(tmp_path):
+def grade_a_sleeper(folder: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """A submission whose first call sleeps for ten minutes, graded with a time limit of 8 s."""
     source = (COURSE / "solutions" / LESSON / "exercise.py").read_text()
-    write_exercise(tmp_path / "submissions" / "sleeper", source.replace(
+    write_exercise(folder / "submissions" / "sleeper", source.replace(
         "    batches_per_epoch = len(epoch_losses[0])\n", "    import time\n    time.sleep(600)\n", 1))
     completed = subprocess.run(
-        [sys.executable, "-m", "watchtrain.cli", "grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "out"),
+        [sys.executable, "-m", "watchtrain.cli", "grade", str(folder / "submissions"), "--out", str(folder / "out"),
          "--lessons", LESSON, "--submission-timeout", "8"], cwd=COURSE, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed, json.loads((folder / "out" / "submissions" / "sleeper" / "report.json").read_text())
+
+
+def grade_behind_a_slow_zygote(folder: Path):
+    """The reference, graded with a time limit of 15 s by a zygote that takes 15 s more to start
+    than a batch's (a module that sleeps). It preloads what a batch of this lesson preloads
+    (watchtrain.classroom.batch). Returns the zygote (closed) and the outcome."""
+    from watchtrain.classroom.isolation.forking import Zygote, preload_for
+    from watchtrain.classroom.isolation.sandbox import Sandbox
+    from watchtrain.classroom.supervisor import grade_folder
+    from watchtrain.library_imports import lesson_libraries
+
+    (folder / "slow").mkdir()
+    (folder / "slow" / "slow_start.py").write_text("import time\n\ntime.sleep(15)\n")
+    sandbox = Sandbox.create(folder / "zygote")
+    course = load_course(COURSE)
+    preload = preload_for(lesson_libraries(course, [LESSON]))
+    zygote = Zygote(sandbox.environment([folder / "slow"], {}), sandbox.tmp, (*preload, "slow_start"))
+    write_exercise(folder / "submission", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
+    try:
+        return zygote, grade_folder(course, folder / "submission", folder / "work",
+                                    GradingOptions(lessons=(LESSON,), limits=Limits(submission_timeout=15)), zygote=zygote)
+    finally:
+        zygote.close()
+
+
+def test_a_submission_past_its_time_limit_reads_timeout(waiting_runs):
+    completed, report = waiting_runs["sleeper"].result()
     assert "sleeper" in completed.stdout and "timeout" in completed.stdout
-    report = json.loads((tmp_path / "out" / "submissions" / "sleeper" / "report.json").read_text())
     assert report["submission"]["status"] == "timeout", report["submission"]
     feedback = [test["feedback"] for lesson in report["lessons"] for test in lesson["tests"]]
     assert any("time limit of 8 s ran out" in text for text in feedback), feedback
 
 
-def test_a_batchs_first_submission_is_not_timed_while_the_zygote_starts(tmp_path):
+def test_a_batchs_first_submission_is_not_timed_while_the_zygote_starts(waiting_runs):
     """The zygote starts with a batch's first run, and imports torch & co. first (seconds; more on a
     busy machine). That wait is the batch's: a submission's time limit starts when its run can. Here
-    the zygote takes 15 s more (a module that sleeps), as long as the submission's whole limit. It
-    preloads what a batch of this lesson preloads (watchtrain.classroom.batch)."""
-    from watchtrain.classroom.isolation.forking import Zygote, preload_for
-    from watchtrain.classroom.isolation.sandbox import Sandbox
-    from watchtrain.classroom.supervisor import GRADED, grade_folder
-    from watchtrain.library_imports import lesson_libraries
+    the zygote takes 15 s more, as long as the submission's whole limit."""
+    from watchtrain.classroom.supervisor import GRADED
 
-    (tmp_path / "slow").mkdir()
-    (tmp_path / "slow" / "slow_start.py").write_text("import time\n\ntime.sleep(15)\n")
-    sandbox = Sandbox.create(tmp_path / "zygote")
-    course = load_course(COURSE)
-    preload = preload_for(lesson_libraries(course, [LESSON]))
-    zygote = Zygote(sandbox.environment([tmp_path / "slow"], {}), sandbox.tmp, (*preload, "slow_start"))
-    write_exercise(tmp_path / "submission", (COURSE / "solutions" / LESSON / "exercise.py").read_text())
-    try:
-        outcome = grade_folder(course, tmp_path / "submission", tmp_path / "work",
-                               GradingOptions(lessons=(LESSON,), limits=Limits(submission_timeout=15)), zygote=zygote)
-    finally:
-        zygote.close()
+    zygote, outcome = waiting_runs["slow zygote"].result()
     assert "slow_start" in zygote.preloaded, "the test's slow module must have been imported by the zygote"
     assert outcome.status == GRADED, (outcome.status, outcome.notes)
     assert outcome.report["score"] == outcome.report["max_score"] > 0
