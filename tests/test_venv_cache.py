@@ -98,3 +98,25 @@ def test_a_copy_that_fails_is_told_in_one_line(venv_cache):
                                                              b"cp: cannot create hard link 'b': Invalid cross-device link\n")
     assert venv_cache._why(error) == ("cp: cannot create hard link 'a': Invalid cross-device link "
                                       "(and 1 more like it)")
+
+
+def test_a_copy_another_clone_removed_meanwhile_is_passed_over(venv_cache, tmp_path, monkeypatch):
+    """Clones share the cache: a copy listed here may be removed by another clone's set-up before
+    its age is read. The save still ends, and keeps what there is."""
+    root = tmp_path / "cache"
+    for number in range(venv_cache.KEEP + 1):
+        (root / f"old{number}" / "venv").mkdir(parents=True)
+    listed = Path.iterdir
+
+    def then_removed(folder):
+        for path in listed(folder):
+            yield path
+            if path.name == "old0":
+                (path / "venv").rmdir()
+                path.rmdir()  # gone once listed, as when another set-up pruned it just then
+
+    monkeypatch.setattr(Path, "iterdir", then_removed)
+    venv_cache.save(clone_with_a_venv(tmp_path / "first"), "default")
+    monkeypatch.undo()
+    kept = [path.name for path in root.iterdir() if not path.name.startswith(".")]
+    assert len(kept) == venv_cache.KEEP and venv_cache.set_up_key("default") in kept

@@ -115,7 +115,8 @@ def restore(venv: Path, torch: str) -> bool:
         shutil.rmtree(venv, ignore_errors=True)
         print(f"note: the .venv restored from {copy} did not import this clone's course; installing it instead")
         return False
-    os.utime(copy)  # used last: kept longest
+    if _modified(copy) is not None:  # another clone's set-up may have just removed it
+        os.utime(copy)  # used last: kept longest
     print(f"restored .venv in {time.monotonic() - started:.1f} s from {copy}, the set-up of an identical "
           f"clone (hard links; `make setup VENV_CACHE=off` installs it afresh)")
     return True
@@ -139,11 +140,22 @@ def _forget_all_but_the_last_used(root: Path) -> None:
     """Keep the KEEP copies used last, and remove what a save killed midway left: a save takes
     seconds, so a partial copy an hour old is no save still running (whatever its process id
     means here: the cache may be shared with another container)."""
-    copies = sorted((path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")),
-                    key=lambda path: path.stat().st_mtime, reverse=True)
-    abandoned = [path for path in root.glob(".partial-*") if time.time() - path.stat().st_mtime > ABANDONED_AFTER_S]
+    dated = [(_modified(path), path) for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")]
+    copies = [path for _, path in sorted(((modified, path) for modified, path in dated if modified is not None),
+                                         reverse=True)]
+    abandoned = [path for path in root.glob(".partial-*")
+                 if time.time() - (_modified(path) or time.time()) > ABANDONED_AFTER_S]
     for old in copies[KEEP:] + abandoned:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _modified(path: Path) -> float | None:
+    """When `path` last changed, or None when it is gone: the set-up of another clone that shares
+    the cache may have removed it since it was listed."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def _why(error: Exception) -> str:
