@@ -15,7 +15,8 @@ Rules of thumb (README.md, "Adding a lesson"):
 - Everything comes from `watchtrain.grading`; the readers from `watchtrain.artifacts`.
 """
 from watchtrain.artifacts.tensorboard import read_scalars
-from watchtrain.grading import call_once, exercise, expect_close, expect_equal, expect_writers_closed, read_run
+from watchtrain.grading import (StepMistake, call_once, exercise, expect_close, expect_equal, expect_writers_closed,
+                                read_run, step_mistake)
 
 # Inputs: small, fixed, and different from the lesson's examples, so that pasting them does not pass.
 LOSSES = [2.30, 1.71, 1.24, 0.98, 0.85]
@@ -55,10 +56,14 @@ def test_log_losses_values_in_order(lesson, tmp_path_factory):
 def test_log_losses_steps_count_from_zero(lesson, tmp_path_factory):
     _, scalars = _logged(lesson, tmp_path_factory)
     steps = [step for step, _ in scalars.get(TAG, [])]
-    # A diagnosis only when the evidence singles it out: here, steps that start at 1.
-    advice = ("The steps start at 1: the first point is at step 0 (where enumerate starts by default)."
-              if steps == list(range(1, 6)) else None)
-    expect_equal(steps, list(range(len(LOSSES))), f"The steps of the {TAG!r} points", advice=advice)
+    expected = list(range(len(LOSSES)))
+    # A diagnosis only when the evidence singles it out: step_mistake names the usual step mistakes
+    # that fit these steps exactly (or None), and the advice says in this lesson's words what to change.
+    advice = {StepMistake.ONE_TOO_FAR: "The steps start at 1: the first point is at step 0 (where enumerate starts "
+                                       "by default).",
+              StepMistake.ALL_AT_ZERO: "Every point is at step 0: give each loss its own step, its position in the "
+                                       "list."}.get(step_mistake(steps, expected))
+    expect_equal(steps, expected, f"The steps of the {TAG!r} points", advice=advice)
 
 
 @exercise("log_losses")

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from watchtrain.artifacts.tensorboard import find_runs, read_scalars, read_scalars_tree
-from watchtrain.grading import (exercise, expect, expect_close, expect_equal, expect_writers_closed, fail, read_run,
-                                call_once)
+from watchtrain.grading import (StepMistake, call_once, exercise, expect, expect_close, expect_equal,
+                                expect_writers_closed, fail, read_run, step_mistake)
 
 # log_batch_losses: 3 epochs of 5 batches, every loss different so that order mistakes show.
 EPOCHS, BATCHES = 3, 5
@@ -31,24 +31,23 @@ X = torch.arange(-5, 5, 0.1).view(-1, 1)
 Y = -5 * X + 0.1 * torch.sin(7 * X)
 
 
-def _step_advice(steps: list[int], per_epoch: int, epochs: int) -> str | None:
-    """A diagnosis of the usual global_step mistakes, or None when none fits."""
+def _global_step_advice(steps: list[int], per_epoch: int, epochs: int) -> str | None:
+    """The usual global_step mistake these steps show, in this lesson's words, or None when none fits."""
     total = per_epoch * epochs
-    if steps and all(step == 0 for step in steps):
-        return (f"All {len(steps)} points are at step 0: each point needs its own step, passed as global_step "
-                f"(the third argument of add_scalar).")
-    if per_epoch > 1 and steps == [b for _ in range(epochs) for b in range(per_epoch)]:
-        return ("The steps restart at 0 every epoch, so each epoch is drawn over the previous one: "
-                "use global_step = epoch * batches_per_epoch + batch_index.")
-    if per_epoch > 1 and steps == [e for e in range(epochs) for _ in range(per_epoch)]:
-        return ("You used the epoch as the step, so all batches of an epoch share one x position: "
-                "use global_step = epoch * batches_per_epoch + batch_index.")
-    if steps == list(range(1, total + 1)):
-        return ("The steps start at 1, one past where they belong: the first point is at step 0 (where enumerate "
-                "starts by default).")
-    if len(steps) != total:
-        return f"{total} points were expected and {len(steps)} were written: log once per {'batch' if per_epoch > 1 else 'epoch'}."
-    return None
+    advice = {
+        StepMistake.ALL_AT_ZERO: f"All {len(steps)} points are at step 0: each point needs its own step, passed as "
+                                 f"global_step (the third argument of add_scalar).",
+        StepMistake.RESTARTS_EVERY_EPOCH: "The steps restart at 0 every epoch, so each epoch is drawn over the "
+                                          "previous one: use global_step = epoch * batches_per_epoch + batch_index.",
+        StepMistake.EPOCH_AS_STEP: "You used the epoch as the step, so all batches of an epoch share one x position: "
+                                   "use global_step = epoch * batches_per_epoch + batch_index.",
+        StepMistake.ONE_TOO_FAR: "The steps start at 1, one past where they belong: the first point is at step 0 "
+                                 "(where enumerate starts by default).",
+    }.get(step_mistake(steps, list(range(total)), per_epoch))
+    if advice is None and len(steps) != total:
+        return (f"{total} points were expected and {len(steps)} were written: log once per "
+                f"{'batch' if per_epoch > 1 else 'epoch'}.")
+    return advice
 
 
 def _points(scalars: dict, tag: str, where: str) -> list[tuple[int, float]]:
@@ -140,7 +139,7 @@ def test_log_batch_losses_steps_continue_across_epochs(lesson, tmp_path_factory)
     steps = [step for step, _ in _batch_points(lesson, tmp_path_factory)]
     expect_equal(steps, list(range(EPOCHS * BATCHES)),
                  f"The global_step of each {BATCH_TAG!r} point, in the order written",
-                 advice=_step_advice(steps, BATCHES, EPOCHS))
+                 advice=_global_step_advice(steps, BATCHES, EPOCHS))
 
 
 @exercise("log_batch_losses")
@@ -254,7 +253,7 @@ def test_log_train_and_test_steps_are_epochs_and_writer_closed(lesson, tmp_path_
     for name, points in sorted(series.items()):
         steps = [step for step, _ in points]
         expect_equal(steps, list(range(len(HISTORY))), f"The steps of {name} (one point per epoch, from 0)",
-                     advice=_step_advice(steps, 1, len(HISTORY)))
+                     advice=_global_step_advice(steps, 1, len(HISTORY)))
 
 
 # compare_learning_rates
@@ -410,7 +409,7 @@ def test_compare_learning_rates_loss_curves(lesson, tmp_path_factory, device):
         points = _points(scalars, "Loss/train", f"the run {run}")
         steps = [step for step, _ in points]
         expect_equal(steps, list(range(LR_EPOCHS)), f"The steps of 'Loss/train' in {run} (one per epoch, from 0)",
-                     advice=_step_advice(steps, 1, LR_EPOCHS))
+                     advice=_global_step_advice(steps, 1, LR_EPOCHS))
         curves[lr] = [value for _, value in points]
     expected = {lr: _expected_curve(lr, device) for lr in LEARNING_RATES}
     firsts = [curves[lr][0] for lr in LEARNING_RATES]

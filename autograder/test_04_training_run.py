@@ -24,10 +24,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from watchtrain.artifacts.tensorboard import read_images, read_scalars
 from watchtrain.data import CLASS_NAMES, first_images
-from watchtrain.grading import (FLOAT32_TOL, Described, LearnerCrash, NotStarted, Printed, RecordingLoss, WatchedNet,
-                                call_once, exercise, expect, expect_close, expect_equal, expect_list,
+from watchtrain.grading import (FLOAT32_TOL, Described, LearnerCrash, NotStarted, Printed, RecordingLoss, StepMistake,
+                                WatchedNet, call_once, exercise, expect, expect_close, expect_equal, expect_list,
                                 expect_writers_closed, fail, figures_left_open, printed_by_last_call, read_run,
-                                run_once, type_name)
+                                run_once, step_mistake, type_name)
 from watchtrain.models import Net
 
 # train_and_log: a few hundred real images, the tutorial's batch size, two epochs. 75 mini-batches an
@@ -668,7 +668,7 @@ def test_train_and_log_running_loss_steps(lesson, tmp_path_factory, device):
     expected = [step for step, _ in _expected_running_losses(_recorded_losses(run))]
     steps = [step for step, _ in _scalar_points(run, LOSS_TAG)]
     expect_equal(steps, expected, f"The steps of the {LOSS_TAG!r} points (every {LOG_EVERY} mini-batches of each "
-                                  f"epoch, {BATCHES} mini-batches an epoch)", advice=_step_advice(steps, expected))
+                                  f"epoch, {BATCHES} mini-batches an epoch)", advice=_log_every_advice(steps, expected))
 
 
 def _every(interval: int) -> list[int]:
@@ -676,10 +676,11 @@ def _every(interval: int) -> list[int]:
     return [epoch * BATCHES + i for epoch in range(EPOCHS) for i in range(BATCHES) if (i + 1) % interval == 0]
 
 
-def _step_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, name: str = "log_every",
-                 what: str = "points") -> str | None:
+def _log_every_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, name: str = "log_every",
+                      what: str = "points") -> str | None:
     """What went wrong with the steps of something logged every `every` (the argument `name`) mini-batches."""
-    if steps and all(step == 0 for step in steps):
+    mistake = step_mistake(steps, expected, BATCHES)
+    if mistake is StepMistake.ALL_AT_ZERO:
         return "Every point is at step 0: pass step = epoch * len(train_loader) + i as the third argument."
     window_starts = [epoch * BATCHES + i for epoch in range(EPOCHS) for i in range(BATCHES) if i % every == 0]
     if steps == window_starts:
@@ -690,7 +691,7 @@ def _step_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, 
         return (f"You count the mini-batches since training began, so the count runs on across epochs. The "
                 f"contract counts each epoch's mini-batches from 1: log when (i + 1) % {name} == 0, with i from "
                 f"enumerate(train_loader) (the step itself still counts from the start).")
-    if steps == [step - 1 for step in expected]:
+    if mistake is StepMistake.ONE_TOO_SMALL:
         return "Every step is one too small: step = epoch * len(train_loader) + i, logged after mini-batch i."
     if len(steps) > len(expected) and set(expected) < set(steps):
         extra = sorted(set(steps) - set(expected))
@@ -707,10 +708,10 @@ def _step_advice(steps: list[int], expected: list[int], every: int = LOG_EVERY, 
                     f"argument, (i + 1) % {name} == 0.")
         return (f"{len(expected)} {what} were expected, one every {every} mini-batches for {EPOCHS} epochs; "
                 f"log when (i + 1) % {name} == 0.")
-    if steps == [step % BATCHES for step in expected]:
+    if mistake is StepMistake.RESTARTS_EVERY_EPOCH:
         return ("The step restarts at every epoch, so each epoch is drawn over the last: "
                 "use step = epoch * len(train_loader) + i.")
-    if steps == [step + 1 for step in expected]:
+    if mistake is StepMistake.ONE_TOO_FAR:
         return (f"Every step is one too far (off by one). Either the step adds 1 to epoch * len(train_loader) + i "
                 f"(i from enumerate), or you log one mini-batch late, when i % {name} == 0 (and i > 0), after "
                 f"mini-batch {every + 1}, not {every}: log when (i + 1) % {name} == 0.")
@@ -812,7 +813,7 @@ def test_train_and_log_figures_at_logging_steps(lesson, tmp_path_factory, device
                   f"tutorial does. A figure costs about as much as 40 training steps: draw it only every "
                   f"figure_every = {FIGURE_EVERY} mini-batches, when (i + 1) % figure_every == 0.")
     else:
-        advice = _step_advice(steps, expected, FIGURE_EVERY, "figure_every", "figures")
+        advice = _log_every_advice(steps, expected, FIGURE_EVERY, "figure_every", "figures")
     expect_equal(steps, expected, f"The steps of the {FIGURE_TAG!r} figures (every {FIGURE_EVERY} mini-batches, at "
                                   f"the running loss's step)",
                  advice=advice or "Log the figure right after the loss, with the same step.")

@@ -196,8 +196,8 @@ def _expect_training_logged(run, losses: list[float], counts: list[int], config:
     steps = [step for step, _ in rows]
     expected_steps = [counts[batch - 1] for batch in logged]
     expect_equal(steps, expected_steps, "The steps of the 'loss' rows (images seen when each was logged)",
-                 advice=_step_advice(steps, expected_steps, counts, logged, batches_per_epoch, interval,
-                                     [value for _, value in rows], losses))
+                 advice=_example_count_advice(steps, expected_steps, counts, logged, batches_per_epoch, interval,
+                                              [value for _, value in rows], losses))
     epochs_logged = [row.values.get("epoch") for row in _loss_rows(run)]
     expected_epochs = [(batch - 1) // batches_per_epoch for batch in logged]
     advice = "Log the index of the current epoch of the loop, counting from 0."
@@ -220,7 +220,9 @@ def _expect_training_logged(run, losses: list[float], counts: list[int], config:
                   "end of an epoch, say) adds a row of its own.")
 
 
-def _step_advice(steps, expected, counts, logged, batches_per_epoch, interval, values, losses) -> str | None:
+def _example_count_advice(steps, expected, counts, logged, batches_per_epoch, interval, values,
+                          losses) -> str | None:
+    """What went wrong with W&B steps that count the images seen (example_count), or None."""
     if len(steps) != len(expected):
         epochs = len(counts) // batches_per_epoch
         if len(steps) == len(counts):
@@ -244,11 +246,11 @@ def _step_advice(steps, expected, counts, logged, batches_per_epoch, interval, v
     for shift in (-1, 1):
         if all(0 < batch + shift <= len(counts) for batch in logged) and \
                 steps == [counts[batch + shift - 1] for batch in logged]:
-            return _shifted_step_advice(shift, values, losses, logged)
+            return _shifted_example_count_advice(shift, values, losses, logged)
     return None
 
 
-def _shifted_step_advice(shift: int, values, losses, logged) -> str:
+def _shifted_example_count_advice(shift: int, values, losses, logged) -> str:
     """The steps are those of one batch earlier (shift -1) or later (+1): the logged losses tell whether
     the rows come after other batches, or after the right ones with the images counted at another time."""
     batches = ", ".join(str(batch) for batch in logged)

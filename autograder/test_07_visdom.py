@@ -21,8 +21,8 @@ from torch import nn
 from watchtrain.artifacts.errors import ArtifactError
 from watchtrain.artifacts.visdom import read_env, read_env_file
 from watchtrain.data import CLASS_NAMES, first_images
-from watchtrain.grading import (FLOAT32_TOL, Described, GradingFailure, LearnerCrash, exercise, expect, expect_close,
-                                expect_equal, fail, run_once)
+from watchtrain.grading import (FLOAT32_TOL, Described, GradingFailure, LearnerCrash, StepMistake, exercise, expect,
+                                expect_close, expect_equal, fail, run_once, step_mistake)
 from watchtrain.servers.ports import free_port
 
 # show_samples: 10 images, 4 per row -> a grid of 3 rows; Visdom pads each image by 2 pixels.
@@ -636,15 +636,15 @@ def _env_files(server) -> dict[str, int]:
     return {path.stem: path.stat().st_mtime_ns for path in server.env_path.glob("*.json")}
 
 
-def _step_advice(xs):
-    if xs == [float(b) for _ in range(EPOCHS) for b in range(BATCHES)]:
-        return ("The steps start again at 0 every epoch, so each epoch is drawn over the previous one: "
-                "use x = epoch * batches + batch.")
-    if xs == [float(e) for e in range(EPOCHS) for _ in range(BATCHES)]:
-        return "You used the epoch as x, so all steps of an epoch share one x: use x = epoch * batches + batch."
-    if xs == [float(s) for s in range(1, EPOCHS * BATCHES + 1)]:
-        return "The steps start at 1: count from 0."
-    return None
+def _x_advice(xs):
+    """The usual mistake in the loss window's x values, in this lesson's words, or None."""
+    return {
+        StepMistake.RESTARTS_EVERY_EPOCH: "The steps start again at 0 every epoch, so each epoch is drawn over the "
+                                          "previous one: use x = epoch * batches + batch.",
+        StepMistake.EPOCH_AS_STEP: "You used the epoch as x, so all steps of an epoch share one x: "
+                                   "use x = epoch * batches + batch.",
+        StepMistake.ONE_TOO_FAR: "The steps start at 1: count from 0.",
+    }.get(step_mistake(xs, [float(step) for step in range(EPOCHS * BATCHES)], BATCHES))
 
 
 def _same(found: list[float], expected: list[float], tol: float = 1e-5) -> bool:
@@ -714,7 +714,7 @@ def test_monitor_training_loss_per_step(lesson, visdom_server, device):
         expect_equal(len(line.x), len(losses), f"The number of points in the 'loss' window ({EPOCHS} epochs of "
                      f"{BATCHES} steps)", advice=_points_advice(line.x, line.y, losses))
         expect_equal(line.x, [float(step) for step in range(len(losses))], "The x values (steps) of the 'loss' window",
-                     advice=_step_advice(line.x))
+                     advice=_x_advice(line.x))
         advice = None
         if not _same(line.y, losses):
             accuracies_right = _same(_plotted(windows, "accuracy") or [], accuracies, 1e-6)

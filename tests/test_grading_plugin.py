@@ -283,6 +283,13 @@ hints = ["A step is an x position.", "add_scalar(tag, value, step)", "writer.clo
         from torch.utils.tensorboard import SummaryWriter
         def log_losses(log_dir, losses):
             with SummaryWriter(log_dir) as writer:
+                for loss in losses:
+                    writer.add_scalar("loss", loss)  # no step: every point at 0
+    """, 2, "Every point is at step 0"),
+    ("""
+        from torch.utils.tensorboard import SummaryWriter
+        def log_losses(log_dir, losses):
+            with SummaryWriter(log_dir) as writer:
                 writer.add_scalar("loss", losses, 0)
     """, 0, "add_scalar logs one number per call"),
 ])

@@ -33,6 +33,9 @@ Judging
   `expect_tuple(returned, "function", ("probs", "labels"))` unpacks a returned tuple, or fails
   saying what came back instead (None, a list, another number of values); `expect_list` does the
   same for a returned list, and `type_name(value)` names what came back (a described object's class).
+- `step_mistake(found, expected, per_epoch)`: which usual mistake the steps of a logged series show
+  (a `StepMistake`: all at 0, restarting every epoch, the epoch as the step, one too far or too
+  small), or None; the check words the advice in its lesson's terms.
 - `read_artifact(reader, *args, what=...)`: a reader of `watchtrain.artifacts`, whose errors
   fail the check with the reader's path and fix. TensorBoard runs: `read_run` (it also says where
   stray events went) and `expect_writers_closed`.
@@ -48,6 +51,7 @@ from importlib import import_module
 from watchtrain.grading.checks import (FLOAT32_TOL, GradingFailure, KnownCrash, expect, expect_close, expect_equal,
                                       expect_list, expect_tuple, fail, read_artifact)
 from watchtrain.grading.shared_runs import call_once, run_once
+from watchtrain.grading.steps import StepMistake, step_mistake
 
 # Loaded on first use: they need torch or pytest, which the CLI's start-up must not import (every
 # `watchtrain` command imports this package through its modules: pytest alone costs it 0.2 s).
@@ -78,7 +82,7 @@ def __getattr__(name: str):
 
 
 __all__ = ["FLOAT32_TOL", "Described", "GradingFailure", "KnownCrash", "LearnerCrash", "NewRuns", "NotStarted", "Printed",
-           "RecordingLoss", "WandbWatchedNet", "WatchedNet", "call_explaining", "call_once", "exercise", "expect",
-           "expect_close", "expect_equal", "expect_list", "expect_tuple", "expect_writers_closed", "fail",
+           "RecordingLoss", "StepMistake", "WandbWatchedNet", "WatchedNet", "call_explaining", "call_once", "exercise",
+           "expect", "expect_close", "expect_equal", "expect_list", "expect_tuple", "expect_writers_closed", "fail",
            "figures_left_open", "image_layout_crash", "printed_by_last_call", "read_artifact", "read_run", "run_once",
-           "type_name"]
+           "step_mistake", "type_name"]
