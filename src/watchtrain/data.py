@@ -77,11 +77,14 @@ def fix_command(full: bool, dest: Path | None = None) -> str:
     return f"`git checkout -- data/{MINI_SET}` (or rebuild it with `watchtrain data build-mini`)"
 
 
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.5  # the tutorial's normalisation: [0, 1] -> [-1, 1]
+
+
 def normalize_transform():
     """The tutorial's transform: a tensor in [0, 1], then (x - 0.5) / 0.5, so pixels lie in [-1, 1]."""
     from torchvision import transforms  # imported here so that `watchtrain --help` stays fast
 
-    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((PIXEL_MEAN,), (PIXEL_STD,))])
 
 
 def fashion_mnist(
@@ -114,7 +117,7 @@ def first_images(train: bool, count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
     dataset = fashion_mnist(train=train)
     pixels = dataset.data[:count].unsqueeze(1).to(torch.get_default_dtype()).div(255)  # ToTensor()
-    return pixels.sub_(0.5).div_(0.5), dataset.targets[:count].clone()  # Normalize((0.5,), (0.5,))
+    return pixels.sub_(PIXEL_MEAN).div_(PIXEL_STD), dataset.targets[:count].clone()  # as Normalize does it
 
 
 def prepare(set_dir: Path, fix: str, *, full: bool = False) -> Path:
